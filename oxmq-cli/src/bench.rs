@@ -1,0 +1,351 @@
+//! Benchmark workloads: PUSH/PULL throughput and PAIR round-trip latency.
+//!
+//! The workloads are written once, against [`Driver`], so that the side-by-side benchmark runs
+//! oxmq and libzmq through exactly the same code with the same settings. Sender and receiver run
+//! on two threads with a context each (like two processes, one I/O thread each), except over
+//! inproc, where both sockets must share a context.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The transports a benchmark can run over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `inproc://`
+    Inproc,
+    /// `ipc://` (a Linux abstract name)
+    Ipc,
+    /// `tcp://127.0.0.1`
+    Tcp,
+}
+
+impl Transport {
+    /// All transports, in the order the table shows them.
+    pub const ALL: [Transport; 3] = [Transport::Inproc, Transport::Ipc, Transport::Tcp];
+
+    /// The transport's name (`inproc`, `ipc`, `tcp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Inproc => "inproc",
+            Transport::Ipc => "ipc",
+            Transport::Tcp => "tcp",
+        }
+    }
+
+    /// A fresh endpoint to bind, unique within the process.
+    pub fn endpoint(self, tag: &str) -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        match self {
+            Transport::Inproc => format!("inproc://bench-{tag}-{n}"),
+            Transport::Ipc => format!("ipc://@oxmq-bench-{}-{tag}-{n}", std::process::id()),
+            Transport::Tcp => "tcp://127.0.0.1:*".to_owned(),
+        }
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Transport, String> {
+        match text {
+            "inproc" => Ok(Transport::Inproc),
+            "ipc" => Ok(Transport::Ipc),
+            "tcp" => Ok(Transport::Tcp),
+            other => Err(format!(
+                "unknown transport {other:?} (expected inproc, ipc or tcp)"
+            )),
+        }
+    }
+}
+
+/// The socket kinds the workloads use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// PUSH
+    Push,
+    /// PULL
+    Pull,
+    /// PAIR
+    Pair,
+}
+
+/// A messaging library under test.
+pub trait Driver: Sync {
+    /// Its context type.
+    type Context: Clone + Send;
+    /// Its socket type.
+    type Socket: Send;
+
+    /// The library's name for reports.
+    fn name(&self) -> &'static str;
+    /// A context with one I/O thread.
+    fn context(&self) -> Self::Context;
+    /// A socket with the benchmark's settings (HWM 1000 both ways, LINGER 0 after the run).
+    fn socket(&self, ctx: &Self::Context, kind: Kind) -> Self::Socket;
+    /// Binds; returns the endpoint to connect to.
+    fn bind(&self, socket: &Self::Socket, endpoint: &str) -> String;
+    /// Connects.
+    fn connect(&self, socket: &Self::Socket, endpoint: &str);
+    /// Sends one single-frame message holding a copy of `data`.
+    fn send(&self, socket: &Self::Socket, data: &[u8]);
+    /// Receives one message; returns its size.
+    fn recv(&self, socket: &Self::Socket) -> usize;
+}
+
+/// One measured case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// `push-pull` (throughput) or `pair-rtt` (round-trip latency).
+    pub pattern: &'static str,
+    /// The transport.
+    pub transport: Transport,
+    /// Message size in bytes.
+    pub size: usize,
+    /// Messages (throughput) or round trips (latency).
+    pub count: u64,
+    /// Messages per second (round trips per second for latency).
+    pub msgs_per_s: f64,
+    /// Megabytes (10^6 bytes) of payload per second.
+    pub mb_per_s: f64,
+    /// Mean round-trip time in microseconds (latency cases only).
+    pub latency_us: Option<f64>,
+}
+
+impl Row {
+    /// The row as one JSON object.
+    pub fn to_json(&self) -> String {
+        let latency = self
+            .latency_us
+            .map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));
+        format!(
+            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"latency_us\":{}}}",
+            self.pattern,
+            self.transport.name(),
+            self.size,
+            self.count,
+            self.msgs_per_s,
+            self.mb_per_s,
+            latency
+        )
+    }
+}
+
+/// Default message counts per size, chosen so that each case runs for about a second or less.
+pub fn default_count(pattern: Pattern, size: usize) -> u64 {
+    match (pattern, size) {
+        (Pattern::Throughput, s) if s <= 256 => 2_000_000,
+        (Pattern::Throughput, s) if s <= 4096 => 500_000,
+        (Pattern::Throughput, _) => 20_000,
+        (Pattern::Latency, s) if s <= 4096 => 20_000,
+        (Pattern::Latency, _) => 5_000,
+    }
+}
+
+/// Which measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// PUSH → PULL throughput.
+    Throughput,
+    /// PAIR ↔ PAIR round trips.
+    Latency,
+}
+
+/// Runs one case.
+pub fn run<D: Driver>(
+    driver: &D,
+    pattern: Pattern,
+    transport: Transport,
+    size: usize,
+    count: u64,
+) -> Row {
+    match pattern {
+        Pattern::Throughput => throughput(driver, transport, size, count),
+        Pattern::Latency => latency(driver, transport, size, count),
+    }
+}
+
+fn contexts<D: Driver>(driver: &D, transport: Transport) -> (D::Context, D::Context) {
+    let a = driver.context();
+    let b = if transport == Transport::Inproc {
+        a.clone()
+    } else {
+        driver.context()
+    };
+    (a, b)
+}
+
+/// PUSH/PULL throughput: the receiver's clock runs from the first message to the last.
+pub fn throughput<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
+    let count = count.max(1);
+    let (rx_ctx, tx_ctx) = contexts(driver, transport);
+    let pull = driver.socket(&rx_ctx, Kind::Pull);
+    let endpoint = driver.bind(&pull, &transport.endpoint("thr"));
+    let (elapsed, pull) = std::thread::scope(|scope| {
+        let receiver = scope.spawn(move || {
+            let first = driver.recv(&pull);
+            assert_eq!(first, size, "received a message of the wrong size");
+            let start = Instant::now();
+            for _ in 1..count {
+                driver.recv(&pull);
+            }
+            (start.elapsed(), pull)
+        });
+        let push = driver.socket(&tx_ctx, Kind::Push);
+        driver.connect(&push, &endpoint);
+        let payload = vec![0x5a_u8; size];
+        for _ in 0..count {
+            driver.send(&push, &payload);
+        }
+        let elapsed = receiver.join().expect("receiver thread panicked");
+        drop(push);
+        elapsed
+    });
+    drop(pull);
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    // The clock starts at the first message, so it measures count - 1 messages.
+    let measured = count.saturating_sub(1).max(1) as f64;
+    let msgs_per_s = measured / secs;
+    Row {
+        pattern: "push-pull",
+        transport,
+        size,
+        count,
+        msgs_per_s,
+        mb_per_s: msgs_per_s * size as f64 / 1e6,
+        latency_us: None,
+    }
+}
+
+/// PAIR round trips: one side sends and waits for the echo, `count` times.
+pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
+    let count = count.max(1);
+    let (a_ctx, b_ctx) = contexts(driver, transport);
+    let echo = driver.socket(&a_ctx, Kind::Pair);
+    let endpoint = driver.bind(&echo, &transport.endpoint("lat"));
+    let (elapsed, echo): (Duration, D::Socket) = std::thread::scope(|scope| {
+        let echoer = scope.spawn(move || {
+            let payload = vec![0xa5_u8; size];
+            for _ in 0..count {
+                driver.recv(&echo);
+                driver.send(&echo, &payload);
+            }
+            echo
+        });
+        let pinger = driver.socket(&b_ctx, Kind::Pair);
+        driver.connect(&pinger, &endpoint);
+        let payload = vec![0x5a_u8; size];
+        // One warm-up round trip so connection setup is not timed.
+        driver.send(&pinger, &payload);
+        driver.recv(&pinger);
+        let start = Instant::now();
+        for _ in 1..count {
+            driver.send(&pinger, &payload);
+            driver.recv(&pinger);
+        }
+        let elapsed = start.elapsed();
+        let echo = echoer.join().expect("echo thread panicked");
+        drop(pinger);
+        (elapsed, echo)
+    });
+    drop(echo);
+    let round_trips = count.saturating_sub(1).max(1) as f64;
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    Row {
+        pattern: "pair-rtt",
+        transport,
+        size,
+        count,
+        msgs_per_s: round_trips / secs,
+        mb_per_s: round_trips * size as f64 * 2.0 / secs / 1e6,
+        latency_us: Some(secs * 1e6 / round_trips),
+    }
+}
+
+/// Formats a count with thousands separators.
+pub fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A message size for people: `64 B`, `1 KiB`, `64 KiB`.
+pub fn human_size(size: usize) -> String {
+    if size >= 1024 && size % 1024 == 0 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let latency = self
+            .latency_us
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+        write!(
+            f,
+            "{:<10} {:<7} {:>7} {:>10} {:>14} {:>10.1} {:>10}",
+            self.pattern,
+            self.transport.name(),
+            human_size(self.size),
+            self.count,
+            thousands(self.msgs_per_s),
+            self.mb_per_s,
+            latency
+        )
+    }
+}
+
+/// The table header matching [`Row`]'s `Display`.
+pub fn table_header() -> String {
+    format!(
+        "{:<10} {:<7} {:>7} {:>10} {:>14} {:>10} {:>10}",
+        "pattern", "transport", "size", "count", "msgs/s", "MB/s", "rtt µs"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_contract_fields() {
+        let row = Row {
+            pattern: "push-pull",
+            transport: Transport::Tcp,
+            size: 64,
+            count: 10,
+            msgs_per_s: 100.0,
+            mb_per_s: 0.0064,
+            latency_us: None,
+        };
+        let json = row.to_json();
+        for field in [
+            "\"pattern\":",
+            "\"transport\":",
+            "\"size\":",
+            "\"count\":",
+            "\"msgs_per_s\":",
+            "\"mb_per_s\":",
+            "\"latency_us\":null",
+        ] {
+            assert!(json.contains(field), "{json} lacks {field}");
+        }
+    }
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(thousands(1234567.0), "1,234,567");
+        assert_eq!(thousands(12.0), "12");
+        assert_eq!(human_size(65536), "64 KiB");
+        assert_eq!(human_size(64), "64 B");
+    }
+}

@@ -1,0 +1,306 @@
+//! `oxmq`: benchmark oxmq, and send or receive messages from the command line.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use oxmq::{Context, Message, SocketType};
+use oxmq_cli::bench::{self, Driver, Kind, Pattern, Transport};
+use oxmq_cli::text;
+
+#[derive(Parser)]
+#[command(
+    name = "oxmq",
+    version,
+    about = "ZeroMQ in Rust: benchmarks and command-line messaging"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// PUSH/PULL throughput and PAIR round-trip latency over inproc, ipc and tcp.
+    Bench(BenchArgs),
+    /// Receive messages and print one per line (frames separated by a tab).
+    Recv(EndpointArgs),
+    /// Send one message made of the FRAME arguments, or one per line of standard input.
+    Send(EndpointArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Only this transport (inproc, ipc, tcp); repeat for several.
+    #[arg(long)]
+    transport: Vec<Transport>,
+    /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536).
+    #[arg(long)]
+    size: Vec<usize>,
+    /// Messages per throughput case and round trips per latency case (default: by size).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Only throughput (`thr`) or only latency (`lat`).
+    #[arg(long, value_parser = ["thr", "lat"])]
+    only: Option<String>,
+    /// Print one JSON object per result instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EndpointArgs {
+    /// Socket type: pair, push, pull, ...
+    #[arg(value_name = "TYPE")]
+    socket_type: String,
+    /// Bind to the endpoints that follow.
+    #[arg(long, num_args = 1.., value_name = "ENDPOINT")]
+    bind: Vec<String>,
+    /// Connect to the endpoints that follow.
+    #[arg(long, num_args = 1.., value_name = "ENDPOINT")]
+    connect: Vec<String>,
+    /// Stop after N messages (recv), or send the message N times (send).
+    #[arg(long)]
+    count: Option<u64>,
+    /// The frames of the message to send (send only).
+    #[arg(value_name = "FRAME")]
+    frames: Vec<String>,
+}
+
+/// A failure that ends the command with a one-line error.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
+    }
+
+    fn runtime(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(args) => run_bench(args),
+        Command::Recv(args) => run_recv(args),
+        Command::Send(args) => run_send(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("oxmq: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// oxmq behind the benchmark workloads.
+struct Oxmq;
+
+impl Driver for Oxmq {
+    type Context = Context;
+    type Socket = oxmq::Socket;
+
+    fn name(&self) -> &'static str {
+        "oxmq"
+    }
+
+    fn context(&self) -> Context {
+        Context::new()
+    }
+
+    fn socket(&self, ctx: &Context, kind: Kind) -> oxmq::Socket {
+        let socket_type = match kind {
+            Kind::Push => SocketType::Push,
+            Kind::Pull => SocketType::Pull,
+            Kind::Pair => SocketType::Pair,
+        };
+        let socket = ctx.socket(socket_type).expect("create a socket");
+        socket.set_linger(0).expect("set LINGER");
+        socket
+    }
+
+    fn bind(&self, socket: &oxmq::Socket, endpoint: &str) -> String {
+        socket.bind(endpoint).expect("bind");
+        socket.last_endpoint()
+    }
+
+    fn connect(&self, socket: &oxmq::Socket, endpoint: &str) {
+        socket.connect(endpoint).expect("connect");
+    }
+
+    fn send(&self, socket: &oxmq::Socket, data: &[u8]) {
+        socket.send(data).expect("send");
+    }
+
+    fn recv(&self, socket: &oxmq::Socket) -> usize {
+        socket.recv().expect("recv")[0].len()
+    }
+}
+
+fn run_bench(args: BenchArgs) -> Result<(), Failure> {
+    let transports = if args.transport.is_empty() {
+        Transport::ALL.to_vec()
+    } else {
+        args.transport
+    };
+    let sizes = if args.size.is_empty() {
+        vec![1, 64, 1024, 65536]
+    } else {
+        args.size
+    };
+    let patterns: Vec<Pattern> = match args.only.as_deref() {
+        Some("thr") => vec![Pattern::Throughput],
+        Some("lat") => vec![Pattern::Latency],
+        _ => vec![Pattern::Throughput, Pattern::Latency],
+    };
+    let mut cases = Vec::new();
+    for &pattern in &patterns {
+        for &transport in &transports {
+            for &size in &sizes {
+                let count = args
+                    .count
+                    .unwrap_or_else(|| bench::default_count(pattern, size));
+                cases.push((pattern, transport, size, count));
+            }
+        }
+    }
+    let progress = std::io::stderr().is_terminal() || std::env::var_os("OXMQ_PROGRESS").is_some();
+    let mut rows = Vec::new();
+    let stdout = std::io::stdout();
+    for (i, &(pattern, transport, size, count)) in cases.iter().enumerate() {
+        let what = match pattern {
+            Pattern::Throughput => "push-pull",
+            Pattern::Latency => "pair-rtt",
+        };
+        eprint!(
+            "\r\x1b[K[{}/{}] {what} {} {} x {count} ...",
+            i + 1,
+            cases.len(),
+            transport.name(),
+            bench::human_size(size)
+        );
+        if !progress {
+            eprintln!();
+        }
+        let row = bench::run(&Oxmq, pattern, transport, size, count);
+        if args.json {
+            let mut out = stdout.lock();
+            let _ = writeln!(out, "{}", row.to_json());
+            let _ = out.flush();
+        }
+        rows.push(row);
+    }
+    eprint!("\r\x1b[K");
+    if !args.json {
+        println!("{}", bench::table_header());
+        for row in &rows {
+            println!("{row}");
+        }
+    }
+    Ok(())
+}
+
+/// Opens a socket of the requested type on the requested endpoints.
+fn open(args: &mut EndpointArgs, ctx: &Context) -> Result<oxmq::Socket, Failure> {
+    // `--connect a b c` takes every following value; those that are not endpoints are frames.
+    let mut frames = Vec::new();
+    for list in [&mut args.bind, &mut args.connect] {
+        let (endpoints, others): (Vec<String>, Vec<String>) =
+            list.drain(..).partition(|v| v.contains("://"));
+        *list = endpoints;
+        frames.extend(others);
+    }
+    frames.append(&mut args.frames);
+    args.frames = frames;
+    if args.bind.is_empty() && args.connect.is_empty() {
+        return Err(Failure::usage(
+            "give --bind or --connect and at least one endpoint",
+        ));
+    }
+    let socket_type: SocketType = args
+        .socket_type
+        .parse()
+        .map_err(|_| Failure::usage(format!("unknown socket type {:?}", args.socket_type)))?;
+    let socket = ctx
+        .socket(socket_type)
+        .map_err(|err| Failure::usage(format!("cannot create a {socket_type} socket: {err}")))?;
+    for endpoint in &args.bind {
+        socket
+            .bind(endpoint)
+            .map_err(|err| Failure::usage(format!("cannot bind {endpoint}: {err}")))?;
+    }
+    for endpoint in &args.connect {
+        socket
+            .connect(endpoint)
+            .map_err(|err| Failure::usage(format!("cannot connect {endpoint}: {err}")))?;
+    }
+    Ok(socket)
+}
+
+fn run_recv(mut args: EndpointArgs) -> Result<(), Failure> {
+    let ctx = Context::new();
+    let socket = open(&mut args, &ctx)?;
+    if !args.frames.is_empty() {
+        return Err(Failure::usage(format!(
+            "recv takes no frames (got {:?})",
+            args.frames
+        )));
+    }
+    let stdout = std::io::stdout();
+    let mut received = 0u64;
+    while args.count.is_none_or(|n| received < n) {
+        let msg = socket
+            .recv()
+            .map_err(|err| Failure::runtime(format!("recv failed: {err}")))?;
+        let line = text::message_line(msg.iter().map(|f| f.as_bytes()));
+        let mut out = stdout.lock();
+        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+            // The reader of our output went away (a closed pipe): stop quietly.
+            return Ok(());
+        }
+        received += 1;
+    }
+    Ok(())
+}
+
+fn run_send(mut args: EndpointArgs) -> Result<(), Failure> {
+    let ctx = Context::new();
+    let socket = open(&mut args, &ctx)?;
+    let send = |msg: Message| {
+        socket
+            .send(msg)
+            .map_err(|err| Failure::runtime(format!("send failed: {err}")))
+    };
+    if args.frames.is_empty() {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let line =
+                line.map_err(|err| Failure::runtime(format!("reading standard input: {err}")))?;
+            let msg = Message::from_frames(line.split('\t').map(str::to_owned));
+            for _ in 0..args.count.unwrap_or(1) {
+                send(msg.clone())?;
+            }
+        }
+    } else {
+        let msg = Message::from_frames(args.frames.iter().map(String::as_str));
+        for _ in 0..args.count.unwrap_or(1) {
+            send(msg.clone())?;
+        }
+    }
+    // LINGER is infinite: closing the socket and the context waits until every message is out.
+    drop(socket);
+    drop(ctx);
+    Ok(())
+}

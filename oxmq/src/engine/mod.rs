@@ -1,0 +1,388 @@
+//! The engine: drives one ZMTP connection over a byte stream.
+//!
+//! It runs the handshake (`oxmq_proto::Handshake`, any mechanism), then moves messages between the
+//! stream and the connection's two pipes: it decodes every complete frame of one read before it
+//! publishes them to the socket with a single flush, and encodes as many queued messages as fit in
+//! one batch before it makes one `writev`. It knows nothing of socket types and nothing of which
+//! transport carries the bytes.
+
+mod outbuf;
+
+use std::fmt;
+use std::io;
+
+use bytes::{Buf, Bytes, BytesMut};
+use oxmq_proto::command::Command;
+use oxmq_proto::frame::{FrameDecoder, FrameHeader};
+use oxmq_proto::{Handshake, HandshakeConfig, PeerInfo};
+
+use crate::message::{Frame, Message};
+use crate::pipe::{PipeReader, PipeWriter};
+use crate::transport::Stream;
+use outbuf::OutBuf;
+
+/// First read size; doubled after each read that fills it, up to [`MAX_READ`].
+const INITIAL_READ: usize = 16 * 1024;
+/// Largest single read.
+const MAX_READ: usize = 256 * 1024;
+/// Encode until this many bytes are queued, then write.
+const WRITE_BATCH: usize = 256 * 1024;
+/// Bytes moved per direction in one turn before the connection yields to others on its thread.
+const TURN_BUDGET: usize = 1024 * 1024;
+
+/// Why a connection was closed.
+#[derive(Debug)]
+pub(crate) enum CloseReason {
+    /// The peer closed the stream.
+    PeerClosed,
+    /// A read or write failed.
+    Io(io::Error),
+    /// The peer broke the protocol during the handshake.
+    Handshake(oxmq_proto::HandshakeError),
+    /// The peer sent a malformed or oversized frame.
+    Frame(oxmq_proto::FrameError),
+    /// The peer sent a malformed command.
+    Command(oxmq_proto::CommandError),
+    /// The peer sent an ERROR command.
+    PeerError(String),
+    /// The handshake did not finish within HANDSHAKE_IVL.
+    HandshakeTimeout,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("peer closed the connection"),
+            CloseReason::Io(err) => write!(f, "i/o error: {err}"),
+            CloseReason::Handshake(err) => write!(f, "handshake failed: {err}"),
+            CloseReason::Frame(err) => write!(f, "bad frame: {err}"),
+            CloseReason::Command(err) => write!(f, "bad command: {err}"),
+            CloseReason::PeerError(reason) => write!(f, "peer sent ERROR: {reason}"),
+            CloseReason::HandshakeTimeout => f.write_str("handshake timed out"),
+        }
+    }
+}
+
+impl From<io::Error> for CloseReason {
+    fn from(err: io::Error) -> CloseReason {
+        CloseReason::Io(err)
+    }
+}
+
+/// What a turn of [`Engine::pump`] left undone.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Pump {
+    /// The receive pipe is full: input stopped until the socket reads.
+    pub input_blocked: bool,
+    /// The turn budget ran out with work left: schedule another turn.
+    pub more: bool,
+}
+
+/// One connection's protocol state and buffers.
+pub(crate) struct Engine {
+    stream: Stream,
+    handshake: Option<Box<Handshake>>,
+    peer: Option<PeerInfo>,
+    decoder: FrameDecoder,
+    rbuf: BytesMut,
+    read_size: usize,
+    /// Bytes the frame at the front of `rbuf` needs in total.
+    need: usize,
+    partial: Option<Message>,
+    out: OutBuf,
+    readable: bool,
+    writable: bool,
+}
+
+impl Engine {
+    /// Starts the handshake on a connected stream.
+    pub(crate) fn new(
+        stream: Stream,
+        config: HandshakeConfig,
+        max_frame_size: Option<u64>,
+    ) -> Engine {
+        let mut handshake = Box::new(Handshake::new(config));
+        let mut greeting = Vec::with_capacity(64);
+        handshake.poll_transmit(&mut greeting);
+        let mut out = OutBuf::default();
+        out.push_bytes(&greeting);
+        Engine {
+            stream,
+            handshake: Some(handshake),
+            peer: None,
+            decoder: FrameDecoder::new(max_frame_size),
+            rbuf: BytesMut::new(),
+            read_size: INITIAL_READ,
+            need: 0,
+            partial: None,
+            out,
+            readable: true,
+            writable: true,
+        }
+    }
+
+    /// The stream, to (de)register it.
+    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+
+    /// A printable peer address.
+    pub(crate) fn peer_string(&self) -> String {
+        self.stream.peer_string()
+    }
+
+    /// Records readiness reported by the poller.
+    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// Whether the handshake is still running.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.handshake.is_some()
+    }
+
+    /// Whether queued output waits for the stream to become writable.
+    pub(crate) fn has_pending_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Advances the handshake. Returns the peer once it completed.
+    pub(crate) fn handshake(&mut self) -> Result<Option<PeerInfo>, CloseReason> {
+        loop {
+            self.flush_output()?;
+            let Some(handshake) = self.handshake.as_mut() else {
+                return Ok(self.peer.clone());
+            };
+            let done = handshake
+                .handle_input(&mut self.rbuf)
+                .map_err(CloseReason::Handshake)?;
+            let mut bytes = Vec::new();
+            handshake.poll_transmit(&mut bytes);
+            self.out.push_bytes(&bytes);
+            if done {
+                let peer = handshake.peer().cloned();
+                self.handshake = None;
+                self.peer = peer;
+                self.flush_output()?;
+                return Ok(self.peer.clone());
+            }
+            if !bytes.is_empty() {
+                continue;
+            }
+            if !self.readable {
+                return Ok(None);
+            }
+            // Handshake commands are small: a bounded read is enough and keeps a silent or
+            // lying peer from making us allocate.
+            match self.stream.read_into(&mut self.rbuf, 4096) {
+                Ok(0) => return Err(CloseReason::PeerClosed),
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(None);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Writes queued output until it is gone or the stream is full.
+    fn flush_output(&mut self) -> Result<(), CloseReason> {
+        while self.writable && !self.out.is_empty() {
+            match self.out.write_to(&self.stream) {
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves messages both ways for one turn. `outgoing` is drained to the stream; decoded messages
+    /// go to `incoming` (when it is `None`, the socket is gone and input is left unread).
+    pub(crate) fn pump(
+        &mut self,
+        outgoing: Option<&mut PipeReader>,
+        incoming: Option<&mut PipeWriter>,
+    ) -> Result<Pump, CloseReason> {
+        let mut state = Pump::default();
+        if let Some(incoming) = incoming {
+            self.pump_input(incoming, &mut state)?;
+        }
+        self.pump_output(outgoing, &mut state)?;
+        Ok(state)
+    }
+
+    fn pump_input(
+        &mut self,
+        incoming: &mut PipeWriter,
+        state: &mut Pump,
+    ) -> Result<(), CloseReason> {
+        let mut moved = 0;
+        let result = loop {
+            match self.decode(incoming) {
+                Ok(true) => {
+                    state.input_blocked = true;
+                    break Ok(());
+                }
+                Ok(false) => {}
+                Err(reason) => break Err(reason),
+            }
+            if !self.readable {
+                break Ok(());
+            }
+            if moved >= TURN_BUDGET {
+                state.more = true;
+                break Ok(());
+            }
+            let want = if self.need > self.rbuf.len() {
+                // A frame bigger than what is buffered: grow with what has arrived, never by
+                // what the peer announced.
+                (self.need - self.rbuf.len()).min(self.rbuf.len().max(MAX_READ))
+            } else {
+                self.read_size
+            };
+            match self.stream.read_into(&mut self.rbuf, want) {
+                Ok(0) => break Err(CloseReason::PeerClosed),
+                Ok(n) => {
+                    moved += n;
+                    if n == want && self.read_size < MAX_READ {
+                        self.read_size *= 2;
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => break Err(err.into()),
+            }
+        };
+        incoming.flush();
+        result
+    }
+
+    /// Decodes every complete frame in the read buffer. Returns `Ok(true)` when the receive pipe
+    /// is full.
+    fn decode(&mut self, incoming: &mut PipeWriter) -> Result<bool, CloseReason> {
+        loop {
+            let header: FrameHeader = match self.decoder.parse_header(&self.rbuf) {
+                Ok(Some(header)) => header,
+                Ok(None) => {
+                    self.need = 0;
+                    return Ok(false);
+                }
+                Err(err) => return Err(CloseReason::Frame(err)),
+            };
+            // The decoder bounds the size below 2^63 (and MAXMSGSIZE); on a 32-bit target it
+            // could still exceed usize, which is treated as "too large to ever arrive".
+            let size = usize::try_from(header.size).map_err(|_| {
+                CloseReason::Frame(oxmq_proto::FrameError::SizeOutOfRange(header.size))
+            })?;
+            let total = header.header_len.saturating_add(size);
+            if self.rbuf.len() < total {
+                self.need = total;
+                return Ok(false);
+            }
+            if header.command {
+                let body = self
+                    .rbuf
+                    .split_to(total)
+                    .freeze()
+                    .slice(header.header_len..);
+                self.on_command(body)?;
+                continue;
+            }
+            if self.partial.is_none() && !incoming.can_write() {
+                return Ok(true);
+            }
+            let part = if size <= Frame::INLINE_CAPACITY {
+                let part = Frame::copy_from_slice(&self.rbuf[header.header_len..total]);
+                self.rbuf.advance(total);
+                part
+            } else {
+                self.rbuf.advance(header.header_len);
+                Frame::from(self.rbuf.split_to(size).freeze())
+            };
+            match self.partial.take() {
+                None if !header.more => incoming.write(Message::from(part)),
+                None => self.partial = Some(Message::from(part)),
+                Some(mut msg) => {
+                    msg.push(part);
+                    if header.more {
+                        self.partial = Some(msg);
+                    } else {
+                        incoming.write(msg);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, body: Bytes) -> Result<(), CloseReason> {
+        match Command::parse(&body).map_err(CloseReason::Command)? {
+            Command::Ping { context, .. } => {
+                let mut pong = Vec::with_capacity(8 + context.len());
+                Command::Pong { context }.encode(&mut pong);
+                self.out.push_bytes(&pong);
+            }
+            Command::Error { reason } => {
+                return Err(CloseReason::PeerError(
+                    String::from_utf8_lossy(&reason).into_owned(),
+                ));
+            }
+            // Heartbeat answers, subscriptions (for socket types that have none yet) and
+            // commands from later protocol versions are ignored, as libzmq does.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn pump_output(
+        &mut self,
+        mut outgoing: Option<&mut PipeReader>,
+        state: &mut Pump,
+    ) -> Result<(), CloseReason> {
+        let mut moved = 0;
+        loop {
+            if let Some(pipe) = outgoing.as_deref_mut() {
+                while self.out.pending() < WRITE_BATCH {
+                    match pipe.recv() {
+                        Some(msg) => self.out.encode_message(&msg),
+                        None => break,
+                    }
+                }
+            }
+            if self.out.is_empty() || !self.writable {
+                return Ok(());
+            }
+            let before = self.out.pending();
+            match self.out.write_to(&self.stream) {
+                Ok(_) => moved += before - self.out.pending(),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err.into()),
+            }
+            if moved >= TURN_BUDGET {
+                state.more = true;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Whether another turn could make progress right now (checked after announcing a wait).
+    pub(crate) fn has_work(
+        &self,
+        outgoing: Option<&mut PipeReader>,
+        incoming: Option<&mut PipeWriter>,
+        input_blocked: bool,
+    ) -> bool {
+        if self.writable && (!self.out.is_empty() || outgoing.is_some_and(|p| p.has_message())) {
+            return true;
+        }
+        input_blocked && incoming.is_some_and(|p| p.can_write())
+    }
+}

@@ -1,0 +1,141 @@
+//! I/O threads.
+//!
+//! Each I/O thread runs one [`reactor`] loop over a `mio::Poll`: listeners, connections and their
+//! timers live there, one token each. Other threads reach it in two ways, both through
+//! [`IoShared`]: commands (bind, connect, unbind, ...) for the rare control path, and
+//! *activations* — "token N has work" — for the data path, posted by a pipe's peer only when the
+//! connection announced it was idle. The thread's eventfd is written only when the thread sleeps
+//! in `epoll_wait`.
+
+pub(crate) mod reactor;
+pub(crate) mod session;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use mio::{Poll, Token, Waker};
+
+use crate::endpoint::{IpcEndpoint, TcpEndpoint};
+use crate::options::Options;
+use crate::pipe::{PipeReader, PipeWriter};
+use crate::socket::SocketShared;
+use crate::transport::Listener;
+
+/// The token of the thread's own waker.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// What other threads share with one I/O thread.
+pub(crate) struct IoShared {
+    waker: Waker,
+    sleeping: AtomicBool,
+    ready: Mutex<Vec<usize>>,
+    commands: Mutex<Vec<IoCommand>>,
+}
+
+impl IoShared {
+    /// Schedules a turn for `token` (a pipe peer has published work for it).
+    pub(crate) fn activate(&self, token: usize) {
+        lock(&self.ready).push(token);
+        self.wake();
+    }
+
+    /// Sends a command to the thread.
+    pub(crate) fn send(&self, command: IoCommand) {
+        lock(&self.commands).push(command);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (no oxmq lock is held across user code).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where a connecter connects to.
+pub(crate) enum ConnectTarget {
+    Tcp(TcpEndpoint),
+    Ipc(IpcEndpoint),
+}
+
+/// The socket side's view of its own pipes for a new connecter, created at connect time unless
+/// IMMEDIATE is set.
+pub(crate) struct SessionPipes {
+    pub outgoing: PipeReader,
+    pub incoming: PipeWriter,
+}
+
+/// Control commands for an I/O thread.
+pub(crate) enum IoCommand {
+    /// Start accepting on a bound listener.
+    Listen {
+        listener: Listener,
+        socket: Arc<SocketShared>,
+        opts: Arc<Options>,
+        endpoint_id: u64,
+    },
+    /// Start connecting (and reconnecting) to an endpoint.
+    Connect {
+        target: ConnectTarget,
+        socket: Arc<SocketShared>,
+        opts: Arc<Options>,
+        endpoint_id: u64,
+        pipes: Option<SessionPipes>,
+    },
+    /// Close a listener and the connections it accepted.
+    Unbind {
+        endpoint_id: u64,
+        done: mpsc::Sender<()>,
+    },
+    /// Close a connecter and its connection.
+    Disconnect { endpoint_id: u64 },
+    /// The socket closed: drop its listeners and the connections that never got pipes.
+    SocketClosed { socket_id: u64 },
+    /// The context is going away: finish lingering connections, then exit.
+    Stop,
+}
+
+/// An I/O thread and its handle.
+pub(crate) struct IoThread {
+    pub(crate) shared: Arc<IoShared>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl IoThread {
+    /// Starts an I/O thread.
+    pub(crate) fn spawn(index: usize) -> io::Result<IoThread> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let shared = Arc::new(IoShared {
+            waker,
+            sleeping: AtomicBool::new(false),
+            ready: Mutex::new(Vec::new()),
+            commands: Mutex::new(Vec::new()),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name(format!("oxmq-io-{index}"))
+            .spawn(move || reactor::Reactor::new(poll, thread_shared).run())?;
+        Ok(IoThread {
+            shared,
+            handle: Some(handle),
+        })
+    }
+
+    /// Asks the thread to finish its lingering work and exit, and waits for it.
+    pub(crate) fn stop(&mut self) {
+        self.shared.send(IoCommand::Stop);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

@@ -1,0 +1,568 @@
+//! Sessions: the I/O-thread side of one peer of a socket.
+//!
+//! A session owns the pipes' far ends and, while connected, an [`Engine`]. An accepted session
+//! lives as long as its connection. A connecter session lives from `connect()` to `disconnect()`
+//! or socket close: it dials, and after a failure or a lost connection dials again after
+//! RECONNECT_IVL (with exponential backoff up to RECONNECT_IVL_MAX); its pipes survive
+//! reconnects, so messages sent while the peer is away wait in the queue (unless IMMEDIATE).
+//!
+//! When the socket closes, a session keeps writing what is queued until it is all out or LINGER
+//! expires, then closes.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mio::{Interest, Registry, Token};
+use oxmq_proto::mechanism::MechanismConfig;
+use oxmq_proto::metadata::Metadata;
+use oxmq_proto::{HandshakeConfig, PeerInfo};
+
+use super::reactor::{IoCtx, TimerKind};
+use super::{ConnectTarget, IoShared, SessionPipes};
+use crate::engine::{CloseReason, Engine};
+use crate::options::Options;
+use crate::pipe::{PipeReader, PipeWriter, pipe};
+use crate::signal::Activation;
+use crate::socket::{Peer, SocketShared};
+use crate::transport::{Stream, ipc, tcp};
+
+/// Engine generations, unique per process so a stale timer never matches a new engine.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// How the session came to be.
+pub(crate) enum Role {
+    /// Accepted by the listener of this endpoint.
+    Accepted { endpoint_id: u64 },
+    /// Dials this endpoint.
+    Connecter(Connecter),
+}
+
+/// Dialling state of a connecter session.
+pub(crate) struct Connecter {
+    endpoint_id: u64,
+    target: ConnectTarget,
+    /// The stream of a connect in progress.
+    connecting: Option<Stream>,
+    /// The next reconnect interval, in milliseconds (grows with backoff).
+    current_ivl: i32,
+    retry_pending: bool,
+}
+
+/// One peer of a socket, on an I/O thread.
+pub(crate) struct Session {
+    token: usize,
+    socket: Arc<SocketShared>,
+    opts: Arc<Options>,
+    act: Arc<Activation>,
+    role: Role,
+    outgoing: Option<PipeReader>,
+    incoming: Option<PipeWriter>,
+    engine: Option<Engine>,
+    generation: u64,
+    input_blocked: bool,
+    linger_deadline: Option<Instant>,
+}
+
+impl Session {
+    /// A session for an accepted connection.
+    pub(crate) fn accepted(
+        token: usize,
+        socket: Arc<SocketShared>,
+        opts: Arc<Options>,
+        role: Role,
+        stream: Stream,
+        io: &Arc<IoShared>,
+    ) -> Session {
+        let mut session = Session::new(token, socket, opts, role, None, io);
+        session.engine = Some(Engine::new(
+            stream,
+            session.handshake_config(),
+            session.opts.max_frame_size(),
+        ));
+        session
+    }
+
+    /// A session that dials `target`.
+    pub(crate) fn connecter(
+        token: usize,
+        socket: Arc<SocketShared>,
+        opts: Arc<Options>,
+        endpoint_id: u64,
+        target: ConnectTarget,
+        pipes: Option<SessionPipes>,
+        io: &Arc<IoShared>,
+    ) -> Session {
+        let current_ivl = opts.reconnect_ivl;
+        let role = Role::Connecter(Connecter {
+            endpoint_id,
+            target,
+            connecting: None,
+            current_ivl,
+            retry_pending: false,
+        });
+        Session::new(token, socket, opts, role, pipes, io)
+    }
+
+    fn new(
+        token: usize,
+        socket: Arc<SocketShared>,
+        opts: Arc<Options>,
+        role: Role,
+        pipes: Option<SessionPipes>,
+        io: &Arc<IoShared>,
+    ) -> Session {
+        let act = Activation::for_io(Arc::clone(io), token);
+        let (outgoing, incoming) = match pipes {
+            Some(p) => {
+                p.outgoing.set_activation(Arc::clone(&act));
+                p.incoming.set_activation(Arc::clone(&act));
+                (Some(p.outgoing), Some(p.incoming))
+            }
+            None => (None, None),
+        };
+        Session {
+            token,
+            socket,
+            opts,
+            act,
+            role,
+            outgoing,
+            incoming,
+            engine: None,
+            generation: 0,
+            input_blocked: false,
+            linger_deadline: None,
+        }
+    }
+
+    fn handshake_config(&self) -> HandshakeConfig {
+        HandshakeConfig {
+            socket_type: self.socket.socket_type(),
+            identity: self.opts.routing_id.clone(),
+            mechanism: MechanismConfig::Null,
+            as_server: false,
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// The socket this session serves.
+    pub(crate) fn socket_id(&self) -> u64 {
+        self.socket.id()
+    }
+
+    /// Whether this session was accepted by the listener of `endpoint_id`.
+    pub(crate) fn accepted_from(&self, endpoint_id: u64) -> bool {
+        matches!(self.role, Role::Accepted { endpoint_id: id } if id == endpoint_id)
+    }
+
+    /// Whether this session dials for `endpoint_id`.
+    pub(crate) fn connects_for(&self, endpoint_id: u64) -> bool {
+        matches!(&self.role, Role::Connecter(c) if c.endpoint_id == endpoint_id)
+    }
+
+    /// Records poller readiness.
+    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.on_ready(readable, writable);
+        }
+    }
+
+    /// First turn after creation. Returns `false` when the session is already done.
+    pub(crate) fn start(&mut self, io: &mut IoCtx<'_>) -> bool {
+        if self.engine.is_some() {
+            if !self.register_engine(io) {
+                return false;
+            }
+            return self.drive(io);
+        }
+        self.dial(io)
+    }
+
+    fn register_engine(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let Some(engine) = self.engine.as_mut() else {
+            return false;
+        };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(err) =
+            io.registry
+                .register(engine.stream_mut().source(), Token(self.token), interest)
+        {
+            tracing::warn!("oxmq: cannot watch a connection: {err}");
+            return false;
+        }
+        self.arm_handshake_timer(io);
+        true
+    }
+
+    fn arm_handshake_timer(&mut self, io: &mut IoCtx<'_>) {
+        self.generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        if let Ok(ms) = u64::try_from(self.opts.handshake_ivl) {
+            if ms > 0 {
+                io.sched.timer(
+                    self.token,
+                    Duration::from_millis(ms),
+                    TimerKind::Handshake(self.generation),
+                );
+            }
+        }
+    }
+
+    /// One turn of work. Returns `false` when the session should be removed.
+    pub(crate) fn drive(&mut self, io: &mut IoCtx<'_>) -> bool {
+        for _ in 0..8 {
+            if let Some(alive) = self.check_socket_closed(io) {
+                return alive;
+            }
+            if let Role::Connecter(c) = &mut self.role {
+                if c.connecting.is_some() {
+                    return self.finish_dial(io);
+                }
+            }
+            let Some(engine) = self.engine.as_mut() else {
+                return true;
+            };
+            if engine.is_handshaking() {
+                match engine.handshake() {
+                    Ok(None) => return true,
+                    Ok(Some(peer)) => {
+                        if !self.on_handshake_done(peer) {
+                            return false;
+                        }
+                    }
+                    Err(reason) => return self.on_engine_closed(reason, io),
+                }
+            }
+            let Some(engine) = self.engine.as_mut() else {
+                return true;
+            };
+            let pump = match engine.pump(self.outgoing.as_mut(), self.incoming.as_mut()) {
+                Ok(pump) => pump,
+                Err(reason) => return self.on_engine_closed(reason, io),
+            };
+            self.input_blocked = pump.input_blocked;
+            if pump.more {
+                io.sched.requeue(self.token);
+                return true;
+            }
+            if let Some(alive) = self.check_socket_closed(io) {
+                return alive;
+            }
+            self.act.prepare_wait();
+            let engine = self.engine.as_mut().expect("engine checked above");
+            if engine.has_work(
+                self.outgoing.as_mut(),
+                self.incoming.as_mut(),
+                self.input_blocked,
+            ) || self.outgoing.as_mut().is_some_and(|p| p.writer_closed())
+            {
+                self.act.cancel_wait();
+                continue;
+            }
+            return true;
+        }
+        io.sched.requeue(self.token);
+        true
+    }
+
+    /// Handles the socket having closed its ends. `Some(alive)` ends the turn.
+    fn check_socket_closed(&mut self, io: &mut IoCtx<'_>) -> Option<bool> {
+        let closed = self.socket.is_closed()
+            || self.outgoing.as_ref().is_some_and(|p| p.writer_closed())
+            || self.incoming.as_ref().is_some_and(|p| p.is_closed());
+        if !closed && !io.stopping {
+            return None;
+        }
+        // The socket is gone: stop delivering input, keep writing what it queued until LINGER.
+        self.incoming = None;
+        let drained = match self.outgoing.as_mut() {
+            Some(p) => {
+                p.is_finished() && !self.engine.as_ref().is_some_and(Engine::has_pending_output)
+            }
+            None => true,
+        };
+        if drained || self.engine.is_none() && self.outgoing.is_none() {
+            return Some(false);
+        }
+        let linger = self.socket.linger();
+        match u64::try_from(linger) {
+            Ok(0) => return Some(false),
+            Ok(ms) if self.linger_deadline.is_none() => {
+                self.linger_deadline = Some(Instant::now() + Duration::from_millis(ms));
+                io.sched
+                    .timer(self.token, Duration::from_millis(ms), TimerKind::Linger);
+            }
+            _ => {}
+        }
+        if self.linger_deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(false);
+        }
+        None
+    }
+
+    fn on_handshake_done(&mut self, peer: PeerInfo) -> bool {
+        tracing::debug!(
+            "oxmq: handshake with {} done (ZMTP {}.{}, peer {})",
+            self.engine
+                .as_ref()
+                .map(Engine::peer_string)
+                .unwrap_or_default(),
+            peer.major,
+            peer.minor,
+            peer.socket_type
+        );
+        if let Role::Connecter(c) = &mut self.role {
+            c.current_ivl = self.opts.reconnect_ivl;
+        }
+        if self.outgoing.is_none() {
+            let (to_peer, from_socket) = pipe(
+                Options::hwm(self.opts.sndhwm),
+                Some(Arc::clone(&self.act)),
+                Some(self.socket.activation()),
+            );
+            let (to_socket, from_peer) = pipe(
+                Options::hwm(self.opts.rcvhwm),
+                Some(self.socket.activation()),
+                Some(Arc::clone(&self.act)),
+            );
+            self.outgoing = Some(from_socket);
+            self.incoming = Some(to_socket);
+            let endpoint_id = match &self.role {
+                Role::Accepted { endpoint_id } => *endpoint_id,
+                Role::Connecter(c) => c.endpoint_id,
+            };
+            let peer = Peer {
+                writer: to_peer,
+                reader: from_peer,
+                endpoint_id,
+                routing_id: peer.identity,
+            };
+            if !self.socket.attach(peer) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The connection ended. Accepted sessions end with it; connecters dial again.
+    fn on_engine_closed(&mut self, reason: CloseReason, io: &mut IoCtx<'_>) -> bool {
+        let peer = self
+            .engine
+            .as_ref()
+            .map(Engine::peer_string)
+            .unwrap_or_default();
+        match &reason {
+            CloseReason::PeerClosed => tracing::debug!("oxmq: {peer}: {reason}"),
+            CloseReason::Io(_) => tracing::info!("oxmq: {peer}: {reason}"),
+            _ => tracing::warn!("oxmq: closing connection to {peer}: {reason}"),
+        }
+        if let Some(mut engine) = self.engine.take() {
+            let _ = io.registry.deregister(engine.stream_mut().source());
+        }
+        self.input_blocked = false;
+        match &mut self.role {
+            Role::Accepted { .. } => false,
+            Role::Connecter(_) => {
+                if self.opts.immediate {
+                    self.outgoing = None;
+                    self.incoming = None;
+                }
+                if self.socket.is_closed() || io.stopping {
+                    return false;
+                }
+                self.schedule_retry(io);
+                true
+            }
+        }
+    }
+
+    fn schedule_retry(&mut self, io: &mut IoCtx<'_>) {
+        let Role::Connecter(c) = &mut self.role else {
+            return;
+        };
+        if self.opts.reconnect_ivl < 0 || c.retry_pending {
+            return;
+        }
+        let delay = next_reconnect_delay(
+            &mut c.current_ivl,
+            self.opts.reconnect_ivl,
+            self.opts.reconnect_ivl_max,
+        );
+        self.generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        c.retry_pending = true;
+        io.sched.timer(
+            self.token,
+            Duration::from_millis(delay as u64),
+            TimerKind::Reconnect(self.generation),
+        );
+    }
+
+    /// Starts a connect attempt.
+    fn dial(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let Role::Connecter(c) = &mut self.role else {
+            return true;
+        };
+        c.retry_pending = false;
+        let attempt = match &c.target {
+            ConnectTarget::Tcp(endpoint) => endpoint
+                .connect_addr(self.opts.ipv6)
+                .map_err(io::Error::from)
+                .and_then(|addr| tcp::connect(addr, &self.opts)),
+            ConnectTarget::Ipc(endpoint) => ipc::connect(endpoint, &self.opts),
+        };
+        match attempt {
+            Ok(mut stream) => {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if let Err(err) = io
+                    .registry
+                    .register(stream.source(), Token(self.token), interest)
+                {
+                    tracing::warn!("oxmq: cannot watch a connection: {err}");
+                    self.schedule_retry(io);
+                    return true;
+                }
+                c.connecting = Some(stream);
+                self.finish_dial(io)
+            }
+            Err(err) => {
+                tracing::debug!("oxmq: connect failed: {err}");
+                self.schedule_retry(io);
+                true
+            }
+        }
+    }
+
+    /// Checks a connect in progress; on success starts the engine.
+    fn finish_dial(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let Role::Connecter(c) = &mut self.role else {
+            return true;
+        };
+        let Some(stream) = c.connecting.as_mut() else {
+            return true;
+        };
+        let failed = match stream.take_error() {
+            Ok(Some(err)) | Err(err) => Some(err),
+            Ok(None) if stream.is_connected() => None,
+            Ok(None) => return true, // still in progress
+        };
+        let mut stream = c.connecting.take().expect("checked above");
+        if let Some(err) = failed {
+            tracing::debug!("oxmq: connect failed: {err}");
+            let _ = io.registry.deregister(stream.source());
+            self.schedule_retry(io);
+            return true;
+        }
+        let _ = io.registry.deregister(stream.source());
+        self.engine = Some(Engine::new(
+            stream,
+            self.handshake_config(),
+            self.opts.max_frame_size(),
+        ));
+        if !self.register_engine(io) {
+            self.engine = None;
+            self.schedule_retry(io);
+            return true;
+        }
+        self.drive(io)
+    }
+
+    /// A timer fired. Returns `false` when the session should be removed.
+    pub(crate) fn on_timer(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
+        match kind {
+            TimerKind::Handshake(generation) => {
+                if generation == self.generation
+                    && self.engine.as_ref().is_some_and(Engine::is_handshaking)
+                {
+                    return self.on_engine_closed(CloseReason::HandshakeTimeout, io);
+                }
+                true
+            }
+            TimerKind::Reconnect(generation) => {
+                if generation == self.generation && self.engine.is_none() {
+                    return self.dial(io);
+                }
+                true
+            }
+            TimerKind::Linger => !self.linger_deadline.is_some_and(|d| Instant::now() >= d),
+        }
+    }
+
+    /// Deregisters everything; the pipes close when the session is dropped.
+    pub(crate) fn close(&mut self, registry: &Registry) {
+        if let Some(mut engine) = self.engine.take() {
+            let _ = registry.deregister(engine.stream_mut().source());
+        }
+        if let Role::Connecter(c) = &mut self.role {
+            if let Some(mut stream) = c.connecting.take() {
+                let _ = registry.deregister(stream.source());
+            }
+        }
+    }
+}
+
+/// libzmq's reconnect schedule: the current interval plus jitter of up to RECONNECT_IVL; the
+/// interval doubles after each attempt up to RECONNECT_IVL_MAX when that is larger than
+/// RECONNECT_IVL. All arithmetic saturates.
+pub(crate) fn next_reconnect_delay(current: &mut i32, ivl: i32, ivl_max: i32) -> i32 {
+    let jitter = if ivl > 0 {
+        (cheap_random() % ivl as u32) as i32
+    } else {
+        0
+    };
+    let delay = current.saturating_add(jitter);
+    if ivl_max > 0 && ivl_max > ivl {
+        *current = current.saturating_mul(2).min(ivl_max);
+    }
+    delay.max(0)
+}
+
+fn cheap_random() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(GENERATION.load(Ordering::Relaxed));
+    hasher.finish() as u32
+}
+
+/// Identity bytes of a peer, for routing sockets later.
+#[allow(dead_code)]
+pub(crate) fn routing_id(peer: &PeerInfo) -> Bytes {
+    peer.identity.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_max_with_bounded_jitter() {
+        let mut current = 100;
+        let first = next_reconnect_delay(&mut current, 100, 1000);
+        assert!((100..200).contains(&first));
+        assert_eq!(current, 200);
+        next_reconnect_delay(&mut current, 100, 1000);
+        next_reconnect_delay(&mut current, 100, 1000);
+        next_reconnect_delay(&mut current, 100, 1000);
+        assert_eq!(current, 1000);
+        let capped = next_reconnect_delay(&mut current, 100, 1000);
+        assert!((1000..1100).contains(&capped));
+    }
+
+    #[test]
+    fn no_backoff_without_a_larger_max() {
+        let mut current = 100;
+        next_reconnect_delay(&mut current, 100, 0);
+        assert_eq!(current, 100);
+        next_reconnect_delay(&mut current, 100, 50);
+        assert_eq!(current, 100);
+    }
+
+    #[test]
+    fn backoff_saturates_near_i32_max() {
+        let mut current = i32::MAX - 1;
+        let delay = next_reconnect_delay(&mut current, i32::MAX - 1, i32::MAX);
+        assert!(delay > 0);
+        assert_eq!(current, i32::MAX);
+    }
+}

@@ -1,0 +1,141 @@
+//! Socket options, with libzmq 4.3's defaults.
+//!
+//! Options are read when a socket binds or connects: as in libzmq, changing an option affects the
+//! connections made afterwards, not the ones that already exist (except where a setter says so).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+
+/// libzmq option numbers, for a future C ABI and for generic option setters.
+pub mod number {
+    #![allow(missing_docs)]
+    pub const ROUTING_ID: i32 = 5;
+    pub const SNDBUF: i32 = 11;
+    pub const RCVBUF: i32 = 12;
+    pub const TYPE: i32 = 16;
+    pub const LINGER: i32 = 17;
+    pub const RECONNECT_IVL: i32 = 18;
+    pub const BACKLOG: i32 = 19;
+    pub const RECONNECT_IVL_MAX: i32 = 21;
+    pub const MAXMSGSIZE: i32 = 22;
+    pub const SNDHWM: i32 = 23;
+    pub const RCVHWM: i32 = 24;
+    pub const RCVTIMEO: i32 = 27;
+    pub const SNDTIMEO: i32 = 28;
+    pub const LAST_ENDPOINT: i32 = 32;
+    pub const IMMEDIATE: i32 = 39;
+    pub const IPV6: i32 = 42;
+    pub const HANDSHAKE_IVL: i32 = 66;
+}
+
+/// The options of one socket.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub sndhwm: i32,
+    pub rcvhwm: i32,
+    /// Milliseconds; -1 waits forever.
+    pub linger: i32,
+    /// Milliseconds; -1 blocks forever.
+    pub sndtimeo: i32,
+    pub rcvtimeo: i32,
+    /// Bytes per frame; -1 is unlimited.
+    pub maxmsgsize: i64,
+    pub immediate: bool,
+    pub routing_id: Bytes,
+    /// Milliseconds; 0 disables the handshake timeout.
+    pub handshake_ivl: i32,
+    /// Milliseconds; -1 never reconnects.
+    pub reconnect_ivl: i32,
+    /// Milliseconds; 0 keeps the interval fixed.
+    pub reconnect_ivl_max: i32,
+    pub backlog: i32,
+    pub ipv6: bool,
+    pub sndbuf: i32,
+    pub rcvbuf: i32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            linger: -1,
+            sndtimeo: -1,
+            rcvtimeo: -1,
+            maxmsgsize: -1,
+            immediate: false,
+            routing_id: Bytes::new(),
+            handshake_ivl: 30_000,
+            reconnect_ivl: 100,
+            reconnect_ivl_max: 0,
+            backlog: 100,
+            ipv6: false,
+            sndbuf: -1,
+            rcvbuf: -1,
+        }
+    }
+}
+
+impl Options {
+    /// A timeout option in milliseconds as a duration; `None` means forever.
+    pub(crate) fn timeout(ms: i32) -> Option<Duration> {
+        u64::try_from(ms).ok().map(Duration::from_millis)
+    }
+
+    /// MAXMSGSIZE as a byte limit.
+    pub(crate) fn max_frame_size(&self) -> Option<u64> {
+        u64::try_from(self.maxmsgsize).ok()
+    }
+
+    /// A high-water mark as a queue bound; 0 means unbounded.
+    pub(crate) fn hwm(value: i32) -> usize {
+        usize::try_from(value).unwrap_or(0)
+    }
+}
+
+/// Checks an option that takes a count or a duration: `-1` or any non-negative value.
+pub(crate) fn check_min_minus_one(value: i32) -> Result<i32> {
+    if value < -1 {
+        Err(Error::Invalid)
+    } else {
+        Ok(value)
+    }
+}
+
+/// Checks an option that must not be negative.
+pub(crate) fn check_non_negative(value: i32) -> Result<i32> {
+    if value < 0 {
+        Err(Error::Invalid)
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_libzmq() {
+        let opts = Options::default();
+        assert_eq!((opts.sndhwm, opts.rcvhwm), (1000, 1000));
+        assert_eq!(opts.linger, -1);
+        assert_eq!(opts.handshake_ivl, 30_000);
+        assert_eq!(opts.reconnect_ivl, 100);
+        assert_eq!(opts.reconnect_ivl_max, 0);
+        assert_eq!(opts.maxmsgsize, -1);
+        assert_eq!(opts.max_frame_size(), None);
+        assert_eq!(Options::timeout(-1), None);
+        assert_eq!(Options::timeout(5), Some(Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn option_checks() {
+        assert_eq!(check_min_minus_one(-2), Err(Error::Invalid));
+        assert_eq!(check_min_minus_one(-1), Ok(-1));
+        assert_eq!(check_non_negative(-1), Err(Error::Invalid));
+    }
+}

@@ -1,0 +1,312 @@
+//! Pipes: the one-way message queues between a socket and its peers.
+//!
+//! A socket talks to each peer through two pipes, one each way. The other end of a pipe is either a
+//! connection on an I/O thread (tcp, ipc) or, for inproc, the peer socket itself: messages are
+//! moved through the queue, never encoded or copied.
+//!
+//! A pipe carries whole messages, so a multi-part message is delivered atomically by construction.
+//! Its bound is the high-water mark in messages: the writer may run ahead of the reader by at most
+//! `hwm` messages. As in libzmq, the reader hands back credit in batches (every low-water mark's
+//! worth of messages, and whenever it finds the pipe empty), so the two threads share one cache
+//! line only once per batch.
+
+mod queue;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use std::sync::{Arc, OnceLock};
+
+use crate::message::Message;
+use crate::signal::Activation;
+
+/// What both ends of one pipe share.
+struct Shared {
+    /// Bound on unread messages; 0 is unbounded.
+    hwm: u64,
+    /// Credit batch size.
+    lwm: u64,
+    /// Messages the reader has consumed, published in batches.
+    read: AtomicU64,
+    writer_closed: AtomicBool,
+    reader_closed: AtomicBool,
+    reader_act: OnceLock<Arc<Activation>>,
+    writer_act: OnceLock<Arc<Activation>>,
+}
+
+impl Shared {
+    #[inline]
+    fn notify(act: &OnceLock<Arc<Activation>>) {
+        // Order our publication before the look at the peer's activation (see `signal`).
+        fence(Ordering::SeqCst);
+        if let Some(act) = act.get() {
+            act.notify();
+        }
+    }
+}
+
+/// Creates a pipe bounded by `hwm` messages (0: unbounded). Either activation may be given later
+/// with [`PipeWriter::set_activation`] / [`PipeReader::set_activation`] (an inproc connect whose
+/// peer has not bound yet).
+pub(crate) fn pipe(
+    hwm: usize,
+    reader_act: Option<Arc<Activation>>,
+    writer_act: Option<Arc<Activation>>,
+) -> (PipeWriter, PipeReader) {
+    let hwm = hwm as u64;
+    let shared = Arc::new(Shared {
+        hwm,
+        lwm: low_water_mark(hwm),
+        read: AtomicU64::new(0),
+        writer_closed: AtomicBool::new(false),
+        reader_closed: AtomicBool::new(false),
+        reader_act: once(reader_act),
+        writer_act: once(writer_act),
+    });
+    let (producer, consumer) = queue::channel();
+    (
+        PipeWriter {
+            queue: producer,
+            shared: Arc::clone(&shared),
+            written: 0,
+            peer_read: 0,
+        },
+        PipeReader {
+            queue: consumer,
+            shared,
+            credited: 0,
+        },
+    )
+}
+
+/// libzmq hands credit back when half the high-water mark was consumed; batches are capped so a huge
+/// HWM still returns credit regularly.
+fn low_water_mark(hwm: u64) -> u64 {
+    if hwm == 0 {
+        256
+    } else {
+        hwm.div_ceil(2).clamp(1, 256)
+    }
+}
+
+fn once<T>(value: Option<T>) -> OnceLock<T> {
+    let lock = OnceLock::new();
+    if let Some(value) = value {
+        let _ = lock.set(value);
+    }
+    lock
+}
+
+/// The writing end of a pipe.
+pub(crate) struct PipeWriter {
+    queue: queue::Producer<Message>,
+    shared: Arc<Shared>,
+    /// Messages written (pushed) so far.
+    written: u64,
+    /// Last credit seen from the reader.
+    peer_read: u64,
+}
+
+impl PipeWriter {
+    /// Whether one more message fits under the high-water mark and the reader is still there.
+    #[inline]
+    pub(crate) fn can_write(&mut self) -> bool {
+        if self.shared.hwm == 0 || self.written - self.peer_read < self.shared.hwm {
+            return !self.is_closed();
+        }
+        self.peer_read = self.shared.read.load(Ordering::Acquire);
+        self.written - self.peer_read < self.shared.hwm && !self.is_closed()
+    }
+
+    /// Queues a message without publishing it; the caller checked [`can_write`](Self::can_write).
+    #[inline]
+    pub(crate) fn write(&mut self, msg: Message) {
+        self.queue.push(msg);
+        self.written += 1;
+    }
+
+    /// Publishes the written messages and wakes the reader if it waits.
+    #[inline]
+    pub(crate) fn flush(&mut self) {
+        if self.queue.unflushed() > 0 {
+            self.queue.flush();
+            Shared::notify(&self.shared.reader_act);
+        }
+    }
+
+    /// Writes and flushes one message, or hands it back when the pipe is full or closed.
+    #[inline]
+    pub(crate) fn send(&mut self, msg: Message) -> Result<(), Message> {
+        if !self.can_write() {
+            return Err(msg);
+        }
+        self.write(msg);
+        self.flush();
+        Ok(())
+    }
+
+    /// Whether the reader has gone away.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.reader_closed.load(Ordering::Relaxed)
+    }
+
+    /// Sets the activation of the writing side if none was set yet, then re-checks for credit.
+    pub(crate) fn set_activation(&self, act: Arc<Activation>) {
+        let _ = self.shared.writer_act.set(act);
+        fence(Ordering::SeqCst);
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.queue.flush();
+        self.shared.writer_closed.store(true, Ordering::Release);
+        Shared::notify(&self.shared.reader_act);
+    }
+}
+
+/// The reading end of a pipe.
+pub(crate) struct PipeReader {
+    queue: queue::Consumer<Message>,
+    shared: Arc<Shared>,
+    /// Read count last published as credit.
+    credited: u64,
+}
+
+impl PipeReader {
+    /// The next message, if one was published.
+    #[inline]
+    pub(crate) fn recv(&mut self) -> Option<Message> {
+        match self.queue.pop() {
+            Some(msg) => {
+                if self.queue.read_count() - self.credited >= self.shared.lwm {
+                    self.return_credit();
+                }
+                Some(msg)
+            }
+            None => {
+                if self.queue.read_count() != self.credited {
+                    self.return_credit();
+                }
+                None
+            }
+        }
+    }
+
+    fn return_credit(&mut self) {
+        self.credited = self.queue.read_count();
+        self.shared.read.store(self.credited, Ordering::Release);
+        Shared::notify(&self.shared.writer_act);
+    }
+
+    /// Whether a message is ready to be read.
+    #[inline]
+    pub(crate) fn has_message(&mut self) -> bool {
+        self.queue.has_item()
+    }
+
+    /// Whether the writer closed its end and every message has been read.
+    pub(crate) fn is_finished(&mut self) -> bool {
+        self.shared.writer_closed.load(Ordering::Acquire) && !self.queue.has_item()
+    }
+
+    /// Whether the writer closed its end (messages may remain).
+    pub(crate) fn writer_closed(&self) -> bool {
+        self.shared.writer_closed.load(Ordering::Acquire)
+    }
+
+    /// Sets the activation of the reading side if none was set yet.
+    pub(crate) fn set_activation(&self, act: Arc<Activation>) {
+        let _ = self.shared.reader_act.set(act);
+        fence(Ordering::SeqCst);
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.shared.reader_closed.store(true, Ordering::Release);
+        Shared::notify(&self.shared.writer_act);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hwm_bounds_the_writer_and_credit_returns_in_batches() {
+        let (mut w, mut r) = pipe(4, None, None);
+        for i in 0..4u8 {
+            assert!(w.send(Message::from(&[i])).is_ok());
+        }
+        assert!(
+            w.send(Message::from("x")).is_err(),
+            "the fifth message is over the HWM"
+        );
+        // lwm = 2: one read gives no credit yet, two do.
+        assert_eq!(r.recv().unwrap()[0][0], 0);
+        assert!(!w.can_write());
+        assert_eq!(r.recv().unwrap()[0][0], 1);
+        assert!(w.can_write());
+    }
+
+    #[test]
+    fn empty_pipe_returns_all_credit() {
+        let (mut w, mut r) = pipe(10, None, None);
+        for _ in 0..10 {
+            w.send(Message::new()).unwrap();
+        }
+        assert!(!w.can_write());
+        while r.recv().is_some() {}
+        assert!(w.can_write());
+    }
+
+    #[test]
+    fn unbounded_pipe_never_fills() {
+        let (mut w, mut r) = pipe(0, None, None);
+        for _ in 0..10_000 {
+            w.send(Message::new()).unwrap();
+        }
+        let mut n = 0;
+        while r.recv().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 10_000);
+    }
+
+    #[test]
+    fn close_is_seen_after_the_last_message() {
+        let (mut w, mut r) = pipe(10, None, None);
+        w.send(Message::from("last")).unwrap();
+        drop(w);
+        assert!(r.writer_closed());
+        assert!(!r.is_finished());
+        assert_eq!(r.recv(), Some(Message::from("last")));
+        assert!(r.is_finished());
+    }
+
+    #[test]
+    fn reader_drop_closes_the_writer() {
+        let (mut w, r) = pipe(10, None, None);
+        drop(r);
+        assert!(w.is_closed());
+        assert!(w.send(Message::new()).is_err());
+    }
+
+    #[test]
+    fn a_waiting_reader_is_woken_by_a_write() {
+        let act = Activation::for_thread();
+        let (mut w, mut r) = pipe(10, Some(Arc::clone(&act)), None);
+        act.prepare_wait();
+        assert!(r.recv().is_none());
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            w.send(Message::from("wake")).unwrap();
+            w
+        });
+        assert!(act.park(Some(
+            std::time::Instant::now() + std::time::Duration::from_secs(10)
+        )));
+        assert_eq!(r.recv(), Some(Message::from("wake")));
+        drop(t.join().unwrap());
+    }
+}

@@ -1,0 +1,175 @@
+//! Wake-ups between the threads at the two ends of a pipe.
+//!
+//! Every party that reads from or writes to pipes — a user's socket, or a connection on an I/O
+//! thread — owns one [`Activation`]. When it finds nothing to do on its pipes it *announces* that it
+//! is waiting ([`Activation::prepare_wait`]), checks its pipes once more, and only then sleeps. The
+//! other end, after publishing messages (or freeing queue space), calls [`Activation::notify`]: a
+//! fence and one load of the waiting flag, and a real wake-up (a condition variable, or the I/O
+//! thread's eventfd) only when the flag was set. A busy peer is therefore never signalled, and no
+//! system call happens per message.
+//!
+//! The protocol is the classic store-buffer pattern: the owner stores `waiting = true` then loads
+//! the queues; the peer stores to a queue then loads `waiting`. A `SeqCst` fence on each side
+//! guarantees that at least one of them sees the other's store, so a wake-up is never lost.
+
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use crate::io::IoShared;
+
+/// A wake-up target with a "currently waiting" flag.
+pub(crate) struct Activation {
+    waiting: AtomicBool,
+    target: Target,
+}
+
+enum Target {
+    /// A user thread blocked in a socket call.
+    Thread(Parker),
+    /// A connection (by token) on an I/O thread.
+    Io { io: Arc<IoShared>, token: usize },
+}
+
+impl Activation {
+    /// An activation for a socket used from application threads.
+    pub(crate) fn for_thread() -> Arc<Activation> {
+        Arc::new(Activation {
+            waiting: AtomicBool::new(false),
+            target: Target::Thread(Parker::default()),
+        })
+    }
+
+    /// An activation that schedules `token` on an I/O thread.
+    pub(crate) fn for_io(io: Arc<IoShared>, token: usize) -> Arc<Activation> {
+        Arc::new(Activation {
+            waiting: AtomicBool::new(false),
+            target: Target::Io { io, token },
+        })
+    }
+
+    /// Called by a peer after it published something the owner may be waiting for.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
+            self.target.wake();
+        }
+    }
+
+    /// Wakes the owner whether or not it announced waiting (commands, shutdown).
+    pub(crate) fn wake(&self) {
+        self.waiting.store(false, Ordering::Relaxed);
+        self.target.wake();
+    }
+
+    /// Announces that the owner is about to wait. The owner must check its pipes again afterwards
+    /// and call [`Activation::cancel_wait`] if it found work.
+    #[inline]
+    pub(crate) fn prepare_wait(&self) {
+        self.waiting.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Withdraws a [`prepare_wait`](Activation::prepare_wait).
+    #[inline]
+    pub(crate) fn cancel_wait(&self) {
+        self.waiting.store(false, Ordering::Relaxed);
+    }
+
+    /// Blocks the calling thread until a notification or the deadline. Only for thread targets.
+    /// Returns `false` when the deadline passed.
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> bool {
+        let woken = match &self.target {
+            Target::Thread(parker) => parker.park(deadline),
+            Target::Io { .. } => true,
+        };
+        self.waiting.store(false, Ordering::Relaxed);
+        woken
+    }
+}
+
+impl Target {
+    fn wake(&self) {
+        match self {
+            Target::Thread(parker) => parker.unpark(),
+            Target::Io { io, token } => io.activate(*token),
+        }
+    }
+}
+
+/// A one-permit parker: an unpark before the park makes the park return at once.
+#[derive(Default)]
+struct Parker {
+    permit: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Parker {
+    fn park(&self, deadline: Option<Instant>) -> bool {
+        let mut permit = self.permit.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if *permit {
+                *permit = false;
+                return true;
+            }
+            match deadline {
+                None => permit = self.cond.wait(permit).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    permit = self
+                        .cond
+                        .wait_timeout(permit, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    fn unpark(&self) {
+        *self.permit.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cond.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn notify_without_waiter_is_silent_and_keeps_no_permit() {
+        let act = Activation::for_thread();
+        act.notify();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(
+            !act.park(Some(deadline)),
+            "a notify with no announced waiter must not leave a permit"
+        );
+    }
+
+    #[test]
+    fn notify_wakes_an_announced_waiter() {
+        let act = Activation::for_thread();
+        act.prepare_wait();
+        let peer = Arc::clone(&act);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            peer.notify();
+        });
+        assert!(act.park(Some(Instant::now() + Duration::from_secs(10))));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn notify_before_park_is_not_lost() {
+        let act = Activation::for_thread();
+        act.prepare_wait();
+        act.notify();
+        assert!(act.park(Some(Instant::now() + Duration::from_secs(10))));
+    }
+}

@@ -1,0 +1,63 @@
+//! Load balancing: each message goes to the next peer, in turn, that has room for it.
+
+use super::Peer;
+use crate::message::Message;
+
+/// Round-robin over the peers whose pipes are below their high-water mark.
+#[derive(Default)]
+pub(crate) struct LoadBalancer {
+    peers: Vec<Peer>,
+    next: usize,
+}
+
+impl LoadBalancer {
+    pub(crate) fn attach(&mut self, peer: Peer) {
+        self.peers.push(peer);
+    }
+
+    pub(crate) fn detach_endpoint(&mut self, endpoint_id: u64) {
+        self.peers.retain(|peer| peer.endpoint_id != endpoint_id);
+        self.next = 0;
+    }
+
+    /// Sends to the next peer with room, or hands the message back when none has any.
+    #[inline]
+    pub(crate) fn send(&mut self, mut msg: Message) -> Result<(), Message> {
+        let count = self.peers.len();
+        let mut saw_closed = false;
+        for i in 0..count {
+            let index = (self.next + i) % count;
+            let writer = &mut self.peers[index].writer;
+            if writer.is_closed() {
+                saw_closed = true;
+                continue;
+            }
+            match writer.send(msg) {
+                Ok(()) => {
+                    self.next = index + 1;
+                    if saw_closed {
+                        self.prune();
+                    }
+                    return Ok(());
+                }
+                Err(back) => msg = back,
+            }
+        }
+        if saw_closed {
+            self.prune();
+        }
+        Err(msg)
+    }
+
+    /// Whether some peer could take a message now.
+    pub(crate) fn can_send(&mut self) -> bool {
+        self.peers.iter_mut().any(|peer| peer.writer.can_write())
+    }
+
+    fn prune(&mut self) {
+        self.peers.retain(|peer| !peer.writer.is_closed());
+        if self.next >= self.peers.len() {
+            self.next = 0;
+        }
+    }
+}

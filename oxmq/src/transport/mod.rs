@@ -1,0 +1,128 @@
+//! Byte-stream transports: how a connection is made and how bytes move, nothing about ZMTP.
+//!
+//! The engine sees only [`Stream`] (read into a buffer, vectored write) and [`Listener`] (accept).
+//! `tcp.rs` and `ipc.rs` create them; inproc has no stream at all (see `crate::inproc`).
+
+pub(crate) mod ipc;
+pub(crate) mod tcp;
+
+use std::io::{self, IoSlice, Write};
+use std::mem::MaybeUninit;
+
+use bytes::{BufMut, BytesMut};
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixStream};
+use socket2::SockRef;
+
+/// A connected byte stream.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Ipc(UnixStream),
+}
+
+impl Stream {
+    /// The registrable event source.
+    pub(crate) fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Ipc(s) => s,
+        }
+    }
+
+    /// Reads at most `max` bytes into the spare capacity of `buf` without zero-filling it first.
+    pub(crate) fn read_into(&self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+        buf.reserve(max);
+        let spare = buf.spare_capacity_mut();
+        let len = spare.len().min(max);
+        let spare: &mut [MaybeUninit<u8>] = &mut spare[..len];
+        let n = match self {
+            Stream::Tcp(s) => SockRef::from(s).recv(spare)?,
+            Stream::Ipc(s) => SockRef::from(s).recv(spare)?,
+        };
+        debug_assert!(n <= len);
+        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity (the kernel wrote
+        // them), and `n <= len <= spare capacity`, so those bytes are now valid, initialised
+        // parts of the buffer.
+        unsafe { buf.advance_mut(n) };
+        Ok(n)
+    }
+
+    /// Writes the slices with one `writev`.
+    pub(crate) fn write_vectored(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).write_vectored(slices),
+            Stream::Ipc(s) => (&*s).write_vectored(slices),
+        }
+    }
+
+    /// The pending connect error of a non-blocking connect, if any.
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Stream::Tcp(s) => s.take_error(),
+            Stream::Ipc(s) => s.take_error(),
+        }
+    }
+
+    /// Whether a non-blocking connect finished (the peer address is known).
+    pub(crate) fn is_connected(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().is_ok(),
+            Stream::Ipc(s) => s.peer_addr().is_ok(),
+        }
+    }
+
+    /// A printable peer address for logs.
+    pub(crate) fn peer_string(&self) -> String {
+        match self {
+            Stream::Tcp(s) => s
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "?".into()),
+            Stream::Ipc(_) => "ipc peer".into(),
+        }
+    }
+}
+
+/// A bound, listening socket.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Ipc(ipc::IpcListener),
+}
+
+impl Listener {
+    /// The registrable event source.
+    pub(crate) fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Ipc(l) => &mut l.listener,
+        }
+    }
+
+    /// Accepts one pending connection.
+    pub(crate) fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Tcp(l) => {
+                let (stream, _) = l.accept()?;
+                tcp::tune(&stream);
+                Ok(Stream::Tcp(stream))
+            }
+            Listener::Ipc(l) => Ok(Stream::Ipc(l.listener.accept()?.0)),
+        }
+    }
+}
+
+/// Applies SO_SNDBUF / SO_RCVBUF when set (-1 leaves the kernel's autotuning alone).
+pub(crate) fn set_buffers(sock: SockRef<'_>, sndbuf: i32, rcvbuf: i32) -> io::Result<()> {
+    if let Ok(size) = usize::try_from(sndbuf) {
+        sock.set_send_buffer_size(size)?;
+    }
+    if let Ok(size) = usize::try_from(rcvbuf) {
+        sock.set_recv_buffer_size(size)?;
+    }
+    Ok(())
+}
+
+/// A connection in progress (or an immediate failure).
+pub(crate) fn unix_stream(stream: UnixStream) -> Stream {
+    Stream::Ipc(stream)
+}

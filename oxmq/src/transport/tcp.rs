@@ -1,0 +1,51 @@
+//! `tcp://`: TCP over IPv4 and IPv6.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::{TcpListener, TcpStream};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::{Listener, Stream, set_buffers};
+use crate::endpoint::{TcpEndpoint, tcp_endpoint_string};
+use crate::error::Result;
+use crate::options::Options;
+
+/// Binds a listener; returns it with the endpoint string it is reachable at (the real port for
+/// an ephemeral bind).
+pub(crate) fn bind(endpoint: &TcpEndpoint, opts: &Options) -> Result<(Listener, String)> {
+    let addr = endpoint.bind_addr(opts.ipv6)?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // libzmq binds `*` dual-stack when IPv6 is enabled.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.set_reuse_address(true)?;
+    set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
+    socket.bind(&addr.into())?;
+    socket.listen(opts.backlog.max(1))?;
+    socket.set_nonblocking(true)?;
+    let local = socket.local_addr()?.as_socket().unwrap_or(addr);
+    let listener = TcpListener::from_std(socket.into());
+    Ok((Listener::Tcp(listener), tcp_endpoint_string(local)))
+}
+
+/// Starts a non-blocking connect.
+pub(crate) fn connect(addr: SocketAddr, opts: &Options) -> io::Result<Stream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(err) if err.raw_os_error() == Some(115) || err.kind() == io::ErrorKind::WouldBlock => {}
+        Err(err) => return Err(err),
+    }
+    let stream = TcpStream::from_std(socket.into());
+    tune(&stream);
+    Ok(Stream::Tcp(stream))
+}
+
+/// Per-connection TCP settings: no Nagle delay, batching is done in user space.
+pub(crate) fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+}
