@@ -94,6 +94,59 @@ pub trait Driver: Sync {
     fn recv(&self, socket: &Self::Socket) -> usize;
 }
 
+/// The high-water mark both drivers set on every socket, both ways (libzmq's default).
+pub const HWM: i32 = 1000;
+
+/// oxmq behind the benchmark workloads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Oxmq;
+
+impl Driver for Oxmq {
+    type Context = oxmq::Context;
+    type Socket = oxmq::Socket;
+
+    fn name(&self) -> &'static str {
+        "oxmq"
+    }
+
+    fn context(&self) -> oxmq::Context {
+        oxmq::Context::with_io_threads(1)
+    }
+
+    fn socket(&self, ctx: &oxmq::Context, kind: Kind) -> oxmq::Socket {
+        let socket_type = match kind {
+            Kind::Push => oxmq::SocketType::Push,
+            Kind::Pull => oxmq::SocketType::Pull,
+            Kind::Pair => oxmq::SocketType::Pair,
+        };
+        let socket = ctx.socket(socket_type).expect("create a socket");
+        socket.set_sndhwm(HWM).expect("set SNDHWM");
+        socket.set_rcvhwm(HWM).expect("set RCVHWM");
+        // The workloads only close sockets once every message has arrived, so LINGER 0 set now
+        // only matters after the run.
+        socket.set_linger(0).expect("set LINGER");
+        socket
+    }
+
+    fn bind(&self, socket: &oxmq::Socket, endpoint: &str) -> String {
+        socket.bind(endpoint).expect("bind");
+        socket.last_endpoint()
+    }
+
+    fn connect(&self, socket: &oxmq::Socket, endpoint: &str) {
+        socket.connect(endpoint).expect("connect");
+    }
+
+    fn send(&self, socket: &oxmq::Socket, data: &[u8]) {
+        // `&[u8]` becomes a message holding a copy of the bytes.
+        socket.send(data).expect("send");
+    }
+
+    fn recv(&self, socket: &oxmq::Socket) -> usize {
+        socket.recv().expect("recv")[0].len()
+    }
+}
+
 /// One measured case.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use oxmq::{Context, Message, SocketType};
-use oxmq_cli::bench::{self, Driver, Kind, Pattern, Transport};
+use oxmq_cli::bench::{self, Oxmq, Pattern, Transport};
 use oxmq_cli::text;
 
 #[derive(Parser)]
@@ -102,50 +102,6 @@ fn main() -> ExitCode {
             eprintln!("oxmq: {}", failure.message);
             ExitCode::from(failure.code)
         }
-    }
-}
-
-/// oxmq behind the benchmark workloads.
-struct Oxmq;
-
-impl Driver for Oxmq {
-    type Context = Context;
-    type Socket = oxmq::Socket;
-
-    fn name(&self) -> &'static str {
-        "oxmq"
-    }
-
-    fn context(&self) -> Context {
-        Context::new()
-    }
-
-    fn socket(&self, ctx: &Context, kind: Kind) -> oxmq::Socket {
-        let socket_type = match kind {
-            Kind::Push => SocketType::Push,
-            Kind::Pull => SocketType::Pull,
-            Kind::Pair => SocketType::Pair,
-        };
-        let socket = ctx.socket(socket_type).expect("create a socket");
-        socket.set_linger(0).expect("set LINGER");
-        socket
-    }
-
-    fn bind(&self, socket: &oxmq::Socket, endpoint: &str) -> String {
-        socket.bind(endpoint).expect("bind");
-        socket.last_endpoint()
-    }
-
-    fn connect(&self, socket: &oxmq::Socket, endpoint: &str) {
-        socket.connect(endpoint).expect("connect");
-    }
-
-    fn send(&self, socket: &oxmq::Socket, data: &[u8]) {
-        socket.send(data).expect("send");
-    }
-
-    fn recv(&self, socket: &oxmq::Socket) -> usize {
-        socket.recv().expect("recv")[0].len()
     }
 }
 

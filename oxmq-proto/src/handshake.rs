@@ -50,7 +50,9 @@ pub struct HandshakeConfig {
     /// peer's.
     pub socket_type: SocketType,
     /// Our identity (routing id). Sent as `Identity` for REQ, DEALER and
-    /// ROUTER only, like libzmq, even when empty. Must be at most 255 bytes
+    /// ROUTER even when empty, like libzmq, and for every other socket type
+    /// when it is set (libzmq leaves it out there; routing peers of those
+    /// types can then still tell who connected). Must be at most 255 bytes
     /// (the runtime validates `ZMQ_ROUTING_ID`; a longer one makes peers
     /// refuse us).
     pub identity: Bytes,
@@ -83,7 +85,7 @@ impl HandshakeConfig {
     pub fn local_metadata(&self) -> Metadata {
         let mut md = Metadata::new();
         md.insert(SOCKET_TYPE, self.socket_type.as_str());
-        if self.socket_type.sends_identity() {
+        if self.socket_type.sends_identity() || !self.identity.is_empty() {
             md.insert(IDENTITY, self.identity.clone());
         }
         for (name, value) in self.metadata.iter() {

@@ -133,6 +133,12 @@ impl PartialEq<&[u8]> for Frame {
     }
 }
 
+impl<const N: usize> PartialEq<[u8; N]> for Frame {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.as_bytes() == other.as_slice()
+    }
+}
+
 impl<const N: usize> PartialEq<&[u8; N]> for Frame {
     fn eq(&self, other: &&[u8; N]) -> bool {
         self.as_bytes() == other.as_slice()

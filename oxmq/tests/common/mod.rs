@@ -1,0 +1,49 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oxmq::{Context, Socket, SocketType};
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn unique() -> String {
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh inproc endpoint.
+pub fn inproc() -> String {
+    format!("inproc://test-{}", unique())
+}
+
+/// A fresh ipc endpoint on the filesystem.
+pub fn ipc_path() -> String {
+    format!("ipc://{}/oxmq-test-{}.sock", std::env::temp_dir().display(), unique())
+}
+
+/// A fresh abstract-namespace ipc endpoint.
+pub fn ipc_abstract() -> String {
+    format!("ipc://@oxmq-test-{}", unique())
+}
+
+/// Every transport, as an endpoint to bind.
+pub fn bind_endpoints() -> Vec<String> {
+    vec![inproc(), ipc_path(), ipc_abstract(), "tcp://127.0.0.1:*".to_owned()]
+}
+
+/// A socket whose receives give up after 5 s, so that a bug fails a test instead of hanging it.
+pub fn socket(ctx: &Context, socket_type: SocketType) -> Socket {
+    let socket = ctx.socket(socket_type).expect("socket");
+    socket.set_rcvtimeo(5000).unwrap();
+    socket.set_sndtimeo(5000).unwrap();
+    socket.set_linger(1000).unwrap();
+    socket
+}
+
+/// A bound socket and the endpoint to connect to.
+pub fn bound(ctx: &Context, socket_type: SocketType, endpoint: &str) -> (Socket, String) {
+    let socket = socket(ctx, socket_type);
+    socket.bind(endpoint).expect("bind");
+    let endpoint = socket.last_endpoint();
+    (socket, endpoint)
+}

@@ -1,0 +1,181 @@
+//! High-water marks, non-blocking calls, timeouts, IMMEDIATE, MAXMSGSIZE.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{bound, inproc, socket};
+use oxmq::{Context, Error, SocketType};
+
+/// Sends `size`-byte messages until the socket would block; returns how many went.
+fn fill(push: &oxmq::Socket, size: usize) -> usize {
+    let payload = vec![7u8; size];
+    let mut sent = 0;
+    loop {
+        match push.try_send(&payload[..]) {
+            Ok(()) => sent += 1,
+            Err(Error::WouldBlock) => {
+                // Let queued messages move down the pipeline, then try again once.
+                std::thread::sleep(Duration::from_millis(100));
+                match push.try_send(&payload[..]) {
+                    Ok(()) => sent += 1,
+                    Err(Error::WouldBlock) => return sent,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn inproc_queue_holds_sndhwm_plus_rcvhwm() {
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(30).unwrap();
+    let endpoint = inproc();
+    pull.bind(&endpoint).unwrap();
+    let push = socket(&ctx, SocketType::Push);
+    push.set_sndhwm(20).unwrap();
+    push.connect(&endpoint).unwrap();
+    assert_eq!(fill(&push, 1), 50);
+    for _ in 0..50 {
+        pull.recv().unwrap();
+    }
+    assert_eq!(pull.try_recv().map(|_| ()), Err(Error::WouldBlock));
+}
+
+#[test]
+fn tcp_queue_is_bounded_by_the_high_water_marks() {
+    let ctx = Context::new();
+    let (pull, endpoint) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
+    pull.set_rcvhwm(10).unwrap();
+    let push = socket(&ctx, SocketType::Push);
+    push.set_sndhwm(10).unwrap();
+    push.connect(&endpoint).unwrap();
+    // HWMs apply to connections made afterwards: the bound socket's pipes use its HWM at accept
+    // time, which is the default 1000 here; the kernel buffers hold some more. Bounded, not exact.
+    // Large messages fill the kernel buffers quickly.
+    let sent = fill(&push, 64 * 1024);
+    assert!(sent >= 10, "{sent}");
+    assert!(sent < 1010 + 2000, "the queue never filled: {sent}");
+    pull.set_rcvtimeo(300).unwrap();
+    let mut received = 0;
+    while pull.recv().is_ok() {
+        received += 1;
+    }
+    assert_eq!(received, sent, "every message that was accepted arrives");
+}
+
+#[test]
+fn send_blocks_at_the_hwm_until_the_peer_reads() {
+    let ctx = Context::new();
+    let endpoint = inproc();
+    let (pull, _) = bound(&ctx, SocketType::Pull, &endpoint);
+    pull.set_rcvhwm(1).unwrap();
+    let push = socket(&ctx, SocketType::Push);
+    push.set_sndhwm(1).unwrap();
+    push.set_sndtimeo(-1).unwrap();
+    push.connect(&endpoint).unwrap();
+    let filled = fill(&push, 1);
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..=filled {
+            pull.recv().unwrap();
+        }
+        pull
+    });
+    let start = Instant::now();
+    push.send("blocked until read").unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(50), "send did not block");
+    drop(reader.join().unwrap());
+}
+
+#[test]
+fn timeouts_and_non_blocking_calls() {
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.bind(&inproc()).unwrap();
+    assert_eq!(pull.try_recv().map(|_| ()), Err(Error::WouldBlock));
+    pull.set_rcvtimeo(50).unwrap();
+    let start = Instant::now();
+    assert_eq!(pull.recv().map(|_| ()), Err(Error::WouldBlock));
+    assert!(start.elapsed() >= Duration::from_millis(40));
+
+    // PUSH with no peer at all: blocks, so a send timeout expires.
+    let push = socket(&ctx, SocketType::Push);
+    push.set_sndtimeo(50).unwrap();
+    assert_eq!(push.send("nobody"), Err(Error::WouldBlock));
+    assert_eq!(push.try_send("nobody"), Err(Error::WouldBlock));
+    assert_eq!(push.set_sndtimeo(-2), Err(Error::Invalid));
+    assert_eq!(push.set_sndhwm(-1), Err(Error::Invalid));
+}
+
+#[test]
+fn without_immediate_messages_queue_for_unreachable_peers() {
+    // libzmq's test_immediate: PUSH connected to one dead and one live endpoint delivers half.
+    let ctx = Context::new();
+    let (pull, live) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
+    let dead = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://127.0.0.1:{}", probe.local_addr().unwrap().port())
+    };
+    let push = socket(&ctx, SocketType::Push);
+    push.set_linger(0).unwrap();
+    push.connect(&dead).unwrap();
+    push.connect(&live).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 0..10 {
+        push.send(format!("{i}")).unwrap();
+    }
+    pull.set_rcvtimeo(300).unwrap();
+    let mut got = 0;
+    while pull.recv().is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, 5);
+}
+
+#[test]
+fn with_immediate_only_connected_peers_get_messages() {
+    let ctx = Context::new();
+    let (pull, live) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
+    let dead = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("tcp://127.0.0.1:{}", probe.local_addr().unwrap().port())
+    };
+    let push = socket(&ctx, SocketType::Push);
+    push.set_immediate(true).unwrap();
+    push.set_linger(0).unwrap();
+    push.connect(&dead).unwrap();
+    // Before any connection completes, there is nowhere to send.
+    assert_eq!(push.try_send("too early"), Err(Error::WouldBlock));
+    push.connect(&live).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..10 {
+        push.send(format!("{i}")).unwrap();
+    }
+    for _ in 0..10 {
+        pull.recv().unwrap();
+    }
+}
+
+#[test]
+fn maxmsgsize_drops_the_offending_peer_only() {
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_maxmsgsize(100).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = pull.last_endpoint();
+    let big = socket(&ctx, SocketType::Push);
+    big.set_reconnect_ivl(-1).unwrap();
+    big.connect(&endpoint).unwrap();
+    big.send(vec![0u8; 101]).unwrap();
+    let small = socket(&ctx, SocketType::Push);
+    small.connect(&endpoint).unwrap();
+    small.send(vec![1u8; 100]).unwrap();
+    let msg = pull.recv().unwrap();
+    assert_eq!(msg[0].len(), 100);
+    pull.set_rcvtimeo(200).unwrap();
+    assert_eq!(pull.recv().map(|_| ()), Err(Error::WouldBlock));
+}

@@ -1,0 +1,159 @@
+//! Every transport carries messages both ways, in either bind/connect order.
+
+mod common;
+
+use common::{bind_endpoints, bound, inproc, socket};
+use oxmq::{Context, Error, Message, SocketType};
+
+#[test]
+fn push_pull_over_every_transport() {
+    let ctx = Context::new();
+    for endpoint in bind_endpoints() {
+        let (pull, endpoint) = bound(&ctx, SocketType::Pull, &endpoint);
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        push.send(Message::from_frames(["a", "", "ccc"])).unwrap();
+        let msg = pull.recv().unwrap_or_else(|e| panic!("{endpoint}: {e}"));
+        assert_eq!(msg.to_vecs(), vec![b"a".to_vec(), vec![], b"ccc".to_vec()], "{endpoint}");
+    }
+}
+
+#[test]
+fn pair_talks_both_ways_over_every_transport() {
+    let ctx = Context::new();
+    for endpoint in bind_endpoints() {
+        let (a, endpoint) = bound(&ctx, SocketType::Pair, &endpoint);
+        let b = socket(&ctx, SocketType::Pair);
+        b.connect(&endpoint).unwrap();
+        b.send("ping").unwrap();
+        assert_eq!(a.recv().unwrap()[0], b"ping", "{endpoint}");
+        a.send("pong").unwrap();
+        assert_eq!(b.recv().unwrap()[0], b"pong", "{endpoint}");
+    }
+}
+
+#[test]
+fn connect_before_bind() {
+    let ctx = Context::new();
+    let port = {
+        // Find a free port, then release it for the later bind.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    for endpoint in [inproc(), common::ipc_path(), format!("tcp://127.0.0.1:{port}")] {
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        push.send("early").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (pull, _) = bound(&ctx, SocketType::Pull, &endpoint);
+        assert_eq!(pull.recv().unwrap()[0], b"early", "{endpoint}");
+    }
+}
+
+#[test]
+fn ephemeral_tcp_port_is_reported() {
+    let ctx = Context::new();
+    for (bind, prefix) in [("tcp://127.0.0.1:*", "tcp://127.0.0.1:"), ("tcp://127.0.0.1:0", "tcp://127.0.0.1:")] {
+        let (_pull, endpoint) = bound(&ctx, SocketType::Pull, bind);
+        let port: u16 = endpoint.strip_prefix(prefix).unwrap().parse().unwrap();
+        assert_ne!(port, 0);
+    }
+    let (_any, endpoint) = bound(&ctx, SocketType::Pull, "tcp://*:*");
+    assert!(endpoint.starts_with("tcp://0.0.0.0:"), "{endpoint}");
+}
+
+#[test]
+fn ipv6_loopback_and_host_names() {
+    let ctx = Context::new();
+    let (pull, endpoint) = bound(&ctx, SocketType::Pull, "tcp://[::1]:*");
+    assert!(endpoint.starts_with("tcp://[::1]:"), "{endpoint}");
+    let push = socket(&ctx, SocketType::Push);
+    push.connect(&endpoint).unwrap();
+    push.send("v6").unwrap();
+    assert_eq!(pull.recv().unwrap()[0], b"v6");
+
+    let (pull, endpoint) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
+    let port = endpoint.rsplit(':').next().unwrap();
+    let push = socket(&ctx, SocketType::Push);
+    push.connect(&format!("tcp://localhost:{port}")).unwrap();
+    push.send("named").unwrap();
+    assert_eq!(pull.recv().unwrap()[0], b"named");
+}
+
+#[test]
+fn bad_endpoints_are_errors() {
+    let ctx = Context::new();
+    let s = socket(&ctx, SocketType::Push);
+    assert_eq!(s.bind("tcp://127.0.0.1"), Err(Error::Invalid));
+    assert_eq!(s.connect("tcp://127.0.0.1:*"), Err(Error::Invalid));
+    assert_eq!(s.connect("bogus://x"), Err(Error::ProtocolNotSupported));
+    assert_eq!(s.bind("not an endpoint"), Err(Error::Invalid));
+    assert_eq!(s.connect("tcp://no-such-host.invalid:5555"), Err(Error::Invalid));
+    let long = format!("ipc:///tmp/{}", "x".repeat(200));
+    assert_eq!(s.bind(&long), Err(Error::NameTooLong));
+}
+
+#[test]
+fn address_in_use() {
+    let ctx = Context::new();
+    let (_a, endpoint) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
+    let b = socket(&ctx, SocketType::Pull);
+    assert_eq!(b.bind(&endpoint), Err(Error::AddrInUse));
+    let name = inproc();
+    let (_c, _) = bound(&ctx, SocketType::Pull, &name);
+    assert_eq!(b.bind(&name), Err(Error::AddrInUse));
+}
+
+#[test]
+fn several_binds_and_connects_on_one_socket() {
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    let mut pushes = Vec::new();
+    for endpoint in bind_endpoints() {
+        pull.bind(&endpoint).unwrap();
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&pull.last_endpoint()).unwrap();
+        pushes.push(push);
+    }
+    for (i, push) in pushes.iter().enumerate() {
+        push.send(format!("from {i}")).unwrap();
+    }
+    let mut got: Vec<String> = (0..pushes.len()).map(|_| pull.recv().unwrap()[0].as_str().unwrap().to_owned()).collect();
+    got.sort();
+    assert_eq!(got, (0..pushes.len()).map(|i| format!("from {i}")).collect::<Vec<_>>());
+}
+
+#[test]
+fn unbind_and_disconnect() {
+    let ctx = Context::new();
+    let (pull, endpoint) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
+    let push = socket(&ctx, SocketType::Push);
+    push.connect(&endpoint).unwrap();
+    push.send("one").unwrap();
+    assert_eq!(pull.recv().unwrap()[0], b"one");
+
+    assert_eq!(push.disconnect("tcp://127.0.0.1:1"), Err(Error::NotFound));
+    push.disconnect(&endpoint).unwrap();
+    assert_eq!(push.try_send("dropped"), Err(Error::WouldBlock), "no peer after disconnect");
+
+    assert_eq!(pull.unbind("tcp://127.0.0.1:1"), Err(Error::NotFound));
+    pull.unbind(&endpoint).unwrap();
+    // The port is free again at once.
+    let (again, _) = bound(&ctx, SocketType::Pull, &endpoint);
+    drop(again);
+
+    let name = inproc();
+    let (pull2, _) = bound(&ctx, SocketType::Pull, &name);
+    pull2.unbind(&name).unwrap();
+    let (_other, _) = bound(&ctx, SocketType::Pull, &name);
+}
+
+#[test]
+fn socket_types_without_send_or_recv() {
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    assert_eq!(pull.send("x"), Err(Error::NotSupported));
+    let push = socket(&ctx, SocketType::Push);
+    assert_eq!(push.recv().map(|_| ()), Err(Error::NotSupported));
+    assert_eq!(ctx.socket(SocketType::Stream).map(|_| ()), Err(Error::NotSupported));
+}
