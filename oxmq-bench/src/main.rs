@@ -32,6 +32,9 @@ struct Cli {
     /// Runs of each library per case (oxmq, libzmq, oxmq, libzmq, ...); the table shows medians.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     reps: u32,
+    /// Run only this library (for profiling it): prints its medians, no comparison.
+    #[arg(long, value_parser = ["oxmq", "libzmq"], conflicts_with_all = ["markdown", "json"])]
+    library: Option<String>,
     /// Print Markdown tables instead of plain text.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
@@ -314,28 +317,54 @@ fn main() {
                 case.count,
                 cli.reps
             );
-            let ours = measure(&Oxmq, case);
-            eprint!(
-                "{} {} {}",
-                Oxmq.name(),
-                value(case.pattern, ours),
-                unit(case.pattern)
+            if cli.library.as_deref() != Some("libzmq") {
+                let ours = measure(&Oxmq, case);
+                eprint!(
+                    "{} {} {} ",
+                    Oxmq.name(),
+                    value(case.pattern, ours),
+                    unit(case.pattern)
+                );
+                case.oxmq.push(ours);
+            }
+            if cli.library.as_deref() != Some("oxmq") {
+                let theirs = measure(&Libzmq, case);
+                eprint!(
+                    "{} {} {}",
+                    Libzmq.name(),
+                    value(case.pattern, theirs),
+                    unit(case.pattern)
+                );
+                case.libzmq.push(theirs);
+            }
+            eprintln!();
+        }
+        if let Some(library) = &cli.library {
+            let runs = if case.oxmq.is_empty() {
+                &case.libzmq
+            } else {
+                &case.oxmq
+            };
+            println!(
+                "{} {} {} x {}: {library} {} {} (median of {})",
+                pattern_name(case.pattern),
+                case.transport.name(),
+                bench::human_size(case.size),
+                case.count,
+                value(case.pattern, median(runs)),
+                unit(case.pattern),
+                runs.len()
             );
-            let theirs = measure(&Libzmq, case);
-            eprintln!(
-                ", {} {} {}",
-                Libzmq.name(),
-                value(case.pattern, theirs),
-                unit(case.pattern)
-            );
-            case.oxmq.push(ours);
-            case.libzmq.push(theirs);
+            continue;
         }
         if cli.json {
             let mut out = stdout.lock();
             let _ = writeln!(out, "{}", case.to_json());
             let _ = out.flush();
         }
+    }
+    if cli.library.is_some() {
+        return;
     }
     if cli.markdown {
         print_markdown(&cases, &patterns, cli.reps);

@@ -26,7 +26,10 @@ fn shutdown_wakes_blocked_calls_with_terminated() {
     let (result, pull) = waiter.join().unwrap();
     assert_eq!(result, Err(Error::Terminated));
     assert_eq!(pull.try_recv().map(|_| ()), Err(Error::Terminated));
-    assert_eq!(ctx.socket(SocketType::Push).map(|_| ()), Err(Error::Terminated));
+    assert_eq!(
+        ctx.socket(SocketType::Push).map(|_| ()),
+        Err(Error::Terminated)
+    );
 }
 
 #[test]
@@ -55,8 +58,14 @@ fn linger_bounds_the_wait_for_undeliverable_messages() {
         let start = Instant::now();
         drop(ctx);
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(linger as u64 * 9 / 10), "linger {linger}: {waited:?}");
-        assert!(waited < Duration::from_millis(linger as u64 + 2000), "linger {linger}: {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(linger as u64 * 9 / 10),
+            "linger {linger}: {waited:?}"
+        );
+        assert!(
+            waited < Duration::from_millis(linger as u64 + 2000),
+            "linger {linger}: {waited:?}"
+        );
     }
 }
 
@@ -116,7 +125,11 @@ fn reconnect_ivl_minus_one_never_reconnects() {
     let (again, _) = bound(&ctx, SocketType::Pair, &pair_endpoint);
     again.set_rcvtimeo(300).unwrap();
     let _ = push.try_send("second");
-    assert_eq!(again.recv().map(|_| ()), Err(Error::WouldBlock), "it reconnected");
+    assert_eq!(
+        again.recv().map(|_| ()),
+        Err(Error::WouldBlock),
+        "it reconnected"
+    );
 }
 
 #[test]
@@ -137,7 +150,10 @@ fn handshake_timeout_drops_a_silent_peer() {
         }
     }
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(80) && waited < Duration::from_secs(4), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(80) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
 }
 
 #[test]
@@ -149,10 +165,14 @@ fn routing_id_is_sent_in_ready() {
     push.set_routing_id(b"worker-7").unwrap();
     assert_eq!(push.set_routing_id(b""), Err(Error::Invalid));
     assert_eq!(push.set_routing_id(b"\0bad"), Err(Error::Invalid));
-    push.connect(&format!("tcp://{}", listener.local_addr().unwrap())).unwrap();
+    push.connect(&format!("tcp://{}", listener.local_addr().unwrap()))
+        .unwrap();
     let (mut raw, _) = listener.accept().unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut greeting = oxmq::proto::greeting::Greeting::new(oxmq::proto::greeting::MechanismName::NULL, false).encode().to_vec();
+    let mut greeting =
+        oxmq::proto::greeting::Greeting::new(oxmq::proto::greeting::MechanismName::NULL, false)
+            .encode()
+            .to_vec();
     let mut ready = Vec::new();
     oxmq::proto::command::Command::Ready({
         let mut md = oxmq::proto::metadata::Metadata::new();

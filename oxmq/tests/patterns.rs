@@ -51,7 +51,12 @@ fn pull_fair_queues_busy_peers() {
     }
     // The first 20 messages alternate between the two peers instead of draining `a` first.
     let first: Vec<u8> = (0..20).map(|_| pull.recv().unwrap()[0][0]).collect();
-    assert_eq!(first.iter().filter(|&&c| c == b'b').count(), 10, "{:?}", String::from_utf8_lossy(&first));
+    assert_eq!(
+        first.iter().filter(|&&c| c == b'b').count(),
+        10,
+        "{:?}",
+        String::from_utf8_lossy(&first)
+    );
 }
 
 #[test]
@@ -69,7 +74,11 @@ fn pair_refuses_a_second_peer() {
         b.send("second").unwrap();
         assert_eq!(a.recv().unwrap()[0], b"second", "{endpoint}");
         a.set_rcvtimeo(200).unwrap();
-        assert_eq!(a.recv().map(|_| ()), Err(Error::WouldBlock), "{endpoint}: the intruder got through");
+        assert_eq!(
+            a.recv().map(|_| ()),
+            Err(Error::WouldBlock),
+            "{endpoint}: the intruder got through"
+        );
     }
 }
 
@@ -82,7 +91,10 @@ fn multipart_messages_arrive_whole_and_in_order() {
         push.connect(&endpoint).unwrap();
         let sizes = [0usize, 1, 70, 71, 255, 256, 8191, 8192, 100_000];
         for round in 0..50u32 {
-            let frames: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![(round % 251) as u8; n]).collect();
+            let frames: Vec<Vec<u8>> = sizes
+                .iter()
+                .map(|&n| vec![(round % 251) as u8; n])
+                .collect();
             push.send(Message::from_frames(frames)).unwrap();
         }
         for round in 0..50u32 {
@@ -90,7 +102,10 @@ fn multipart_messages_arrive_whole_and_in_order() {
             assert_eq!(msg.len(), sizes.len());
             for (frame, &n) in msg.iter().zip(&sizes) {
                 assert_eq!(frame.len(), n);
-                assert!(frame.iter().all(|&b| b == (round % 251) as u8), "{endpoint}: round {round}");
+                assert!(
+                    frame.iter().all(|&b| b == (round % 251) as u8),
+                    "{endpoint}: round {round}"
+                );
             }
         }
     }

@@ -87,7 +87,10 @@ fn send_blocks_at_the_hwm_until_the_peer_reads() {
     });
     let start = Instant::now();
     push.send("blocked until read").unwrap();
-    assert!(start.elapsed() >= Duration::from_millis(50), "send did not block");
+    assert!(
+        start.elapsed() >= Duration::from_millis(50),
+        "send did not block"
+    );
     drop(reader.join().unwrap());
 }
 

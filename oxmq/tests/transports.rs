@@ -14,7 +14,11 @@ fn push_pull_over_every_transport() {
         push.connect(&endpoint).unwrap();
         push.send(Message::from_frames(["a", "", "ccc"])).unwrap();
         let msg = pull.recv().unwrap_or_else(|e| panic!("{endpoint}: {e}"));
-        assert_eq!(msg.to_vecs(), vec![b"a".to_vec(), vec![], b"ccc".to_vec()], "{endpoint}");
+        assert_eq!(
+            msg.to_vecs(),
+            vec![b"a".to_vec(), vec![], b"ccc".to_vec()],
+            "{endpoint}"
+        );
     }
 }
 
@@ -40,7 +44,11 @@ fn connect_before_bind() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    for endpoint in [inproc(), common::ipc_path(), format!("tcp://127.0.0.1:{port}")] {
+    for endpoint in [
+        inproc(),
+        common::ipc_path(),
+        format!("tcp://127.0.0.1:{port}"),
+    ] {
         let push = socket(&ctx, SocketType::Push);
         push.connect(&endpoint).unwrap();
         push.send("early").unwrap();
@@ -53,7 +61,10 @@ fn connect_before_bind() {
 #[test]
 fn ephemeral_tcp_port_is_reported() {
     let ctx = Context::new();
-    for (bind, prefix) in [("tcp://127.0.0.1:*", "tcp://127.0.0.1:"), ("tcp://127.0.0.1:0", "tcp://127.0.0.1:")] {
+    for (bind, prefix) in [
+        ("tcp://127.0.0.1:*", "tcp://127.0.0.1:"),
+        ("tcp://127.0.0.1:0", "tcp://127.0.0.1:"),
+    ] {
         let (_pull, endpoint) = bound(&ctx, SocketType::Pull, bind);
         let port: u16 = endpoint.strip_prefix(prefix).unwrap().parse().unwrap();
         assert_ne!(port, 0);
@@ -88,7 +99,10 @@ fn bad_endpoints_are_errors() {
     assert_eq!(s.connect("tcp://127.0.0.1:*"), Err(Error::Invalid));
     assert_eq!(s.connect("bogus://x"), Err(Error::ProtocolNotSupported));
     assert_eq!(s.bind("not an endpoint"), Err(Error::Invalid));
-    assert_eq!(s.connect("tcp://no-such-host.invalid:5555"), Err(Error::Invalid));
+    assert_eq!(
+        s.connect("tcp://no-such-host.invalid:5555"),
+        Err(Error::Invalid)
+    );
     let long = format!("ipc:///tmp/{}", "x".repeat(200));
     assert_eq!(s.bind(&long), Err(Error::NameTooLong));
 }
@@ -118,9 +132,16 @@ fn several_binds_and_connects_on_one_socket() {
     for (i, push) in pushes.iter().enumerate() {
         push.send(format!("from {i}")).unwrap();
     }
-    let mut got: Vec<String> = (0..pushes.len()).map(|_| pull.recv().unwrap()[0].as_str().unwrap().to_owned()).collect();
+    let mut got: Vec<String> = (0..pushes.len())
+        .map(|_| pull.recv().unwrap()[0].as_str().unwrap().to_owned())
+        .collect();
     got.sort();
-    assert_eq!(got, (0..pushes.len()).map(|i| format!("from {i}")).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        (0..pushes.len())
+            .map(|i| format!("from {i}"))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -134,7 +155,11 @@ fn unbind_and_disconnect() {
 
     assert_eq!(push.disconnect("tcp://127.0.0.1:1"), Err(Error::NotFound));
     push.disconnect(&endpoint).unwrap();
-    assert_eq!(push.try_send("dropped"), Err(Error::WouldBlock), "no peer after disconnect");
+    assert_eq!(
+        push.try_send("dropped"),
+        Err(Error::WouldBlock),
+        "no peer after disconnect"
+    );
 
     assert_eq!(pull.unbind("tcp://127.0.0.1:1"), Err(Error::NotFound));
     pull.unbind(&endpoint).unwrap();
@@ -155,5 +180,8 @@ fn socket_types_without_send_or_recv() {
     assert_eq!(pull.send("x"), Err(Error::NotSupported));
     let push = socket(&ctx, SocketType::Push);
     assert_eq!(push.recv().map(|_| ()), Err(Error::NotSupported));
-    assert_eq!(ctx.socket(SocketType::Stream).map(|_| ()), Err(Error::NotSupported));
+    assert_eq!(
+        ctx.socket(SocketType::Stream).map(|_| ()),
+        Err(Error::NotSupported)
+    );
 }

@@ -154,12 +154,19 @@ impl Engine {
             let Some(handshake) = self.handshake.as_mut() else {
                 return Ok(self.peer.clone());
             };
-            let done = handshake
-                .handle_input(&mut self.rbuf)
-                .map_err(CloseReason::Handshake)?;
+            let result = handshake.handle_input(&mut self.rbuf);
+            // Our READY may be queued even when the peer's was refused: send it before closing,
+            // so the peer learns our socket type instead of seeing a bare disconnect.
             let mut bytes = Vec::new();
             handshake.poll_transmit(&mut bytes);
             self.out.push_bytes(&bytes);
+            let done = match result {
+                Ok(done) => done,
+                Err(err) => {
+                    let _ = self.flush_output();
+                    return Err(CloseReason::Handshake(err));
+                }
+            };
             if done {
                 let peer = handshake.peer().cloned();
                 self.handshake = None;

@@ -485,7 +485,7 @@ impl Session {
                 }
                 true
             }
-            TimerKind::Linger => !self.linger_deadline.is_some_and(|d| Instant::now() >= d),
+            TimerKind::Linger => self.linger_deadline.is_none_or(|d| Instant::now() < d),
         }
     }
 

@@ -8,7 +8,11 @@ use oxmq::{Context, Socket, SocketType};
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 fn unique() -> String {
-    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A fresh inproc endpoint.
@@ -18,7 +22,11 @@ pub fn inproc() -> String {
 
 /// A fresh ipc endpoint on the filesystem.
 pub fn ipc_path() -> String {
-    format!("ipc://{}/oxmq-test-{}.sock", std::env::temp_dir().display(), unique())
+    format!(
+        "ipc://{}/oxmq-test-{}.sock",
+        std::env::temp_dir().display(),
+        unique()
+    )
 }
 
 /// A fresh abstract-namespace ipc endpoint.
@@ -28,7 +36,12 @@ pub fn ipc_abstract() -> String {
 
 /// Every transport, as an endpoint to bind.
 pub fn bind_endpoints() -> Vec<String> {
-    vec![inproc(), ipc_path(), ipc_abstract(), "tcp://127.0.0.1:*".to_owned()]
+    vec![
+        inproc(),
+        ipc_path(),
+        ipc_abstract(),
+        "tcp://127.0.0.1:*".to_owned(),
+    ]
 }
 
 /// A socket whose receives give up after 5 s, so that a bug fails a test instead of hanging it.
