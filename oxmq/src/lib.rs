@@ -85,3 +85,8 @@ pub use socket::{Socket, SocketType};
 
 /// The wire-protocol crate, re-exported.
 pub use oxmq_proto as proto;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
