@@ -89,7 +89,30 @@ impl Failure {
     }
 }
 
+/// Sends oxmq's log (dropped connections and why) to standard error, at the level named by
+/// `OXMQ_LOG` (`error`, `warn`, `info`, `debug`, `trace`, `off`; default `warn`).
+fn init_logging() {
+    let level = match std::env::var("OXMQ_LOG")
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Ok("off") => return,
+        Ok("error") => tracing_subscriber::filter::LevelFilter::ERROR,
+        Ok("info") => tracing_subscriber::filter::LevelFilter::INFO,
+        Ok("debug") => tracing_subscriber::filter::LevelFilter::DEBUG,
+        Ok("trace") => tracing_subscriber::filter::LevelFilter::TRACE,
+        _ => tracing_subscriber::filter::LevelFilter::WARN,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => run_bench(args),
@@ -240,11 +263,21 @@ fn run_send(mut args: EndpointArgs) -> Result<(), Failure> {
             .map_err(|err| Failure::runtime(format!("send failed: {err}")))
     };
     if args.frames.is_empty() {
-        let stdin = std::io::stdin();
-        for line in stdin.lock().lines() {
-            let line =
-                line.map_err(|err| Failure::runtime(format!("reading standard input: {err}")))?;
-            let msg = Message::from_frames(line.split('\t').map(str::to_owned));
+        // Lines are bytes, not necessarily UTF-8; a tab separates frames.
+        let mut stdin = std::io::stdin().lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = stdin
+                .read_until(b'\n', &mut line)
+                .map_err(|err| Failure::runtime(format!("reading standard input: {err}")))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            let msg = Message::from_frames(line.split(|&b| b == b'\t'));
             for _ in 0..args.count.unwrap_or(1) {
                 send(msg.clone())?;
             }
