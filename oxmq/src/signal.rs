@@ -12,9 +12,19 @@
 //! the queues; the peer stores to a queue then loads `waiting`. A `SeqCst` fence on each side
 //! guarantees that at least one of them sees the other's store, so a wake-up is never lost.
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
+
+#[cfg(loom)]
+use loom::sync::{
+    Condvar, Mutex,
+    atomic::{AtomicBool, Ordering, fence},
+};
+#[cfg(not(loom))]
+use std::sync::{
+    Condvar, Mutex,
+    atomic::{AtomicBool, Ordering, fence},
+};
 
 use crate::io::IoShared;
 
@@ -99,10 +109,18 @@ impl Target {
 }
 
 /// A one-permit parker: an unpark before the park makes the park return at once.
-#[derive(Default)]
 struct Parker {
     permit: Mutex<bool>,
     cond: Condvar,
+}
+
+impl Default for Parker {
+    fn default() -> Parker {
+        Parker {
+            permit: Mutex::new(false),
+            cond: Condvar::new(),
+        }
+    }
 }
 
 impl Parker {
@@ -115,6 +133,9 @@ impl Parker {
             }
             match deadline {
                 None => permit = self.cond.wait(permit).unwrap_or_else(|e| e.into_inner()),
+                #[cfg(loom)]
+                Some(_) => permit = self.cond.wait(permit).unwrap_or_else(|e| e.into_inner()),
+                #[cfg(not(loom))]
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -136,7 +157,7 @@ impl Parker {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::time::Duration;
@@ -171,5 +192,39 @@ mod tests {
         act.prepare_wait();
         act.notify();
         assert!(act.park(Some(Instant::now() + Duration::from_secs(10))));
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicUsize;
+
+    /// The owner announces, re-checks and parks while a peer publishes and notifies: in every
+    /// interleaving the owner either sees the data on its re-check or is woken (a lost wake-up
+    /// would leave it parked forever, which loom reports as a deadlock).
+    #[test]
+    fn loom_a_notify_racing_a_wait_is_never_lost() {
+        loom::model(|| {
+            let act = Activation::for_thread();
+            let data = Arc::new(AtomicUsize::new(0));
+            let (peer_act, peer_data) = (Arc::clone(&act), Arc::clone(&data));
+            let peer = loom::thread::spawn(move || {
+                peer_data.store(1, Ordering::Relaxed);
+                peer_act.notify();
+            });
+            loop {
+                if data.load(Ordering::Relaxed) == 1 {
+                    break;
+                }
+                act.prepare_wait();
+                if data.load(Ordering::Relaxed) == 1 {
+                    act.cancel_wait();
+                    break;
+                }
+                act.park(None);
+            }
+            peer.join().unwrap();
+        });
     }
 }
