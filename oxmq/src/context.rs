@@ -258,6 +258,7 @@ impl ContextInner {
                     reader: binder_reads,
                     endpoint_id: binding.endpoint_id,
                     routing_id: opts.routing_id.clone(),
+                    gate: None,
                 };
                 let routing_id = binding.routing_id.clone();
                 binding.socket.attach(binder_peer);
@@ -266,6 +267,7 @@ impl ContextInner {
                     reader: connecter_reads,
                     endpoint_id,
                     routing_id,
+                    gate: None,
                 }
             }
             None => {
@@ -282,6 +284,7 @@ impl ContextInner {
                     reader: binder_reads,
                     endpoint_id: 0,
                     routing_id: opts.routing_id.clone(),
+                    gate: None,
                 };
                 inproc
                     .pending
@@ -293,6 +296,7 @@ impl ContextInner {
                     reader: connecter_reads,
                     endpoint_id,
                     routing_id: Bytes::new(),
+                    gate: None,
                 }
             }
         }

@@ -66,6 +66,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod context;
+mod direct;
 mod endpoint;
 mod engine;
 mod error;

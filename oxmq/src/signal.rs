@@ -109,15 +109,25 @@ impl Target {
 }
 
 /// A one-permit parker: an unpark before the park makes the park return at once.
+///
+/// The condition variable is signalled only when a thread is actually asleep, and after the lock
+/// is released, so the woken thread does not immediately block again on the mutex: a wake-up
+/// costs one `futex` wake and the sleeper one `futex` wait.
 struct Parker {
-    permit: Mutex<bool>,
+    state: Mutex<ParkState>,
     cond: Condvar,
+}
+
+#[derive(Default)]
+struct ParkState {
+    permit: bool,
+    sleeping: bool,
 }
 
 impl Default for Parker {
     fn default() -> Parker {
         Parker {
-            permit: Mutex::new(false),
+            state: Mutex::new(ParkState::default()),
             cond: Condvar::new(),
         }
     }
@@ -125,35 +135,44 @@ impl Default for Parker {
 
 impl Parker {
     fn park(&self, deadline: Option<Instant>) -> bool {
-        let mut permit = self.permit.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if *permit {
-                *permit = false;
+            if state.permit {
+                state.permit = false;
                 return true;
             }
+            state.sleeping = true;
             match deadline {
-                None => permit = self.cond.wait(permit).unwrap_or_else(|e| e.into_inner()),
+                None => state = self.cond.wait(state).unwrap_or_else(|e| e.into_inner()),
                 #[cfg(loom)]
-                Some(_) => permit = self.cond.wait(permit).unwrap_or_else(|e| e.into_inner()),
+                Some(_) => state = self.cond.wait(state).unwrap_or_else(|e| e.into_inner()),
                 #[cfg(not(loom))]
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
+                        state.sleeping = false;
                         return false;
                     }
-                    permit = self
+                    state = self
                         .cond
-                        .wait_timeout(permit, deadline - now)
+                        .wait_timeout(state, deadline - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                 }
             }
+            state.sleeping = false;
         }
     }
 
     fn unpark(&self) {
-        *self.permit.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.cond.notify_one();
+        let sleeping = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.permit = true;
+            state.sleeping
+        };
+        if sleeping {
+            self.cond.notify_one();
+        }
     }
 }
 

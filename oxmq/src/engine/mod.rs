@@ -10,12 +10,14 @@ mod outbuf;
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use oxmq_proto::command::Command;
 use oxmq_proto::frame::{FrameDecoder, FrameHeader};
 use oxmq_proto::{Handshake, HandshakeConfig, PeerInfo};
 
+use crate::direct::WriteGate;
 use crate::message::{Frame, Message};
 use crate::pipe::{PipeReader, PipeWriter};
 use crate::transport::Stream;
@@ -80,7 +82,8 @@ pub(crate) struct Pump {
 
 /// One connection's protocol state and buffers.
 pub(crate) struct Engine {
-    stream: Stream,
+    /// Shared with the socket's direct writes once the handshake is done (see `direct`).
+    stream: Arc<Stream>,
     handshake: Option<Box<Handshake>>,
     peer: Option<PeerInfo>,
     decoder: FrameDecoder,
@@ -92,6 +95,8 @@ pub(crate) struct Engine {
     out: OutBuf,
     readable: bool,
     writable: bool,
+    /// This engine owns the connection's writing side (the socket may not write directly).
+    claimed: bool,
 }
 
 impl Engine {
@@ -107,7 +112,7 @@ impl Engine {
         let mut out = OutBuf::default();
         out.push_bytes(&greeting);
         Engine {
-            stream,
+            stream: Arc::new(stream),
             handshake: Some(handshake),
             peer: None,
             decoder: FrameDecoder::new(max_frame_size),
@@ -118,12 +123,13 @@ impl Engine {
             out,
             readable: true,
             writable: true,
+            claimed: true,
         }
     }
 
-    /// The stream, to (de)register it.
-    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
-        &mut self.stream
+    /// The stream (to register it, and to share it for direct writes).
+    pub(crate) fn stream(&self) -> &Arc<Stream> {
+        &self.stream
     }
 
     /// A printable peer address.
@@ -214,23 +220,40 @@ impl Engine {
         &mut self,
         outgoing: Option<&mut PipeReader>,
         incoming: Option<&mut PipeWriter>,
+        gate: &WriteGate,
     ) -> Result<Pump, CloseReason> {
         let mut state = Pump::default();
         if let Some(incoming) = incoming {
-            self.pump_input(incoming, &mut state)?;
+            self.pump_input(incoming, &mut state, gate)?;
         }
-        self.pump_output(outgoing, &mut state)?;
+        self.pump_output(outgoing, &mut state, gate)?;
         Ok(state)
+    }
+
+    /// Takes the connection back from direct writes before producing output (see `direct`).
+    #[inline]
+    fn claim(&mut self, gate: &WriteGate) {
+        if !self.claimed {
+            if let Some(rest) = gate.claim() {
+                debug_assert!(
+                    self.out.is_empty(),
+                    "a direct write happened while output was queued"
+                );
+                self.out.push_bytes(&rest);
+            }
+            self.claimed = true;
+        }
     }
 
     fn pump_input(
         &mut self,
         incoming: &mut PipeWriter,
         state: &mut Pump,
+        gate: &WriteGate,
     ) -> Result<(), CloseReason> {
         let mut moved = 0;
         let result = loop {
-            match self.decode(incoming) {
+            match self.decode(incoming, gate) {
                 Ok(true) => {
                     state.input_blocked = true;
                     break Ok(());
@@ -256,7 +279,11 @@ impl Engine {
                 Ok(0) => break Err(CloseReason::PeerClosed),
                 Ok(n) => {
                     moved += n;
-                    if n == want && self.read_size < MAX_READ {
+                    if n < want {
+                        // A short read emptied the socket buffer; with edge-triggered polling
+                        // the next arrival raises a new event, so skip the EAGAIN probe.
+                        self.readable = false;
+                    } else if self.read_size < MAX_READ {
                         self.read_size *= 2;
                     }
                 }
@@ -271,7 +298,7 @@ impl Engine {
 
     /// Decodes every complete frame in the read buffer. Returns `Ok(true)` when the receive pipe
     /// is full.
-    fn decode(&mut self, incoming: &mut PipeWriter) -> Result<bool, CloseReason> {
+    fn decode(&mut self, incoming: &mut PipeWriter, gate: &WriteGate) -> Result<bool, CloseReason> {
         loop {
             let header: FrameHeader = match self.decoder.parse_header(&self.rbuf) {
                 Ok(Some(header)) => header,
@@ -297,7 +324,7 @@ impl Engine {
                     .split_to(total)
                     .freeze()
                     .slice(header.header_len..);
-                self.on_command(body)?;
+                self.on_command(body, gate)?;
                 continue;
             }
             if self.partial.is_none() && !incoming.can_write() {
@@ -326,9 +353,10 @@ impl Engine {
         }
     }
 
-    fn on_command(&mut self, body: Bytes) -> Result<(), CloseReason> {
+    fn on_command(&mut self, body: Bytes, gate: &WriteGate) -> Result<(), CloseReason> {
         match Command::parse(&body).map_err(CloseReason::Command)? {
             Command::Ping { context, .. } => {
+                self.claim(gate);
                 let mut pong = Vec::with_capacity(8 + context.len());
                 Command::Pong { context }.encode(&mut pong);
                 self.out.push_bytes(&pong);
@@ -349,9 +377,17 @@ impl Engine {
         &mut self,
         mut outgoing: Option<&mut PipeReader>,
         state: &mut Pump,
+        gate: &WriteGate,
     ) -> Result<(), CloseReason> {
         let mut moved = 0;
         loop {
+            if gate.has_leftover()
+                || outgoing
+                    .as_deref_mut()
+                    .is_some_and(|pipe| pipe.has_message())
+            {
+                self.claim(gate);
+            }
             if let Some(pipe) = outgoing.as_deref_mut() {
                 while self.out.pending() < WRITE_BATCH {
                     match pipe.recv() {
@@ -360,7 +396,20 @@ impl Engine {
                     }
                 }
             }
-            if self.out.is_empty() || !self.writable {
+            if self.out.is_empty() {
+                // Nothing queued: the socket may write directly until the next claim.
+                if self.claimed
+                    && gate.release(|| {
+                        outgoing
+                            .as_deref_mut()
+                            .is_none_or(|pipe| !pipe.has_message())
+                    })
+                {
+                    self.claimed = false;
+                }
+                return Ok(());
+            }
+            if !self.writable {
                 return Ok(());
             }
             let before = self.out.pending();

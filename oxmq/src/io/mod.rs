@@ -72,6 +72,8 @@ pub(crate) enum ConnectTarget {
 pub(crate) struct SessionPipes {
     pub outgoing: PipeReader,
     pub incoming: PipeWriter,
+    /// Shared with the socket's peer for direct writes.
+    pub gate: Arc<crate::direct::WriteGate>,
 }
 
 /// Control commands for an I/O thread.

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use oxmq_proto::mechanism::MechanismConfig;
 use oxmq_proto::metadata::Metadata;
@@ -22,6 +23,7 @@ use oxmq_proto::{HandshakeConfig, PeerInfo};
 
 use super::reactor::{IoCtx, TimerKind};
 use super::{ConnectTarget, IoShared, SessionPipes};
+use crate::direct::WriteGate;
 use crate::engine::{CloseReason, Engine};
 use crate::options::Options;
 use crate::pipe::{PipeReader, PipeWriter, pipe};
@@ -61,6 +63,8 @@ pub(crate) struct Session {
     outgoing: Option<PipeReader>,
     incoming: Option<PipeWriter>,
     engine: Option<Engine>,
+    /// Lets the socket write directly while this session is idle.
+    gate: Arc<WriteGate>,
     generation: u64,
     input_blocked: bool,
     linger_deadline: Option<Instant>,
@@ -115,14 +119,15 @@ impl Session {
         io: &Arc<IoShared>,
     ) -> Session {
         let act = Activation::for_io(Arc::clone(io), token);
-        let (outgoing, incoming) = match pipes {
+        let (outgoing, incoming, gate) = match pipes {
             Some(p) => {
                 p.outgoing.set_activation(Arc::clone(&act));
                 p.incoming.set_activation(Arc::clone(&act));
-                (Some(p.outgoing), Some(p.incoming))
+                (Some(p.outgoing), Some(p.incoming), p.gate)
             }
-            None => (None, None),
+            None => (None, None, WriteGate::new()),
         };
+        gate.set_session(Arc::clone(&act));
         Session {
             token,
             socket,
@@ -132,6 +137,7 @@ impl Session {
             outgoing,
             incoming,
             engine: None,
+            gate,
             generation: 0,
             input_blocked: false,
             linger_deadline: None,
@@ -186,10 +192,11 @@ impl Session {
             return false;
         };
         let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(err) =
-            io.registry
-                .register(engine.stream_mut().source(), Token(self.token), interest)
-        {
+        if let Err(err) = io.registry.register(
+            &mut SourceFd(&engine.stream().fd()),
+            Token(self.token),
+            interest,
+        ) {
             tracing::warn!("oxmq: cannot watch a connection: {err}");
             return false;
         }
@@ -238,7 +245,8 @@ impl Session {
             let Some(engine) = self.engine.as_mut() else {
                 return true;
             };
-            let pump = match engine.pump(self.outgoing.as_mut(), self.incoming.as_mut()) {
+            let pump = match engine.pump(self.outgoing.as_mut(), self.incoming.as_mut(), &self.gate)
+            {
                 Ok(pump) => pump,
                 Err(reason) => return self.on_engine_closed(reason, io),
             };
@@ -316,6 +324,9 @@ impl Session {
         if let Role::Connecter(c) = &mut self.role {
             c.current_ivl = self.opts.reconnect_ivl;
         }
+        if let Some(engine) = self.engine.as_ref() {
+            self.gate.set_stream(Some(Arc::clone(engine.stream())));
+        }
         if self.outgoing.is_none() {
             let (to_peer, from_socket) = pipe(
                 Options::hwm(self.opts.sndhwm),
@@ -338,6 +349,7 @@ impl Session {
                 reader: from_peer,
                 endpoint_id,
                 routing_id: peer.identity,
+                gate: Some(Arc::clone(&self.gate)),
             };
             if !self.socket.attach(peer) {
                 return false;
@@ -358,8 +370,9 @@ impl Session {
             CloseReason::Io(_) => tracing::info!("oxmq: {peer}: {reason}"),
             _ => tracing::warn!("oxmq: closing connection to {peer}: {reason}"),
         }
-        if let Some(mut engine) = self.engine.take() {
-            let _ = io.registry.deregister(engine.stream_mut().source());
+        self.gate.set_stream(None);
+        if let Some(engine) = self.engine.take() {
+            let _ = io.registry.deregister(&mut SourceFd(&engine.stream().fd()));
         }
         self.input_blocked = false;
         match &mut self.role {
@@ -491,8 +504,9 @@ impl Session {
 
     /// Deregisters everything; the pipes close when the session is dropped.
     pub(crate) fn close(&mut self, registry: &Registry) {
-        if let Some(mut engine) = self.engine.take() {
-            let _ = registry.deregister(engine.stream_mut().source());
+        self.gate.set_stream(None);
+        if let Some(engine) = self.engine.take() {
+            let _ = registry.deregister(&mut SourceFd(&engine.stream().fd()));
         }
         if let Role::Connecter(c) = &mut self.role {
             if let Some(mut stream) = c.connecting.take() {

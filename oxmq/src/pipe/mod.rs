@@ -26,6 +26,9 @@ struct Shared {
     lwm: u64,
     /// Messages the reader has consumed, published in batches.
     read: AtomicU64,
+    /// The writer found the pipe full and waits for credit: only then does returning credit wake
+    /// it.
+    writer_blocked: AtomicBool,
     writer_closed: AtomicBool,
     reader_closed: AtomicBool,
     reader_act: OnceLock<Arc<Activation>>,
@@ -56,6 +59,7 @@ pub(crate) fn pipe(
         hwm,
         lwm: low_water_mark(hwm),
         read: AtomicU64::new(0),
+        writer_blocked: AtomicBool::new(false),
         writer_closed: AtomicBool::new(false),
         reader_closed: AtomicBool::new(false),
         reader_act: once(reader_act),
@@ -113,6 +117,14 @@ impl PipeWriter {
             return !self.is_closed();
         }
         self.peer_read = self.shared.read.load(Ordering::Acquire);
+        if self.written - self.peer_read < self.shared.hwm {
+            return !self.is_closed();
+        }
+        // Full: ask for a wake-up with the next credit, then look once more (the reader may have
+        // returned credit before it could see the request).
+        self.shared.writer_blocked.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.peer_read = self.shared.read.load(Ordering::Acquire);
         self.written - self.peer_read < self.shared.hwm && !self.is_closed()
     }
 
@@ -141,6 +153,13 @@ impl PipeWriter {
         self.write(msg);
         self.flush();
         Ok(())
+    }
+
+    /// Whether the reader has taken every message written so far (exact only once the reader
+    /// found the pipe empty, which is when it matters: see `direct`).
+    #[inline]
+    pub(crate) fn is_drained(&self) -> bool {
+        self.shared.read.load(Ordering::Acquire) == self.written
     }
 
     /// Whether the reader has gone away.
@@ -195,7 +214,12 @@ impl PipeReader {
     fn return_credit(&mut self) {
         self.credited = self.queue.read_count();
         self.shared.read.store(self.credited, Ordering::Release);
-        Shared::notify(&self.shared.writer_act);
+        fence(Ordering::SeqCst);
+        if self.shared.writer_blocked.load(Ordering::Relaxed)
+            && self.shared.writer_blocked.swap(false, Ordering::AcqRel)
+        {
+            Shared::notify(&self.shared.writer_act);
+        }
     }
 
     /// Whether a message is ready to be read.

@@ -22,17 +22,17 @@ impl LoadBalancer {
 
     /// Sends to the next peer with room, or hands the message back when none has any.
     #[inline]
-    pub(crate) fn send(&mut self, mut msg: Message) -> Result<(), Message> {
+    pub(crate) fn send(&mut self, mut msg: Message, direct: bool) -> Result<(), Message> {
         let count = self.peers.len();
         let mut saw_closed = false;
         for i in 0..count {
             let index = (self.next + i) % count;
-            let writer = &mut self.peers[index].writer;
-            if writer.is_closed() {
+            let peer = &mut self.peers[index];
+            if peer.writer.is_closed() {
                 saw_closed = true;
                 continue;
             }
-            match writer.send(msg) {
+            match peer.send(msg, direct) {
                 Ok(()) => {
                     self.next = index + 1;
                     if saw_closed {

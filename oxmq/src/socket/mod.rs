@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::context::ContextInner;
+use crate::direct::WriteGate;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::io::{ConnectTarget, IoCommand, SessionPipes, lock};
@@ -42,6 +43,26 @@ pub(crate) struct Peer {
     /// The peer's ROUTING_ID (from its READY, or its socket options for inproc).
     #[allow(dead_code)]
     pub routing_id: Bytes,
+    /// For a connection on an I/O thread: the way to write to it directly (see `direct`).
+    pub gate: Option<Arc<WriteGate>>,
+}
+
+impl Peer {
+    /// Sends `msg` to this peer: written straight to the connection when `direct` is allowed and
+    /// the connection is idle, otherwise queued in the pipe. Hands the message back when the
+    /// pipe is full or closed.
+    #[inline]
+    pub(crate) fn send(&mut self, msg: Message, direct: bool) -> std::result::Result<(), Message> {
+        if direct {
+            if let Some(gate) = &self.gate {
+                let writer = &self.writer;
+                if !writer.is_closed() && gate.try_write(&msg, || writer.is_drained()) {
+                    return Ok(());
+                }
+            }
+        }
+        self.writer.send(msg)
+    }
 }
 
 /// The routing rule of a socket type.
@@ -58,8 +79,10 @@ pub(crate) trait Pattern: Send {
     fn can_recv_type(&self) -> bool {
         false
     }
-    /// Routes a message, or hands it back when it cannot be sent now.
-    fn send(&mut self, msg: Message) -> std::result::Result<(), Message> {
+    /// Routes a message, or hands it back when it cannot be sent now. `direct` allows writing
+    /// it from the caller's thread when its connection is idle (request-reply rhythm).
+    fn send(&mut self, msg: Message, direct: bool) -> std::result::Result<(), Message> {
+        let _ = direct;
         Err(msg)
     }
     /// The next message to deliver, if any.
@@ -157,6 +180,10 @@ struct Core {
     pattern: Box<dyn Pattern>,
     endpoints: Vec<EndpointRecord>,
     last_endpoint: String,
+    /// The last operation was a receive: the next send answers it, so latency matters more than
+    /// batching and it may be written directly from this thread (see `direct`). A stream of sends
+    /// keeps using the batched I/O-thread path.
+    replying: bool,
 }
 
 /// A ZeroMQ socket.
@@ -207,6 +234,7 @@ impl Socket {
                 pattern,
                 endpoints: Vec::new(),
                 last_endpoint: String::new(),
+                replying: false,
             }),
         })
     }
@@ -339,15 +367,18 @@ impl Socket {
             let (to_peer, from_socket) =
                 pipe(Options::hwm(core.opts.sndhwm), None, Some(Arc::clone(&act)));
             let (to_socket, from_peer) = pipe(Options::hwm(core.opts.rcvhwm), Some(act), None);
+            let gate = WriteGate::new();
             core.pattern.attach(Peer {
                 writer: to_peer,
                 reader: from_peer,
                 endpoint_id: id,
                 routing_id: Bytes::new(),
+                gate: Some(Arc::clone(&gate)),
             });
             Some(SessionPipes {
                 outgoing: from_socket,
                 incoming: to_socket,
+                gate,
             })
         };
         self.ctx.io(io).send(IoCommand::Connect {
@@ -444,7 +475,8 @@ impl Socket {
         }
         self.check_term()?;
         self.process_mail(&mut core);
-        let mut msg = match core.pattern.send(msg) {
+        let direct = std::mem::take(&mut core.replying);
+        let mut msg = match core.pattern.send(msg, direct) {
             Ok(()) => return Ok(()),
             Err(back) => back,
         };
@@ -460,7 +492,7 @@ impl Socket {
             }
             self.shared.activation.prepare_wait();
             self.process_mail(&mut core);
-            match core.pattern.send(msg) {
+            match core.pattern.send(msg, false) {
                 Ok(()) => {
                     self.shared.activation.cancel_wait();
                     return Ok(());
@@ -495,6 +527,7 @@ impl Socket {
         self.check_term()?;
         self.process_mail(&mut core);
         if let Some(msg) = core.pattern.recv() {
+            core.replying = true;
             return Ok(msg);
         }
         let timeout = if dont_wait {
@@ -511,6 +544,7 @@ impl Socket {
             self.process_mail(&mut core);
             if let Some(msg) = core.pattern.recv() {
                 self.shared.activation.cancel_wait();
+                core.replying = true;
                 return Ok(msg);
             }
             if self.ctx.is_terminated() {

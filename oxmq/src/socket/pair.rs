@@ -47,10 +47,10 @@ impl Pattern for Pair {
         true
     }
 
-    fn send(&mut self, msg: Message) -> Result<(), Message> {
+    fn send(&mut self, msg: Message, direct: bool) -> Result<(), Message> {
         match self.peer.as_mut() {
             Some(peer) => {
-                let result = peer.writer.send(msg);
+                let result = peer.send(msg, direct);
                 if result.is_err() {
                     self.prune();
                 }

@@ -23,8 +23,8 @@ impl Pattern for Push {
         true
     }
 
-    fn send(&mut self, msg: Message) -> Result<(), Message> {
-        self.lb.send(msg)
+    fn send(&mut self, msg: Message, direct: bool) -> Result<(), Message> {
+        self.lb.send(msg, direct)
     }
 
     fn can_send(&mut self) -> bool {

@@ -29,6 +29,15 @@ impl Stream {
         }
     }
 
+    /// The file descriptor, to register with the poller while the stream is shared.
+    pub(crate) fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Ipc(s) => s.as_raw_fd(),
+        }
+    }
+
     /// Reads at most `max` bytes into the spare capacity of `buf` without zero-filling it first.
     pub(crate) fn read_into(&self, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
         buf.reserve(max);
