@@ -265,39 +265,22 @@ fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
 
 fn main() {
     let cli = Cli::parse();
-    let transports = if cli.transport.is_empty() {
-        Transport::ALL.to_vec()
-    } else {
-        cli.transport
-    };
-    let sizes = if cli.size.is_empty() {
-        vec![1, 64, 1024, 65536]
-    } else {
-        cli.size
-    };
-    let patterns: Vec<Pattern> = match cli.only.as_deref() {
-        Some("thr") => vec![Pattern::Throughput],
-        Some("lat") => vec![Pattern::Latency],
-        _ => vec![Pattern::Throughput, Pattern::Latency],
-    };
-    let mut cases = Vec::new();
-    for &pattern in &patterns {
-        for &transport in &transports {
-            for &size in &sizes {
-                let count = cli
-                    .count
-                    .unwrap_or_else(|| bench::default_count(pattern, size));
-                cases.push(Comparison {
-                    pattern,
-                    transport,
-                    size,
-                    count,
-                    oxmq: Vec::new(),
-                    libzmq: Vec::new(),
-                });
-            }
-        }
-    }
+    let mut cases: Vec<Comparison> =
+        bench::select_cases(&cli.transport, &cli.size, cli.only.as_deref(), cli.count)
+            .into_iter()
+            .map(|case| Comparison {
+                pattern: case.pattern,
+                transport: case.transport,
+                size: case.size,
+                count: case.count,
+                oxmq: Vec::new(),
+                libzmq: Vec::new(),
+            })
+            .collect();
+    let patterns: Vec<Pattern> = [Pattern::Throughput, Pattern::Latency]
+        .into_iter()
+        .filter(|pattern| cases.iter().any(|case| case.pattern == *pattern))
+        .collect();
     let (major, minor, patch) = zmq::version();
     eprintln!(
         "vs-libzmq: {} cases x {} reps, oxmq and libzmq {major}.{minor}.{patch} interleaved",

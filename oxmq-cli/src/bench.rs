@@ -205,6 +205,62 @@ pub enum Pattern {
     Latency,
 }
 
+/// The message sizes benchmarked by default.
+pub const DEFAULT_SIZES: [usize; 4] = [1, 64, 1024, 65536];
+
+/// One benchmark case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// Throughput or latency.
+    pub pattern: Pattern,
+    /// The transport.
+    pub transport: Transport,
+    /// Message size in bytes.
+    pub size: usize,
+    /// Messages or round trips.
+    pub count: u64,
+}
+
+/// The cases that the `--transport`, `--size`, `--only` (`thr` or `lat`) and `--count` flags
+/// select; an empty list or `None` means all (or the default count by size).
+pub fn select_cases(
+    transports: &[Transport],
+    sizes: &[usize],
+    only: Option<&str>,
+    count: Option<u64>,
+) -> Vec<Case> {
+    let transports = if transports.is_empty() {
+        &Transport::ALL[..]
+    } else {
+        transports
+    };
+    let sizes = if sizes.is_empty() {
+        &DEFAULT_SIZES[..]
+    } else {
+        sizes
+    };
+    let patterns: &[Pattern] = match only {
+        Some("thr") => &[Pattern::Throughput],
+        Some("lat") => &[Pattern::Latency],
+        _ => &[Pattern::Throughput, Pattern::Latency],
+    };
+    let mut cases = Vec::new();
+    for &pattern in patterns {
+        for &transport in transports {
+            for &size in sizes {
+                let count = count.unwrap_or_else(|| default_count(pattern, size));
+                cases.push(Case {
+                    pattern,
+                    transport,
+                    size,
+                    count,
+                });
+            }
+        }
+    }
+    cases
+}
+
 /// Runs one case.
 pub fn run<D: Driver>(
     driver: &D,

@@ -129,36 +129,25 @@ fn main() -> ExitCode {
 }
 
 fn run_bench(args: BenchArgs) -> Result<(), Failure> {
-    let transports = if args.transport.is_empty() {
-        Transport::ALL.to_vec()
-    } else {
-        args.transport
-    };
-    let sizes = if args.size.is_empty() {
-        vec![1, 64, 1024, 65536]
-    } else {
-        args.size
-    };
-    let patterns: Vec<Pattern> = match args.only.as_deref() {
-        Some("thr") => vec![Pattern::Throughput],
-        Some("lat") => vec![Pattern::Latency],
-        _ => vec![Pattern::Throughput, Pattern::Latency],
-    };
-    let mut cases = Vec::new();
-    for &pattern in &patterns {
-        for &transport in &transports {
-            for &size in &sizes {
-                let count = args
-                    .count
-                    .unwrap_or_else(|| bench::default_count(pattern, size));
-                cases.push((pattern, transport, size, count));
-            }
-        }
-    }
+    let cases = bench::select_cases(
+        &args.transport,
+        &args.size,
+        args.only.as_deref(),
+        args.count,
+    );
     let progress = std::io::stderr().is_terminal() || std::env::var_os("OXMQ_PROGRESS").is_some();
     let mut rows = Vec::new();
     let stdout = std::io::stdout();
-    for (i, &(pattern, transport, size, count)) in cases.iter().enumerate() {
+    for (
+        i,
+        &bench::Case {
+            pattern,
+            transport,
+            size,
+            count,
+        },
+    ) in cases.iter().enumerate()
+    {
         let what = match pattern {
             Pattern::Throughput => "push-pull",
             Pattern::Latency => "pair-rtt",

@@ -4,13 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bound, inproc, socket};
+use common::{bound, free_tcp_endpoint, inproc, socket};
 use oxmq::{Context, Error, SocketType};
-
-fn free_tcp_endpoint() -> String {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("tcp://127.0.0.1:{}", probe.local_addr().unwrap().port())
-}
 
 #[test]
 fn shutdown_wakes_blocked_calls_with_terminated() {

@@ -119,10 +119,7 @@ fn without_immediate_messages_queue_for_unreachable_peers() {
     // libzmq's test_immediate: PUSH connected to one dead and one live endpoint delivers half.
     let ctx = Context::new();
     let (pull, live) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
-    let dead = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("tcp://127.0.0.1:{}", probe.local_addr().unwrap().port())
-    };
+    let dead = common::free_tcp_endpoint();
     let push = socket(&ctx, SocketType::Push);
     push.set_linger(0).unwrap();
     push.connect(&dead).unwrap();
@@ -143,10 +140,7 @@ fn without_immediate_messages_queue_for_unreachable_peers() {
 fn with_immediate_only_connected_peers_get_messages() {
     let ctx = Context::new();
     let (pull, live) = bound(&ctx, SocketType::Pull, "tcp://127.0.0.1:*");
-    let dead = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("tcp://127.0.0.1:{}", probe.local_addr().unwrap().port())
-    };
+    let dead = common::free_tcp_endpoint();
     let push = socket(&ctx, SocketType::Push);
     push.set_immediate(true).unwrap();
     push.set_linger(0).unwrap();

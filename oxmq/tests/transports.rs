@@ -39,16 +39,7 @@ fn pair_talks_both_ways_over_every_transport() {
 #[test]
 fn connect_before_bind() {
     let ctx = Context::new();
-    let port = {
-        // Find a free port, then release it for the later bind.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    for endpoint in [
-        inproc(),
-        common::ipc_path(),
-        format!("tcp://127.0.0.1:{port}"),
-    ] {
+    for endpoint in [inproc(), common::ipc_path(), common::free_tcp_endpoint()] {
         let push = socket(&ctx, SocketType::Push);
         push.connect(&endpoint).unwrap();
         push.send("early").unwrap();

@@ -580,30 +580,84 @@ fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     })
 }
 
+/// Defines a setter and a getter for an option stored as-is in `Options`.
+macro_rules! option {
+    ($(#[$doc:meta])* $set:ident, $get:ident, $field:ident: $ty:ty, $check:expr) => {
+        $(#[$doc])*
+        pub fn $set(&self, value: $ty) -> Result<()> {
+            let check: fn($ty) -> Result<$ty> = $check;
+            self.core().opts.$field = check(value)?;
+            Ok(())
+        }
+
+        #[doc = concat!("The value [`Socket::", stringify!($set), "`] sets.")]
+        pub fn $get(&self) -> $ty {
+            self.core().opts.$field
+        }
+    };
+}
+
 /// Option setters and getters, with libzmq's names, units and defaults.
 impl Socket {
-    /// ZMQ_SNDHWM: most messages queued per peer for sending (default 1000; 0 is unlimited).
-    /// Applies to connections made afterwards.
-    pub fn set_sndhwm(&self, value: i32) -> Result<()> {
-        self.core().opts.sndhwm = options::check_non_negative(value)?;
-        Ok(())
-    }
-
-    /// ZMQ_SNDHWM.
-    pub fn sndhwm(&self) -> i32 {
-        self.core().opts.sndhwm
-    }
-
-    /// ZMQ_RCVHWM: most messages queued per peer for receiving (default 1000; 0 is unlimited).
-    pub fn set_rcvhwm(&self, value: i32) -> Result<()> {
-        self.core().opts.rcvhwm = options::check_non_negative(value)?;
-        Ok(())
-    }
-
-    /// ZMQ_RCVHWM.
-    pub fn rcvhwm(&self) -> i32 {
-        self.core().opts.rcvhwm
-    }
+    option!(
+        /// ZMQ_SNDHWM: most messages queued per peer for sending (default 1000; 0 is unlimited).
+        /// Applies to connections made afterwards.
+        set_sndhwm, sndhwm, sndhwm: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_RCVHWM: most messages queued per peer for receiving (default 1000; 0 is
+        /// unlimited). Applies to connections made afterwards.
+        set_rcvhwm, rcvhwm, rcvhwm: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_SNDTIMEO in milliseconds (default -1: block forever; 0: never block).
+        set_sndtimeo, sndtimeo, sndtimeo: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_RCVTIMEO in milliseconds (default -1: block forever; 0: never block).
+        set_rcvtimeo, rcvtimeo, rcvtimeo: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_MAXMSGSIZE: the largest frame accepted from a peer, in bytes (default -1: no
+        /// limit). A peer that sends a larger one is disconnected.
+        set_maxmsgsize, maxmsgsize, maxmsgsize: i64, |bytes| if bytes < -1 { Err(Error::Invalid) } else { Ok(bytes) }
+    );
+    option!(
+        /// ZMQ_IMMEDIATE: queue messages only for peers whose connection is complete (default
+        /// false).
+        set_immediate, immediate, immediate: bool, Ok
+    );
+    option!(
+        /// ZMQ_HANDSHAKE_IVL in milliseconds: a connection whose handshake takes longer is closed
+        /// (default 30000; 0 disables).
+        set_handshake_ivl, handshake_ivl, handshake_ivl: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_RECONNECT_IVL in milliseconds (default 100; -1: never reconnect).
+        set_reconnect_ivl, reconnect_ivl, reconnect_ivl: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_RECONNECT_IVL_MAX in milliseconds: the cap of the exponential backoff (default 0:
+        /// no backoff).
+        set_reconnect_ivl_max, reconnect_ivl_max, reconnect_ivl_max: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_BACKLOG: the listen queue length for later binds (default 100).
+        set_backlog, backlog, backlog: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_IPV6: bind `*` dual-stack and resolve names to IPv6 too (default false).
+        set_ipv6, ipv6, ipv6: bool, Ok
+    );
+    option!(
+        /// ZMQ_SNDBUF: the kernel send buffer size for later connections (default -1: the OS's).
+        set_sndbuf, sndbuf, sndbuf: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_RCVBUF: the kernel receive buffer size for later connections (default -1: the
+        /// OS's).
+        set_rcvbuf, rcvbuf, rcvbuf: i32, options::check_min_minus_one
+    );
 
     /// ZMQ_LINGER in milliseconds: how long queued messages are still sent after close
     /// (default -1: until delivered; 0: dropped at once).
@@ -614,58 +668,9 @@ impl Socket {
         Ok(())
     }
 
-    /// ZMQ_LINGER.
+    /// The value [`Socket::set_linger`] sets.
     pub fn linger(&self) -> i32 {
         self.core().opts.linger
-    }
-
-    /// ZMQ_SNDTIMEO in milliseconds (default -1: block forever; 0: never block).
-    pub fn set_sndtimeo(&self, ms: i32) -> Result<()> {
-        self.core().opts.sndtimeo = options::check_min_minus_one(ms)?;
-        Ok(())
-    }
-
-    /// ZMQ_SNDTIMEO.
-    pub fn sndtimeo(&self) -> i32 {
-        self.core().opts.sndtimeo
-    }
-
-    /// ZMQ_RCVTIMEO in milliseconds (default -1: block forever; 0: never block).
-    pub fn set_rcvtimeo(&self, ms: i32) -> Result<()> {
-        self.core().opts.rcvtimeo = options::check_min_minus_one(ms)?;
-        Ok(())
-    }
-
-    /// ZMQ_RCVTIMEO.
-    pub fn rcvtimeo(&self) -> i32 {
-        self.core().opts.rcvtimeo
-    }
-
-    /// ZMQ_MAXMSGSIZE: the largest frame accepted from a peer, in bytes (default -1: no
-    /// limit). A peer that sends a larger one is disconnected.
-    pub fn set_maxmsgsize(&self, bytes: i64) -> Result<()> {
-        if bytes < -1 {
-            return Err(Error::Invalid);
-        }
-        self.core().opts.maxmsgsize = bytes;
-        Ok(())
-    }
-
-    /// ZMQ_MAXMSGSIZE.
-    pub fn maxmsgsize(&self) -> i64 {
-        self.core().opts.maxmsgsize
-    }
-
-    /// ZMQ_IMMEDIATE: queue messages only for peers whose connection is complete (default
-    /// false).
-    pub fn set_immediate(&self, on: bool) -> Result<()> {
-        self.core().opts.immediate = on;
-        Ok(())
-    }
-
-    /// ZMQ_IMMEDIATE.
-    pub fn immediate(&self) -> bool {
-        self.core().opts.immediate
     }
 
     /// ZMQ_ROUTING_ID: the identity sent to peers in READY (1 to 255 bytes, not starting with
@@ -678,68 +683,9 @@ impl Socket {
         Ok(())
     }
 
-    /// ZMQ_ROUTING_ID.
+    /// The value [`Socket::set_routing_id`] sets.
     pub fn routing_id(&self) -> Vec<u8> {
         self.core().opts.routing_id.to_vec()
-    }
-
-    /// ZMQ_HANDSHAKE_IVL in milliseconds: a connection whose handshake takes longer is closed
-    /// (default 30000; 0 disables).
-    pub fn set_handshake_ivl(&self, ms: i32) -> Result<()> {
-        self.core().opts.handshake_ivl = options::check_non_negative(ms)?;
-        Ok(())
-    }
-
-    /// ZMQ_HANDSHAKE_IVL.
-    pub fn handshake_ivl(&self) -> i32 {
-        self.core().opts.handshake_ivl
-    }
-
-    /// ZMQ_RECONNECT_IVL in milliseconds (default 100; -1: never reconnect).
-    pub fn set_reconnect_ivl(&self, ms: i32) -> Result<()> {
-        self.core().opts.reconnect_ivl = options::check_min_minus_one(ms)?;
-        Ok(())
-    }
-
-    /// ZMQ_RECONNECT_IVL.
-    pub fn reconnect_ivl(&self) -> i32 {
-        self.core().opts.reconnect_ivl
-    }
-
-    /// ZMQ_RECONNECT_IVL_MAX in milliseconds: the cap of the exponential backoff (default 0:
-    /// no backoff).
-    pub fn set_reconnect_ivl_max(&self, ms: i32) -> Result<()> {
-        self.core().opts.reconnect_ivl_max = options::check_non_negative(ms)?;
-        Ok(())
-    }
-
-    /// ZMQ_RECONNECT_IVL_MAX.
-    pub fn reconnect_ivl_max(&self) -> i32 {
-        self.core().opts.reconnect_ivl_max
-    }
-
-    /// ZMQ_BACKLOG: the listen queue length for later binds (default 100).
-    pub fn set_backlog(&self, value: i32) -> Result<()> {
-        self.core().opts.backlog = options::check_non_negative(value)?;
-        Ok(())
-    }
-
-    /// ZMQ_IPV6: bind `*` dual-stack and resolve names to IPv6 too (default false).
-    pub fn set_ipv6(&self, on: bool) -> Result<()> {
-        self.core().opts.ipv6 = on;
-        Ok(())
-    }
-
-    /// ZMQ_SNDBUF: the kernel send buffer size for later connections (default -1: the OS's).
-    pub fn set_sndbuf(&self, bytes: i32) -> Result<()> {
-        self.core().opts.sndbuf = options::check_min_minus_one(bytes)?;
-        Ok(())
-    }
-
-    /// ZMQ_RCVBUF: the kernel receive buffer size for later connections (default -1: the OS's).
-    pub fn set_rcvbuf(&self, bytes: i32) -> Result<()> {
-        self.core().opts.rcvbuf = options::check_min_minus_one(bytes)?;
-        Ok(())
     }
 }
 

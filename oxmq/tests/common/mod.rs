@@ -34,6 +34,16 @@ pub fn ipc_abstract() -> String {
     format!("ipc://@oxmq-test-{}", unique())
 }
 
+/// A tcp endpoint on a port that was free a moment ago (for connect-before-bind and for peers
+/// that never come).
+pub fn free_tcp_endpoint() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe bind");
+    format!(
+        "tcp://127.0.0.1:{}",
+        probe.local_addr().expect("probe address").port()
+    )
+}
+
 /// Every transport, as an endpoint to bind.
 pub fn bind_endpoints() -> Vec<String> {
     vec![
