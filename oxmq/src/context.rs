@@ -192,11 +192,12 @@ impl ContextInner {
     }
 
     /// The shared handle of I/O thread `index` (which [`choose_io`](Self::choose_io) returned).
-    pub(crate) fn io(&self, index: usize) -> Arc<IoShared> {
-        match self.io.get() {
-            Some(Ok(threads)) => Arc::clone(&lock(&threads[index]).shared),
-            _ => unreachable!("choose_io started the I/O threads before an index was handed out"),
-        }
+    pub(crate) fn io(&self, index: usize) -> Result<Arc<IoShared>> {
+        let threads = self.threads()?;
+        threads
+            .get(index)
+            .map(|thread| Arc::clone(&lock(thread).shared))
+            .ok_or(Error::NoThread)
     }
 
     /// Binds an inproc name; returns the peers of connects that were waiting for it.

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use oxmq_proto::mechanism::MechanismConfig;
@@ -285,9 +284,12 @@ impl Session {
         }
         // The socket is gone: stop delivering input, keep writing what it queued until LINGER.
         self.incoming = None;
+        // A direct write cut short also still has bytes to deliver.
         let drained = match self.outgoing.as_mut() {
             Some(p) => {
-                p.is_finished() && !self.engine.as_ref().is_some_and(Engine::has_pending_output)
+                p.is_finished()
+                    && !self.gate.has_leftover()
+                    && !self.engine.as_ref().is_some_and(Engine::has_pending_output)
             }
             None => true,
         };
@@ -537,12 +539,6 @@ fn cheap_random() -> u32 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(GENERATION.load(Ordering::Relaxed));
     hasher.finish() as u32
-}
-
-/// Identity bytes of a peer, for routing sockets later.
-#[allow(dead_code)]
-pub(crate) fn routing_id(peer: &PeerInfo) -> Bytes {
-    peer.identity.clone()
 }
 
 #[cfg(test)]

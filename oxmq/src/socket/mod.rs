@@ -293,7 +293,7 @@ impl Socket {
                     opts: Arc::new(core.opts.clone()),
                     endpoint_id: id,
                 };
-                self.ctx.io(io).send(command);
+                self.ctx.io(io)?.send(command);
                 (text, EndpointKind::Bound { io })
             }
             Endpoint::Ipc(ipc) => {
@@ -305,7 +305,7 @@ impl Socket {
                     opts: Arc::new(core.opts.clone()),
                     endpoint_id: id,
                 };
-                self.ctx.io(io).send(command);
+                self.ctx.io(io)?.send(command);
                 (text, EndpointKind::Bound { io })
             }
         };
@@ -381,7 +381,7 @@ impl Socket {
                 gate,
             })
         };
-        self.ctx.io(io).send(IoCommand::Connect {
+        self.ctx.io(io)?.send(IoCommand::Connect {
             target,
             socket: Arc::clone(&self.shared),
             opts: Arc::new(core.opts.clone()),
@@ -420,7 +420,7 @@ impl Socket {
         match record.kind {
             EndpointKind::Bound { io } => {
                 let (done, wait) = mpsc::channel();
-                self.ctx.io(io).send(IoCommand::Unbind {
+                self.ctx.io(io)?.send(IoCommand::Unbind {
                     endpoint_id: record.id,
                     done,
                 });
@@ -445,7 +445,7 @@ impl Socket {
         Endpoint::parse(endpoint)?;
         let record = Self::take_endpoint(&mut core, endpoint, false)?;
         if let EndpointKind::Connected { io } = record.kind {
-            self.ctx.io(io).send(IoCommand::Disconnect {
+            self.ctx.io(io)?.send(IoCommand::Disconnect {
                 endpoint_id: record.id,
             });
         }

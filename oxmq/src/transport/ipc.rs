@@ -59,22 +59,18 @@ pub(crate) fn bind(endpoint: &IpcEndpoint, opts: &Options) -> Result<(Listener, 
         IpcEndpoint::Any => IpcEndpoint::Path(temporary_path()),
         other => other.clone(),
     };
-    let path = match &endpoint {
+    let (path, text) = match &endpoint {
         IpcEndpoint::Path(path) => {
             // As libzmq does: a file left behind by an earlier run is removed first.
             let _ = std::fs::remove_file(path);
-            Some(path.clone())
+            (Some(path.clone()), format!("ipc://{}", path.display()))
         }
-        _ => None,
+        IpcEndpoint::Abstract(name) => (None, format!("ipc://@{}", String::from_utf8_lossy(name))),
+        IpcEndpoint::Any => return Err(Error::Invalid),
     };
     let addr = socket_addr(&endpoint)?;
     let listener = UnixListener::bind_addr(&addr)?;
     set_buffers(SockRef::from(&listener), opts.sndbuf, opts.rcvbuf)?;
-    let text = match &endpoint {
-        IpcEndpoint::Path(path) => format!("ipc://{}", path.display()),
-        IpcEndpoint::Abstract(name) => format!("ipc://@{}", String::from_utf8_lossy(name)),
-        IpcEndpoint::Any => unreachable!("ipc://* was replaced by a path above"),
-    };
     Ok((Listener::Ipc(IpcListener { listener, path }), text))
 }
 
@@ -83,7 +79,7 @@ pub(crate) fn connect(endpoint: &IpcEndpoint, opts: &Options) -> io::Result<Stre
     let addr = socket_addr(endpoint).map_err(io::Error::from)?;
     let stream = UnixStream::connect_addr(&addr)?;
     set_buffers(SockRef::from(&stream), opts.sndbuf, opts.rcvbuf)?;
-    Ok(super::unix_stream(stream))
+    Ok(Stream::Ipc(stream))
 }
 
 /// Checks an ipc endpoint can be connected to (syntax only: the peer may bind later).

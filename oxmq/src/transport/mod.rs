@@ -130,8 +130,3 @@ pub(crate) fn set_buffers(sock: SockRef<'_>, sndbuf: i32, rcvbuf: i32) -> io::Re
     }
     Ok(())
 }
-
-/// A connection in progress (or an immediate failure).
-pub(crate) fn unix_stream(stream: UnixStream) -> Stream {
-    Stream::Ipc(stream)
-}
