@@ -110,3 +110,33 @@ fn multipart_messages_arrive_whole_and_in_order() {
         }
     }
 }
+
+#[test]
+fn replies_after_a_receive_stay_in_order_with_what_follows() {
+    // After a receive, the first send may be written directly from the caller's thread while
+    // the ones after it go through the pipe and the I/O thread: the peer must see them in order.
+    let ctx = Context::new();
+    for endpoint in [common::ipc_path(), "tcp://127.0.0.1:*".to_owned()] {
+        let (a, endpoint) = bound(&ctx, SocketType::Pair, &endpoint);
+        let b = socket(&ctx, SocketType::Pair);
+        b.connect(&endpoint).unwrap();
+        for round in 0..200u32 {
+            b.send(round.to_le_bytes().to_vec()).unwrap();
+            assert_eq!(a.recv().unwrap()[0], round.to_le_bytes());
+            let burst = 1 + round % 50;
+            for i in 0..burst {
+                let size = if i % 7 == 0 { 9000 } else { 8 };
+                let mut body = vec![0u8; size];
+                body[..4].copy_from_slice(&round.to_le_bytes());
+                body[4..8].copy_from_slice(&i.to_le_bytes());
+                a.send(Message::from_frames([body, b"tail".to_vec()])).unwrap();
+            }
+            for i in 0..burst {
+                let msg = b.recv().unwrap();
+                assert_eq!(&msg[0][..4], round.to_le_bytes(), "{endpoint}");
+                assert_eq!(&msg[0][4..8], i.to_le_bytes(), "{endpoint}: round {round}");
+                assert_eq!(msg[1], b"tail");
+            }
+        }
+    }
+}
