@@ -167,6 +167,11 @@ impl ContextInner {
                 });
             }
         }
+        // Connects that waited for a bind which never came, from sockets that are now closed.
+        lock(&self.inproc).pending.retain(|_, peers| {
+            peers.retain_mut(|peer| !(peer.writer.is_closed() && peer.reader.is_finished()));
+            !peers.is_empty()
+        });
         let mut sockets = lock(&self.sockets);
         sockets.remove(&socket.id());
         if sockets.is_empty() {

@@ -186,3 +186,43 @@ fn routing_id_is_sent_in_ready() {
     }
     assert!(received.windows(8).any(|w| w == b"Identity"));
 }
+
+/// A raw ZMTP peer of `socket_type` that has completed the NULL handshake.
+fn raw_peer(endpoint: &str, socket_type: &str) -> std::net::TcpStream {
+    use oxmq::proto::command::Command;
+    use oxmq::proto::greeting::{Greeting, MechanismName};
+    use oxmq::proto::metadata::Metadata;
+    let mut raw = std::net::TcpStream::connect(endpoint.trim_start_matches("tcp://")).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut hello = Greeting::new(MechanismName::NULL, false).encode().to_vec();
+    let mut md = Metadata::new();
+    md.insert("Socket-Type", socket_type.to_owned());
+    Command::Ready(md).encode(&mut hello);
+    std::io::Write::write_all(&mut raw, &hello).unwrap();
+    // oxmq's greeting (64 bytes) and READY (a short command frame).
+    let mut reply = [0u8; 64 + 2];
+    std::io::Read::read_exact(&mut raw, &mut reply).unwrap();
+    let mut body = vec![0u8; reply[65] as usize];
+    std::io::Read::read_exact(&mut raw, &mut body).unwrap();
+    raw
+}
+
+#[test]
+fn a_peer_closing_right_after_its_last_message_is_noticed() {
+    // The last message and the end of the stream arrive together: PAIR must still notice the
+    // peer is gone and accept the next one.
+    let ctx = Context::new();
+    let (pair, endpoint) = bound(&ctx, SocketType::Pair, "tcp://127.0.0.1:*");
+    for round in 0..20u8 {
+        let mut raw = raw_peer(&endpoint, "PAIR");
+        std::io::Write::write_all(&mut raw, &[0, 2, b'h', round]).unwrap();
+        raw.shutdown(std::net::Shutdown::Both).unwrap();
+        drop(raw);
+        assert_eq!(pair.recv().unwrap()[0], [b'h', round]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let next = socket(&ctx, SocketType::Pair);
+    next.connect(&endpoint).unwrap();
+    next.send("still served").unwrap();
+    assert_eq!(pair.recv().unwrap()[0], b"still served");
+}

@@ -129,7 +129,8 @@ fn replies_after_a_receive_stay_in_order_with_what_follows() {
                 let mut body = vec![0u8; size];
                 body[..4].copy_from_slice(&round.to_le_bytes());
                 body[4..8].copy_from_slice(&i.to_le_bytes());
-                a.send(Message::from_frames([body, b"tail".to_vec()])).unwrap();
+                a.send(Message::from_frames([body, b"tail".to_vec()]))
+                    .unwrap();
             }
             for i in 0..burst {
                 let msg = b.recv().unwrap();

@@ -97,6 +97,9 @@ pub(crate) struct Engine {
     writable: bool,
     /// This engine owns the connection's writing side (the socket may not write directly).
     claimed: bool,
+    /// The poller reported the peer's end closed: read until the end-of-stream, even after a
+    /// short read.
+    read_closed: bool,
 }
 
 impl Engine {
@@ -124,6 +127,7 @@ impl Engine {
             readable: true,
             writable: true,
             claimed: true,
+            read_closed: false,
         }
     }
 
@@ -138,9 +142,10 @@ impl Engine {
     }
 
     /// Records readiness reported by the poller.
-    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) {
-        self.readable |= readable;
+    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        self.readable |= readable || read_closed;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Whether the handshake is still running.
@@ -279,7 +284,7 @@ impl Engine {
                 Ok(0) => break Err(CloseReason::PeerClosed),
                 Ok(n) => {
                     moved += n;
-                    if n < want {
+                    if n < want && !self.read_closed {
                         // A short read emptied the socket buffer; with edge-triggered polling
                         // the next arrival raises a new event, so skip the EAGAIN probe.
                         self.readable = false;
@@ -355,7 +360,10 @@ impl Engine {
 
     fn on_command(&mut self, body: Bytes, gate: &WriteGate) -> Result<(), CloseReason> {
         match Command::parse(&body).map_err(CloseReason::Command)? {
-            Command::Ping { context, .. } => {
+            // While output is backed up, PINGs go unanswered rather than piling up PONGs: any
+            // traffic counts as a sign of life (RFC 37), and a peer that pings without reading
+            // cannot grow our memory.
+            Command::Ping { context, .. } if self.out.pending() <= WRITE_BATCH => {
                 self.claim(gate);
                 let mut pong = Vec::with_capacity(8 + context.len());
                 Command::Pong { context }.encode(&mut pong);
@@ -388,7 +396,9 @@ impl Engine {
             {
                 self.claim(gate);
             }
-            if let Some(pipe) = outgoing.as_deref_mut() {
+            // Messages are taken from the pipe only while this engine owns the connection:
+            // otherwise a direct write could overtake them.
+            if let Some(pipe) = outgoing.as_deref_mut().filter(|_| self.claimed) {
                 while self.out.pending() < WRITE_BATCH {
                     match pipe.recv() {
                         Some(msg) => self.out.encode_message(&msg),

@@ -106,7 +106,7 @@ impl Reactor {
             ready.sort_unstable();
             ready.dedup();
             for token in ready.drain(..) {
-                self.turn(token, false, false);
+                self.turn(token, false, false, false);
             }
             self.fire_timers();
             if self.stopping && self.live == 0 {
@@ -134,9 +134,9 @@ impl Reactor {
                 if event.token() == WAKER_TOKEN {
                     continue;
                 }
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let readable = event.is_readable() || event.is_error();
                 let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-                self.turn(event.token().0, readable, writable);
+                self.turn(event.token().0, readable, writable, event.is_read_closed());
             }
         }
     }
@@ -181,12 +181,12 @@ impl Reactor {
     }
 
     /// Gives one token a turn: readiness from the poller, or an activation.
-    fn turn(&mut self, token: usize, readable: bool, writable: bool) {
+    fn turn(&mut self, token: usize, readable: bool, writable: bool, read_closed: bool) {
         let alive = {
             let (mut ctx, entries) = self.ctx();
             match entries.get_mut(token) {
                 Some(Some(Entry::Session(session))) => {
-                    session.on_ready(readable, writable);
+                    session.on_ready(readable, writable, read_closed);
                     session.drive(&mut ctx)
                 }
                 Some(Some(Entry::Listener(_))) => {
@@ -343,7 +343,7 @@ impl Reactor {
                 for token in tokens {
                     match &self.entries[token] {
                         Some(Entry::Listener(_)) => self.close_listener(token),
-                        _ => self.turn(token, false, false),
+                        _ => self.turn(token, false, false, false),
                     }
                 }
             }
@@ -353,7 +353,7 @@ impl Reactor {
                 for token in tokens {
                     match &self.entries[token] {
                         Some(Entry::Listener(_)) => self.close_listener(token),
-                        Some(Entry::Session(_)) => self.turn(token, false, false),
+                        Some(Entry::Session(_)) => self.turn(token, false, false, false),
                         None => {}
                     }
                 }

@@ -66,6 +66,9 @@ pub(crate) struct Session {
     gate: Arc<WriteGate>,
     generation: u64,
     input_blocked: bool,
+    /// The socket's close has been seen (and LINGER armed): its pipe ends being closed is no
+    /// longer news.
+    closing: bool,
     linger_deadline: Option<Instant>,
 }
 
@@ -139,6 +142,7 @@ impl Session {
             gate,
             generation: 0,
             input_blocked: false,
+            closing: false,
             linger_deadline: None,
         }
     }
@@ -169,9 +173,9 @@ impl Session {
     }
 
     /// Records poller readiness.
-    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) {
+    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         if let Some(engine) = self.engine.as_mut() {
-            engine.on_ready(readable, writable);
+            engine.on_ready(readable, writable, read_closed);
         }
     }
 
@@ -263,7 +267,7 @@ impl Session {
                 self.outgoing.as_mut(),
                 self.incoming.as_mut(),
                 self.input_blocked,
-            ) || self.outgoing.as_mut().is_some_and(|p| p.writer_closed())
+            ) || !self.closing && self.outgoing.as_mut().is_some_and(|p| p.writer_closed())
             {
                 self.act.cancel_wait();
                 continue;
@@ -283,6 +287,7 @@ impl Session {
             return None;
         }
         // The socket is gone: stop delivering input, keep writing what it queued until LINGER.
+        self.closing = true;
         self.incoming = None;
         // A direct write cut short also still has bytes to deliver.
         let drained = match self.outgoing.as_mut() {
@@ -293,7 +298,10 @@ impl Session {
             }
             None => true,
         };
-        if drained || self.engine.is_none() && self.outgoing.is_none() {
+        // Without a connection and without reconnecting, nothing queued can ever leave.
+        let dialing = matches!(&self.role, Role::Connecter(c) if c.connecting.is_some());
+        let undeliverable = self.engine.is_none() && !dialing && self.opts.reconnect_ivl < 0;
+        if drained || undeliverable || self.engine.is_none() && self.outgoing.is_none() {
             return Some(false);
         }
         let linger = self.socket.linger();

@@ -143,10 +143,15 @@ impl SocketShared {
 
     /// Hands a new peer to the socket. Returns `false` when the socket is closed.
     pub(crate) fn attach(&self, peer: Peer) -> bool {
-        if self.is_closed() {
-            return false;
+        {
+            // Checked under the mailbox lock: a closing socket drains the mailbox under it too,
+            // so a peer is either drained or refused, never stranded.
+            let mut mailbox = lock(&self.mailbox);
+            if self.is_closed() {
+                return false;
+            }
+            mailbox.push(peer);
         }
-        lock(&self.mailbox).push(peer);
         self.has_mail.store(true, Ordering::Release);
         self.activation.notify();
         true

@@ -6,13 +6,19 @@
 pub(crate) mod ipc;
 pub(crate) mod tcp;
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 
 use bytes::{BufMut, BytesMut};
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use socket2::SockRef;
+
+/// `MSG_NOSIGNAL` (Linux): report EPIPE instead of raising SIGPIPE.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MSG_NOSIGNAL: i32 = 0x4000;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MSG_NOSIGNAL: i32 = 0;
 
 /// A connected byte stream.
 pub(crate) enum Stream {
@@ -56,12 +62,15 @@ impl Stream {
         Ok(n)
     }
 
-    /// Writes the slices with one `writev`.
+    /// Writes the slices with one `sendmsg`, without raising SIGPIPE when the peer is gone (a
+    /// host program that does not ignore SIGPIPE would otherwise be killed; the error is
+    /// reported instead).
     pub(crate) fn write_vectored(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => (&*s).write_vectored(slices),
-            Stream::Ipc(s) => (&*s).write_vectored(slices),
-        }
+        let sock = match self {
+            Stream::Tcp(s) => SockRef::from(s),
+            Stream::Ipc(s) => SockRef::from(s),
+        };
+        sock.send_vectored_with_flags(slices, MSG_NOSIGNAL)
     }
 
     /// The pending connect error of a non-blocking connect, if any.
