@@ -17,18 +17,8 @@ use oxmq_cli::bench::{self, Driver, HWM, Kind, Oxmq, Pattern, Transport};
     about = "The oxmq benchmark workloads on oxmq and on libzmq, interleaved, medians side by side"
 )]
 struct Cli {
-    /// Only this transport (inproc, ipc, tcp); repeat for several.
-    #[arg(long)]
-    transport: Vec<Transport>,
-    /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536).
-    #[arg(long)]
-    size: Vec<usize>,
-    /// Messages per throughput case and round trips per latency case (default: by size).
-    #[arg(long)]
-    count: Option<u64>,
-    /// Only throughput (`thr`) or only latency (`lat`).
-    #[arg(long, value_parser = ["thr", "lat"])]
-    only: Option<String>,
+    #[command(flatten)]
+    cases: bench::CaseArgs,
     /// Runs of each library per case (oxmq, libzmq, oxmq, libzmq, ...); the table shows medians.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     reps: u32,
@@ -265,18 +255,19 @@ fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
 
 fn main() {
     let cli = Cli::parse();
-    let mut cases: Vec<Comparison> =
-        bench::select_cases(&cli.transport, &cli.size, cli.only.as_deref(), cli.count)
-            .into_iter()
-            .map(|case| Comparison {
-                pattern: case.pattern,
-                transport: case.transport,
-                size: case.size,
-                count: case.count,
-                oxmq: Vec::new(),
-                libzmq: Vec::new(),
-            })
-            .collect();
+    let mut cases: Vec<Comparison> = cli
+        .cases
+        .cases()
+        .into_iter()
+        .map(|case| Comparison {
+            pattern: case.pattern,
+            transport: case.transport,
+            size: case.size,
+            count: case.count,
+            oxmq: Vec::new(),
+            libzmq: Vec::new(),
+        })
+        .collect();
     let patterns: Vec<Pattern> = [Pattern::Throughput, Pattern::Latency]
         .into_iter()
         .filter(|pattern| cases.iter().any(|case| case.pattern == *pattern))

@@ -221,6 +221,35 @@ pub struct Case {
     pub count: u64,
 }
 
+/// The flags that pick benchmark cases, shared by `oxmq bench` and `vs-libzmq`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct CaseArgs {
+    /// Only this transport (inproc, ipc, tcp); repeat for several.
+    #[arg(long)]
+    pub transport: Vec<Transport>,
+    /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536).
+    #[arg(long)]
+    pub size: Vec<usize>,
+    /// Messages per throughput case and round trips per latency case (default: by size).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Only throughput (`thr`) or only latency (`lat`).
+    #[arg(long, value_parser = ["thr", "lat"])]
+    pub only: Option<String>,
+}
+
+impl CaseArgs {
+    /// The selected cases.
+    pub fn cases(&self) -> Vec<Case> {
+        select_cases(
+            &self.transport,
+            &self.size,
+            self.only.as_deref(),
+            self.count,
+        )
+    }
+}
+
 /// The cases that the `--transport`, `--size`, `--only` (`thr` or `lat`) and `--count` flags
 /// select; an empty list or `None` means all (or the default count by size).
 pub fn select_cases(

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use oxmq::{Context, Message, SocketType};
-use oxmq_cli::bench::{self, Oxmq, Pattern, Transport};
+use oxmq_cli::bench::{self, Oxmq, Pattern};
 use oxmq_cli::text;
 
 #[derive(Parser)]
@@ -31,18 +31,8 @@ enum Command {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Only this transport (inproc, ipc, tcp); repeat for several.
-    #[arg(long)]
-    transport: Vec<Transport>,
-    /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536).
-    #[arg(long)]
-    size: Vec<usize>,
-    /// Messages per throughput case and round trips per latency case (default: by size).
-    #[arg(long)]
-    count: Option<u64>,
-    /// Only throughput (`thr`) or only latency (`lat`).
-    #[arg(long, value_parser = ["thr", "lat"])]
-    only: Option<String>,
+    #[command(flatten)]
+    cases: bench::CaseArgs,
     /// Print one JSON object per result instead of a table.
     #[arg(long)]
     json: bool,
@@ -129,12 +119,7 @@ fn main() -> ExitCode {
 }
 
 fn run_bench(args: BenchArgs) -> Result<(), Failure> {
-    let cases = bench::select_cases(
-        &args.transport,
-        &args.size,
-        args.only.as_deref(),
-        args.count,
-    );
+    let cases = args.cases.cases();
     let progress = std::io::stderr().is_terminal() || std::env::var_os("OXMQ_PROGRESS").is_some();
     let mut rows = Vec::new();
     let stdout = std::io::stdout();
