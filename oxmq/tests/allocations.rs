@@ -46,7 +46,7 @@ fn allocations_per_message(endpoint: &str) -> f64 {
     let push = common::socket(&ctx, SocketType::Push);
     push.connect(&endpoint).unwrap();
     let payload = [7u8; 64];
-    let mut run = |count: u64| {
+    let run = |count: u64| {
         for _ in 0..count / 100 {
             for _ in 0..100 {
                 push.send(&payload[..]).unwrap();
