@@ -38,10 +38,18 @@ struct Shared {
 impl Shared {
     #[inline]
     fn notify(act: &OnceLock<Arc<Activation>>) {
-        // Order our publication before the look at the peer's activation (see `signal`).
-        fence(Ordering::SeqCst);
-        if let Some(act) = act.get() {
-            act.notify();
+        match act.get() {
+            // `Activation::notify` fences before it looks at the waiting flag (see `signal`).
+            Some(act) => act.notify(),
+            None => {
+                // The peer may be setting its activation right now (an inproc bind after the
+                // connect): it fences after setting it and then looks at the pipe, so fence
+                // before looking again.
+                fence(Ordering::SeqCst);
+                if let Some(act) = act.get() {
+                    act.notify();
+                }
+            }
         }
     }
 }
