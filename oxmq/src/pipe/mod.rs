@@ -8,7 +8,9 @@
 //! Its bound is the high-water mark in messages: the writer may run ahead of the reader by at most
 //! `hwm` messages. As in libzmq, the reader hands back credit in batches (every low-water mark's
 //! worth of messages, and whenever it finds the pipe empty), so the two threads share one cache
-//! line only once per batch.
+//! line only once per batch. Returning credit wakes the writer only when the writer found the pipe
+//! full and asked for it (`writer_blocked`); new messages wake the reader only when it announced
+//! that it waits (see `signal`).
 
 mod queue;
 
