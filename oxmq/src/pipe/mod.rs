@@ -26,8 +26,10 @@ struct Shared {
     hwm: u64,
     /// Credit batch size.
     lwm: u64,
-    /// Messages the reader has consumed, published in batches.
-    read: AtomicU64,
+    /// Messages the reader has consumed, published in batches. On its own cache line: the
+    /// writer reads the fields around it on every send, and must not lose that line each time
+    /// the reader returns credit.
+    read: CacheLine<AtomicU64>,
     /// The writer found the pipe full and waits for credit: only then does returning credit wake
     /// it.
     writer_blocked: AtomicBool,
@@ -56,6 +58,18 @@ impl Shared {
     }
 }
 
+/// A value alone on its cache line.
+#[repr(align(64))]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Creates a pipe bounded by `hwm` messages (0: unbounded). Either activation may be given later
 /// with [`PipeWriter::set_activation`] / [`PipeReader::set_activation`] (an inproc connect whose
 /// peer has not bound yet).
@@ -68,7 +82,7 @@ pub(crate) fn pipe(
     let shared = Arc::new(Shared {
         hwm,
         lwm: low_water_mark(hwm),
-        read: AtomicU64::new(0),
+        read: CacheLine(AtomicU64::new(0)),
         writer_blocked: AtomicBool::new(false),
         writer_closed: AtomicBool::new(false),
         reader_closed: AtomicBool::new(false),
