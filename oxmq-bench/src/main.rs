@@ -253,6 +253,18 @@ fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
     }
 }
 
+/// Measures one run of `case` on `driver` and shows the figure on the progress line.
+fn measure_logged<D: Driver>(driver: &D, case: &Comparison) -> f64 {
+    let figure = measure(driver, case);
+    eprint!(
+        "{} {} {} ",
+        driver.name(),
+        value(case.pattern, figure),
+        unit(case.pattern)
+    );
+    figure
+}
+
 fn main() {
     let cli = Cli::parse();
     let mut cases: Vec<Comparison> = cli
@@ -292,23 +304,11 @@ fn main() {
                 cli.reps
             );
             if cli.library.as_deref() != Some("libzmq") {
-                let ours = measure(&Oxmq, case);
-                eprint!(
-                    "{} {} {} ",
-                    Oxmq.name(),
-                    value(case.pattern, ours),
-                    unit(case.pattern)
-                );
+                let ours = measure_logged(&Oxmq, case);
                 case.oxmq.push(ours);
             }
             if cli.library.as_deref() != Some("oxmq") {
-                let theirs = measure(&Libzmq, case);
-                eprint!(
-                    "{} {} {}",
-                    Libzmq.name(),
-                    value(case.pattern, theirs),
-                    unit(case.pattern)
-                );
+                let theirs = measure_logged(&Libzmq, case);
                 case.libzmq.push(theirs);
             }
             eprintln!();

@@ -301,7 +301,7 @@ impl Session {
         // Without a connection and without reconnecting, nothing queued can ever leave.
         let dialing = matches!(&self.role, Role::Connecter(c) if c.connecting.is_some());
         let undeliverable = self.engine.is_none() && !dialing && self.opts.reconnect_ivl < 0;
-        if drained || undeliverable || self.engine.is_none() && self.outgoing.is_none() {
+        if drained || undeliverable {
             return Some(false);
         }
         let linger = self.socket.linger();
