@@ -6,6 +6,9 @@ Input layouts (see oxmq-proto/src/fuzzing.rs):
   greeting:       raw greeting bytes
   null_handshake: [control: bit 7 = prepend a valid NULL greeting, rest =
                    chunk seed] [our socket type index] peer stream...
+  connection:     [chunk seed] [params: bit 0 = peer minor, bits 1-2 = size
+                   limit (none, 0, 16, 300), bits 3-7 = drain output every
+                   n-th chunk] stream after the handshake...
 
 Re-running overwrites the seeds (file names are stable); fuzzer-found
 inputs kept as regressions are named regress-* and left alone.
@@ -125,4 +128,41 @@ hs = {
 for name, data in hs.items():
     write("null_handshake", name, data)
 
-print("wrote", len(dec), len(gre), len(hs), "seeds")
+# ------------------------------------------------------------- connection
+def ping(ttl, context=b""):
+    return command(b"PING", struct.pack(">H", ttl) + context)
+
+
+conn = {
+    # Multipart messages with PING/PONG/unknown commands between frames.
+    "multipart-with-commands": b"\x00\x09" + frame(b"a", more=True)
+    + ping(10, b"ctx") + frame(b"", more=True) + command(b"JOIN", b"g")
+    + frame(b"x" * 300) + frame(b"single") + command(b"PONG", b"ctx"),
+    "subscribe-cancel": b"\x03\x01" + command(b"SUBSCRIBE", b"topic")
+    + command(b"CANCEL", b"topic") + command(b"SUBSCRIBE"),
+    # ZMTP 3.0 peer: subscriptions as data messages.
+    "zmtp30-subscriptions": b"\x05\x00" + frame(b"\x01topic") + frame(b"\x00topic"),
+    # A peer that pings without reading: output must stay at one PONG.
+    "ping-flood": b"\x07\xf9" + b"".join(
+        ping(i, bytes([i]) * 16) for i in range(200)),
+    "ping-long-context": b"\x01\x01" + ping(1, bytes(range(58))),
+    "ping-max-ttl": b"\x02\x01" + ping(0xFFFF) + frame(b"after"),
+    "error": b"\x00\x01" + frame(b"before") + command(b"ERROR", b"\x04boom")
+    + frame(b"after"),
+    "short-ping": b"\x00\x01" + b"\x04\x05\x04PING",
+    "ping-one-ttl-byte": b"\x00\x01" + command(b"PING", b"\x00"),
+    "error-reason-past-end": b"\x00\x01" + command(b"ERROR", b"\x09short"),
+    "zero-length-name": b"\x00\x01" + frame(b"\x00PING\x00\x01", command=True),
+    "name-past-end": b"\x00\x01" + frame(b"\x09PING", command=True),
+    "empty-command": b"\x00\x01" + frame(b"", command=True),
+    "command-with-more": b"\x00\x01" + b"\x05\x07\x04PING\x00\x00",
+    "too-large": b"\x04\x05" + frame(b"y" * 17) + frame(b"z"),
+    "huge-announced": b"\x00\x01" + b"\x02" + struct.pack(">Q", 1 << 62) + b"A",
+    "size-2-63": b"\x00\x01" + b"\x02\x80" + b"\x00" * 7,
+    "ready-after-handshake": b"\x06\x01" + ready(prop(b"Socket-Type", b"PUSH"))
+    + command(b"READY", b"\x00\x00") + frame(b"ok"),
+}
+for name, data in conn.items():
+    write("connection", name, data)
+
+print("wrote", len(dec), len(gre), len(hs), len(conn), "seeds")

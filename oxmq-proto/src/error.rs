@@ -269,6 +269,69 @@ impl HandshakeError {
     }
 }
 
+/// Why an established ZMTP connection (after the handshake) must be closed.
+/// Returned by [`Connection`](crate::connection::Connection); every error
+/// is final.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// A frame header is invalid: a size outside the ZMTP range (or not
+    /// addressable on this target), above the maximum message size, or a
+    /// command frame with the MORE flag.
+    #[error("invalid frame: {0}")]
+    Frame(#[from] FrameError),
+    /// A command frame is malformed: its name (empty, longer than the frame,
+    /// not letters) or the body of a PING, PONG, ERROR, SUBSCRIBE or CANCEL
+    /// (e.g. a PING without its 2-byte TTL).
+    #[error("bad command from peer: {0}")]
+    Command(#[from] CommandError),
+    /// The peer sent an ERROR command: it is closing the connection.
+    #[error("peer sent ERROR {:?}", reason.escape_ascii().to_string())]
+    PeerError {
+        /// The reason text sent by the peer (at most 255 bytes).
+        reason: Bytes,
+    },
+    /// Nothing arrived within the heartbeat timeout (`ZMQ_HEARTBEAT_TIMEOUT`,
+    /// by default the interval) after we sent a PING.
+    #[error("heartbeat timeout: nothing received from the peer after our PING")]
+    HeartbeatTimeout,
+    /// Nothing arrived within the TTL that the peer announced in its last
+    /// PING (`ZMQ_HEARTBEAT_TTL` on the peer's side).
+    #[error("heartbeat TTL announced by the peer expired with nothing received")]
+    TtlExpired,
+}
+
+impl ConnectionError {
+    /// The libzmq `ZMQ_PROTOCOL_ERROR_ZMTP_*` code closest to this error,
+    /// following [`HandshakeError::zmtp_error_code`].
+    ///
+    /// libzmq itself reports post-handshake failures as plain disconnects,
+    /// so this is only for logs and for monitor events the runtime chooses
+    /// to emit: malformed commands (and COMMAND+MORE frames) map to
+    /// `MALFORMED_COMMAND_UNSPECIFIED`, everything else to `UNSPECIFIED`.
+    pub fn zmtp_error_code(&self) -> u32 {
+        match self {
+            ConnectionError::Frame(FrameError::CommandWithMore) | ConnectionError::Command(_) => {
+                zmtp_code::MALFORMED_COMMAND_UNSPECIFIED
+            }
+            ConnectionError::Frame(_)
+            | ConnectionError::PeerError { .. }
+            | ConnectionError::HeartbeatTimeout
+            | ConnectionError::TtlExpired => zmtp_code::UNSPECIFIED,
+        }
+    }
+
+    /// Whether the connection died of a heartbeat failure
+    /// ([`ConnectionError::HeartbeatTimeout`] or
+    /// [`ConnectionError::TtlExpired`]) rather than of a protocol violation.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::HeartbeatTimeout | ConnectionError::TtlExpired
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +420,33 @@ mod tests {
             HandshakeError::Greeting(GreetingError::BadSignature).zmtp_error_code(),
             0x1000_0000
         );
+    }
+
+    #[test]
+    fn connection_errors() {
+        let e = ConnectionError::PeerError {
+            reason: Bytes::from_static(b"bye\x01"),
+        };
+        assert_eq!(e.to_string(), "peer sent ERROR \"bye\\\\x01\"");
+        assert_eq!(e.zmtp_error_code(), zmtp_code::UNSPECIFIED);
+        assert!(!e.is_timeout());
+        let e = ConnectionError::from(CommandError::Malformed("PING without a 2-byte TTL"));
+        assert_eq!(
+            e.to_string(),
+            "bad command from peer: malformed command: PING without a 2-byte TTL"
+        );
+        assert_eq!(e.zmtp_error_code(), 0x1000_0011);
+        let e = ConnectionError::from(FrameError::CommandWithMore);
+        assert_eq!(e.zmtp_error_code(), 0x1000_0011);
+        let e = ConnectionError::from(FrameError::TooLarge { size: 11, max: 10 });
+        assert_eq!(
+            e.to_string(),
+            "invalid frame: peer sent a 11-byte frame, larger than the 10-byte limit"
+        );
+        assert_eq!(e.zmtp_error_code(), zmtp_code::UNSPECIFIED);
+        assert!(ConnectionError::HeartbeatTimeout.is_timeout());
+        assert!(ConnectionError::TtlExpired.is_timeout());
+        assert!(ConnectionError::TtlExpired.to_string().contains("TTL"));
     }
 
     #[test]

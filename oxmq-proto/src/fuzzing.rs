@@ -9,10 +9,12 @@
 #![allow(clippy::panic)]
 
 use std::mem::discriminant;
+use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
-use crate::error::{FrameError, HandshakeError};
+use crate::connection::{Connection, ConnectionConfig, Input};
+use crate::error::{ConnectionError, FrameError, HandshakeError};
 use crate::frame::{Frame, FrameDecoder, MAX_HEADER_LEN};
 use crate::greeting::{GREETING_LEN, Greeting, MechanismName};
 use crate::handshake::{Handshake, HandshakeConfig, MAX_HANDSHAKE_COMMAND};
@@ -314,6 +316,207 @@ fn pair(a: SocketType, b: SocketType, seed: u8) {
     }
 }
 
+/// What a connection made of a byte stream, with data bodies copied out.
+#[derive(Debug, PartialEq, Eq)]
+enum ConnItem {
+    /// A data frame.
+    Data {
+        /// Starts a message.
+        first: bool,
+        /// More frames follow.
+        more: bool,
+        /// Frame body.
+        body: Vec<u8>,
+    },
+    /// A SUBSCRIBE command.
+    Subscribe(Vec<u8>),
+    /// A CANCEL command.
+    Cancel(Vec<u8>),
+}
+
+/// Outcome of feeding a stream to a connection.
+#[derive(Debug)]
+struct ConnOutcome {
+    /// Items decoded, in order.
+    items: Vec<ConnItem>,
+    /// The error that stopped decoding, or the bytes left over.
+    end: Result<usize, ConnectionError>,
+    /// All bytes the connection asked to transmit.
+    sent: Vec<u8>,
+}
+
+/// Upper bound of what `poll_transmit` may hold at once: one PONG with a
+/// 16-byte context and one PING (no ERROR is queued by the fuzz target).
+const MAX_PENDING_TRANSMIT: usize = (2 + 1 + 4 + 16) + (2 + 1 + 4 + 2);
+
+/// Feeds `pieces` to `conn`, decoding after each until `NeedMore`, with the
+/// clock moving by `tick` per piece. `transmit_every`: drain
+/// `poll_transmit` after every n-th piece only (0: never), so unanswered
+/// PINGs pile up in between.
+fn drive_connection(
+    conn: &mut Connection,
+    pieces: &[&[u8]],
+    t0: Instant,
+    tick: Duration,
+    transmit_every: usize,
+) -> ConnOutcome {
+    let mut input = BytesMut::new();
+    let mut items = Vec::new();
+    let mut sent = Vec::new();
+    let mut fed = 0usize;
+    let mut now = t0;
+    for (n, piece) in pieces.iter().enumerate() {
+        input.extend_from_slice(piece);
+        fed += piece.len();
+        now = now.checked_add(tick).unwrap_or(now);
+        let mut expect_first = !conn.in_message();
+        loop {
+            let result = conn.poll_input(&mut input, now);
+            assert!(input.len() <= fed);
+            match result {
+                Ok(Input::NeedMore { need }) => {
+                    // `need` is either unknown or more than what is there.
+                    assert!(need == 0 || need > input.len());
+                    break;
+                }
+                Ok(Input::Data {
+                    first,
+                    more,
+                    header_len,
+                    size,
+                }) => {
+                    assert_eq!(first, expect_first);
+                    expect_first = !more;
+                    assert_eq!(conn.in_message(), more);
+                    assert!(header_len == 2 || header_len == 9);
+                    let end = header_len.checked_add(size);
+                    let body = end.and_then(|end| input.get(header_len..end));
+                    let Some(body) = body else {
+                        panic!(
+                            "Data frame {header_len}+{size} beyond the {} bytes",
+                            input.len()
+                        );
+                    };
+                    items.push(ConnItem::Data {
+                        first,
+                        more,
+                        body: body.to_vec(),
+                    });
+                    input.advance(header_len + size);
+                }
+                Ok(Input::Subscribe(topic)) => items.push(ConnItem::Subscribe(topic.to_vec())),
+                Ok(Input::Cancel(topic)) => items.push(ConnItem::Cancel(topic.to_vec())),
+                Err(err) => {
+                    assert_eq!(conn.error(), Some(&err));
+                    assert_eq!(conn.poll_input(&mut input, now), Err(err.clone()));
+                    assert_eq!(conn.poll_timeout(), None);
+                    let _ = err.to_string();
+                    let _ = err.zmtp_error_code();
+                    conn.poll_transmit(&mut sent);
+                    return ConnOutcome {
+                        items,
+                        end: Err(err),
+                        sent,
+                    };
+                }
+            }
+        }
+        if let Err(err) = conn.handle_timeout(now) {
+            assert!(err.is_timeout());
+            conn.poll_transmit(&mut sent);
+            return ConnOutcome {
+                items,
+                end: Err(err),
+                sent,
+            };
+        }
+        let mut pending = Vec::new();
+        let drain_now = transmit_every != 0 && n % transmit_every == 0;
+        if drain_now || !conn.has_pending_transmit() {
+            conn.poll_transmit(&mut pending);
+            assert!(pending.len() <= MAX_PENDING_TRANSMIT);
+            assert!(!conn.has_pending_transmit());
+            sent.extend_from_slice(&pending);
+        }
+    }
+    conn.poll_transmit(&mut sent);
+    ConnOutcome {
+        items,
+        end: Ok(input.len()),
+        sent,
+    }
+}
+
+/// Connection target (the established connection after the handshake).
+///
+/// Byte 0 picks the chunking. Byte 1: bit 0 the peer version (ZMTP 3.0 or
+/// 3.1), bits 1-2 the frame size limit, bits 3-7 how often the output is
+/// drained. The rest is what the peer sends.
+///
+/// Without heartbeats and with a frozen clock, chunked and one-shot
+/// decoding must give the same items, the same end (error or bytes left)
+/// and the same output; data frames must carry consistent first/more
+/// flags and respect the size limit; the input never holds more than was
+/// fed; the output queue stays bounded (one PONG and one PING) however
+/// many PINGs arrive. Then the chunked run is repeated with heartbeats and
+/// a clock moving on every chunk: items decoded before the end must be a
+/// prefix of the frozen run's (only a timeout may end it earlier), and the
+/// bounds must hold.
+pub fn connection(data: &[u8]) {
+    let Some((&chunk_seed, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&params, stream)) = rest.split_first() else {
+        return;
+    };
+    let peer_minor = params & 1;
+    let max_frame_size = match (params >> 1) & 3 {
+        0 => None,
+        1 => Some(0),
+        2 => Some(16),
+        _ => Some(300),
+    };
+    let transmit_every = usize::from(params >> 3);
+    let config = ConnectionConfig {
+        max_frame_size,
+        ..ConnectionConfig::new(peer_minor)
+    };
+    let t0 = Instant::now();
+    let pieces = chunks(stream, chunk_seed);
+
+    let mut one_shot_conn = Connection::new(config.clone(), t0);
+    let one_shot = drive_connection(&mut one_shot_conn, &[stream], t0, Duration::ZERO, 1);
+    let mut chunked_conn = Connection::new(config.clone(), t0);
+    let chunked = drive_connection(&mut chunked_conn, &pieces, t0, Duration::ZERO, 1);
+    assert_eq!(one_shot.items, chunked.items, "chunked decoding differs");
+    assert_eq!(one_shot.end, chunked.end);
+    // Only the last PING of the stream is answered when everything comes
+    // in one piece, so the chunked output ends with the one-shot output.
+    assert!(chunked.sent.ends_with(&one_shot.sent));
+    assert!(one_shot.sent.len() <= MAX_PENDING_TRANSMIT);
+    for item in &one_shot.items {
+        if let (ConnItem::Data { body, .. }, Some(max)) = (item, max_frame_size) {
+            assert!(u64::try_from(body.len()).unwrap_or(u64::MAX) <= max);
+        }
+    }
+
+    let heartbeats = ConnectionConfig {
+        heartbeat_ivl: Some(Duration::from_millis(u64::from(chunk_seed % 8) * 50)),
+        heartbeat_ttl: Some(Duration::from_millis(u64::from(params) * 100)),
+        heartbeat_timeout: Some(Duration::from_millis(u64::from(chunk_seed >> 3) * 20)),
+        ..config
+    };
+    let mut timed_conn = Connection::new(heartbeats, t0);
+    let tick = Duration::from_millis(u64::from(chunk_seed % 5) * 30);
+    let timed = drive_connection(&mut timed_conn, &pieces, t0, tick, transmit_every);
+    assert!(timed.items.len() <= one_shot.items.len());
+    assert!(one_shot.items.starts_with(&timed.items));
+    match (&timed.end, &one_shot.end) {
+        (Err(err), _) if err.is_timeout() => {}
+        (a, b) => assert_eq!(a, b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +538,7 @@ mod tests {
             decoder(input);
             greeting(input);
             null_handshake(input);
+            connection(input);
         }
     }
 }

@@ -68,6 +68,11 @@
 //!   as further [`mechanism::MechanismConfig`] variants).
 //! * [`handshake`]: greeting + mechanism + metadata checks, driven by
 //!   [`Handshake::poll_transmit`] and [`Handshake::handle_input`].
+//! * [`connection`]: the established connection after the handshake:
+//!   data frames with multipart tracking, heartbeats (PING/PONG, TTL,
+//!   timeouts), SUBSCRIBE/CANCEL and ERROR, driven by
+//!   [`Connection::poll_input`], [`Connection::poll_transmit`] and
+//!   [`Connection::handle_timeout`] with the time passed in.
 //! * [`error`]: error types; their messages are what the runtime logs.
 //!
 //! # Robustness
@@ -91,6 +96,7 @@
 )]
 
 pub mod command;
+pub mod connection;
 pub mod error;
 pub mod frame;
 #[doc(hidden)]
@@ -101,6 +107,7 @@ pub mod mechanism;
 pub mod metadata;
 pub mod socket_type;
 
+pub use connection::{Connection, ConnectionConfig, Input};
 pub use error::*;
 pub use frame::{FrameDecoder, FrameHeader};
 pub use handshake::{Handshake, HandshakeConfig, PeerInfo};

@@ -48,3 +48,8 @@ fn greeting_corpus() {
 fn null_handshake_corpus() {
     replay("null_handshake", oxmq_proto::fuzzing::null_handshake);
 }
+
+#[test]
+fn connection_corpus() {
+    replay("connection", oxmq_proto::fuzzing::connection);
+}
