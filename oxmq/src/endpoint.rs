@@ -11,7 +11,12 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 
 /// Longest ipc path (or abstract name) the kernel's `sun_path` can hold, without its terminator.
-const MAX_IPC_PATH: usize = 107;
+const MAX_IPC_PATH: usize = sun_path_len() - 1;
+
+/// The size of `sockaddr_un::sun_path` on this platform.
+const fn sun_path_len() -> usize {
+    std::mem::size_of::<libc::sockaddr_un>() - std::mem::offset_of!(libc::sockaddr_un, sun_path)
+}
 
 /// A parsed endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

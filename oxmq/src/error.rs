@@ -70,31 +70,31 @@ impl Error {
     /// The errno value libzmq would report for this error.
     pub fn errno(self) -> i32 {
         match self {
-            Error::AddrInUse => libc_errno::EADDRINUSE,
-            Error::AddrNotAvailable => libc_errno::EADDRNOTAVAIL,
-            Error::Fault => libc_errno::EFAULT,
-            Error::HostUnreachable => libc_errno::EHOSTUNREACH,
-            Error::Interrupted => libc_errno::EINTR,
-            Error::Invalid => libc_errno::EINVAL,
+            Error::AddrInUse => libc::EADDRINUSE,
+            Error::AddrNotAvailable => libc::EADDRNOTAVAIL,
+            Error::Fault => libc::EFAULT,
+            Error::HostUnreachable => libc::EHOSTUNREACH,
+            Error::Interrupted => libc::EINTR,
+            Error::Invalid => libc::EINVAL,
             Error::InvalidState => EFSM,
-            Error::MessageTooLarge => libc_errno::EMSGSIZE,
-            Error::NameTooLong => libc_errno::ENAMETOOLONG,
+            Error::MessageTooLarge => libc::EMSGSIZE,
+            Error::NameTooLong => libc::ENAMETOOLONG,
             Error::NoCompatibleProtocol => ENOCOMPATPROTO,
-            Error::NoDevice => libc_errno::ENODEV,
-            Error::NotFound => libc_errno::ENOENT,
-            Error::NotSupported => libc_errno::ENOTSUP,
+            Error::NoDevice => libc::ENODEV,
+            Error::NotFound => libc::ENOENT,
+            Error::NotSupported => libc::ENOTSUP,
             Error::NoThread => EMTHREAD,
-            Error::ProtocolNotSupported => libc_errno::EPROTONOSUPPORT,
+            Error::ProtocolNotSupported => libc::EPROTONOSUPPORT,
             Error::Terminated => ETERM,
-            Error::TooManyOpenFiles => libc_errno::EMFILE,
-            Error::WouldBlock => libc_errno::EAGAIN,
+            Error::TooManyOpenFiles => libc::EMFILE,
+            Error::WouldBlock => libc::EAGAIN,
             Error::Os(code) => code,
         }
     }
 
     /// The error for an errno value; the inverse of [`Error::errno`].
     pub fn from_errno(errno: i32) -> Error {
-        use libc_errno::*;
+        use libc::*;
         match errno {
             EADDRINUSE => Error::AddrInUse,
             EADDRNOTAVAIL => Error::AddrNotAvailable,
@@ -159,7 +159,7 @@ impl From<io::Error> for Error {
                 io::ErrorKind::AddrNotAvailable => Error::AddrNotAvailable,
                 io::ErrorKind::NotFound => Error::NotFound,
                 io::ErrorKind::Interrupted => Error::Interrupted,
-                _ => Error::Os(libc_errno::EIO),
+                _ => Error::Os(libc::EIO),
             },
         }
     }
@@ -180,24 +180,6 @@ impl From<Error> for io::Error {
 
 /// The Linux errno values oxmq names (the numbers libzmq returns on Linux).
 #[allow(missing_docs)]
-mod libc_errno {
-    pub const EINTR: i32 = 4;
-    pub const EIO: i32 = 5;
-    pub const ENOENT: i32 = 2;
-    pub const EAGAIN: i32 = 11;
-    pub const EFAULT: i32 = 14;
-    pub const ENODEV: i32 = 19;
-    pub const EINVAL: i32 = 22;
-    pub const EMFILE: i32 = 24;
-    pub const ENAMETOOLONG: i32 = 36;
-    pub const EMSGSIZE: i32 = 90;
-    pub const EPROTONOSUPPORT: i32 = 93;
-    pub const ENOTSUP: i32 = 95;
-    pub const EADDRINUSE: i32 = 98;
-    pub const EADDRNOTAVAIL: i32 = 99;
-    pub const EHOSTUNREACH: i32 = 113;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,7 +66,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod context;
-mod direct;
 mod endpoint;
 mod engine;
 mod error;
@@ -82,7 +81,7 @@ pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
 pub use options::number as option_number;
-pub use socket::{Socket, SocketType};
+pub use socket::{SendError, Socket, SocketType};
 
 /// The wire-protocol crate, re-exported.
 pub use oxmq_proto as proto;

@@ -7,6 +7,7 @@
 //! many peers, shares their bodies instead of copying them, and a `Vec<u8>` turned into a frame is
 //! moved, not copied.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Deref;
 
@@ -216,6 +217,11 @@ impl From<Frame> for Vec<u8> {
 
 /// A message: one or more frames delivered atomically.
 ///
+/// A message of one frame is stored without an allocation; a multi-part message keeps its
+/// frames in a double-ended queue, so adding or removing frames at either end is O(1). Routing
+/// sockets use the front: ROUTER pushes the sender's routing id there on receipt and pops the
+/// destination's on send; REQ and REP push and pop the envelope the same way.
+///
 /// ```
 /// use oxmq::Message;
 ///
@@ -223,19 +229,53 @@ impl From<Frame> for Vec<u8> {
 /// msg.push("value");
 /// assert_eq!(msg.len(), 2);
 /// assert_eq!(&msg[1][..], b"value");
+///
+/// msg.push_front("routing id");
+/// assert_eq!(msg.pop_front().unwrap(), "routing id".as_bytes());
+/// assert_eq!(msg.len(), 2);
 /// ```
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, Default)]
 pub struct Message {
-    first: Frame,
-    rest: Vec<Frame>,
+    parts: Parts,
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Parts {
+    One(Frame),
+    Many(VecDeque<Frame>),
+}
+
+impl Default for Parts {
+    fn default() -> Parts {
+        Parts::One(Frame::empty())
+    }
+}
+
+/// What a message carries through a pipe. Only [`Kind::Data`] reaches the user; the others are
+/// control messages that travel in-band, in order with the data, between a socket and its peer
+/// (an engine on an I/O thread, or another socket over inproc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(dead_code)] // Subscribe and Cancel: the PUB/SUB types, next.
+pub(crate) enum Kind {
+    /// User data.
+    #[default]
+    Data,
+    /// A subscription to the topic in the single frame (SUB to PUB: ZMTP 3.1 SUBSCRIBE).
+    Subscribe,
+    /// A cancelled subscription (ZMTP 3.1 CANCEL).
+    Cancel,
+    /// The peer's routing id, in the single frame: the first message of a connection whose
+    /// identity was unknown when its pipes were attached (a connect before the handshake).
+    RoutingId,
 }
 
 impl Message {
     /// A message of one empty frame.
     pub const fn new() -> Message {
         Message {
-            first: Frame::empty(),
-            rest: Vec::new(),
+            parts: Parts::One(Frame::empty()),
+            kind: Kind::Data,
         }
     }
 
@@ -247,41 +287,124 @@ impl Message {
         F: Into<Frame>,
     {
         let mut iter = frames.into_iter();
-        let first = match iter.next() {
-            Some(frame) => frame.into(),
-            None => return Message::new(),
+        let Some(first) = iter.next() else {
+            return Message::new();
         };
+        let first = first.into();
+        let Some(second) = iter.next() else {
+            return Message::from(first);
+        };
+        let mut frames = VecDeque::with_capacity(2 + iter.size_hint().0);
+        frames.push_back(first);
+        frames.push_back(second.into());
+        frames.extend(iter.map(Into::into));
         Message {
-            first,
-            rest: iter.map(Into::into).collect(),
+            parts: Parts::Many(frames),
+            kind: Kind::Data,
+        }
+    }
+
+    /// A control message of `kind` carrying `body` (see [`Kind`]).
+    pub(crate) fn control(kind: Kind, body: impl Into<Frame>) -> Message {
+        Message {
+            parts: Parts::One(body.into()),
+            kind,
+        }
+    }
+
+    /// What the message carries.
+    #[inline]
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn deque(&mut self) -> &mut VecDeque<Frame> {
+        if let Parts::One(frame) = &mut self.parts {
+            let mut frames = VecDeque::with_capacity(4);
+            frames.push_back(std::mem::take(frame));
+            self.parts = Parts::Many(frames);
+        }
+        match &mut self.parts {
+            Parts::Many(frames) => frames,
+            Parts::One(_) => unreachable!("converted above"),
         }
     }
 
     /// Appends a frame.
     pub fn push(&mut self, frame: impl Into<Frame>) {
-        self.rest.push(frame.into());
+        self.deque().push_back(frame.into());
+    }
+
+    /// Inserts a frame before the first one (an envelope, a routing id).
+    pub fn push_front(&mut self, frame: impl Into<Frame>) {
+        self.deque().push_front(frame.into());
+    }
+
+    /// Removes and returns the first frame, unless it is the only one: a message always keeps
+    /// at least one frame (use [`Message::into_frames`] to take them all).
+    pub fn pop_front(&mut self) -> Option<Frame> {
+        match &mut self.parts {
+            Parts::Many(frames) if frames.len() > 1 => frames.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// Removes and returns the last frame, unless it is the only one.
+    pub fn pop(&mut self) -> Option<Frame> {
+        match &mut self.parts {
+            Parts::Many(frames) if frames.len() > 1 => frames.pop_back(),
+            _ => None,
+        }
     }
 
     /// The number of frames (at least 1).
     #[allow(clippy::len_without_is_empty)]
     #[inline]
     pub fn len(&self) -> usize {
-        1 + self.rest.len()
+        match &self.parts {
+            Parts::One(_) => 1,
+            Parts::Many(frames) => frames.len(),
+        }
     }
 
     /// The frame at `index`.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<&Frame> {
-        match index {
-            0 => Some(&self.first),
-            n => self.rest.get(n - 1),
+        match &self.parts {
+            Parts::One(frame) => (index == 0).then_some(frame),
+            Parts::Many(frames) => frames.get(index),
+        }
+    }
+
+    /// The first frame.
+    #[inline]
+    pub fn first(&self) -> &Frame {
+        match &self.parts {
+            Parts::One(frame) => frame,
+            // A message never holds fewer than one frame.
+            Parts::Many(frames) => &frames[0],
+        }
+    }
+
+    /// The last frame.
+    #[inline]
+    pub fn last(&self) -> &Frame {
+        match &self.parts {
+            Parts::One(frame) => frame,
+            Parts::Many(frames) => &frames[frames.len() - 1],
         }
     }
 
     /// The frames, in order.
+    #[inline]
     pub fn iter(&self) -> Frames<'_> {
-        Frames {
-            first: Some(&self.first),
-            rest: self.rest.iter(),
+        match &self.parts {
+            Parts::One(frame) => Frames {
+                inner: FramesInner::One(Some(frame)),
+            },
+            Parts::Many(frames) => Frames {
+                inner: FramesInner::Many(frames.iter()),
+            },
         }
     }
 
@@ -297,12 +420,20 @@ impl Message {
 
     /// Takes the frames out of the message.
     pub fn into_frames(self) -> Vec<Frame> {
-        let mut frames = Vec::with_capacity(self.len());
-        frames.push(self.first);
-        frames.extend(self.rest);
-        frames
+        match self.parts {
+            Parts::One(frame) => vec![frame],
+            Parts::Many(frames) => frames.into(),
+        }
     }
 }
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.kind == other.kind && self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Message {}
 
 impl std::ops::Index<usize> for Message {
     type Output = Frame;
@@ -320,6 +451,9 @@ impl std::ops::Index<usize> for Message {
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind != Kind::Data {
+            write!(f, "{:?}", self.kind)?;
+        }
         f.debug_list().entries(self.iter()).finish()
     }
 }
@@ -327,8 +461,8 @@ impl fmt::Debug for Message {
 impl<T: Into<Frame>> From<T> for Message {
     fn from(frame: T) -> Message {
         Message {
-            first: frame.into(),
-            rest: Vec::new(),
+            parts: Parts::One(frame.into()),
+            kind: Kind::Data,
         }
     }
 }
@@ -345,8 +479,13 @@ impl<'a> IntoIterator for &'a Message {
 /// An iterator over the frames of a [`Message`].
 #[derive(Clone, Debug)]
 pub struct Frames<'a> {
-    first: Option<&'a Frame>,
-    rest: std::slice::Iter<'a, Frame>,
+    inner: FramesInner<'a>,
+}
+
+#[derive(Clone, Debug)]
+enum FramesInner<'a> {
+    One(Option<&'a Frame>),
+    Many(std::collections::vec_deque::Iter<'a, Frame>),
 }
 
 impl<'a> Iterator for Frames<'a> {
@@ -354,11 +493,17 @@ impl<'a> Iterator for Frames<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<&'a Frame> {
-        self.first.take().or_else(|| self.rest.next())
+        match &mut self.inner {
+            FramesInner::One(frame) => frame.take(),
+            FramesInner::Many(iter) => iter.next(),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = usize::from(self.first.is_some()) + self.rest.len();
+        let len = match &self.inner {
+            FramesInner::One(frame) => usize::from(frame.is_some()),
+            FramesInner::Many(iter) => iter.len(),
+        };
         (len, Some(len))
     }
 }
@@ -396,9 +541,37 @@ mod tests {
     }
 
     #[test]
-    fn message_is_at_most_a_cache_line_and_a_half() {
+    fn envelopes_push_and_pop_at_the_front() {
+        let mut msg = Message::from("body");
+        msg.push_front("");
+        msg.push_front("id");
+        assert_eq!(
+            msg.to_vecs(),
+            vec![b"id".to_vec(), vec![], b"body".to_vec()]
+        );
+        assert_eq!(msg.pop_front().unwrap(), b"id");
+        assert_eq!(msg.pop_front().unwrap(), b"");
+        assert_eq!(msg.pop_front(), None, "the last frame stays");
+        assert_eq!(msg.first(), b"body");
+        assert_eq!(msg.last(), b"body");
+        msg.push("tail");
+        assert_eq!(msg.pop().unwrap(), b"tail");
+        assert_eq!(msg.pop(), None);
+        assert_eq!(msg, Message::from("body"));
+    }
+
+    #[test]
+    fn control_messages_differ_from_data_with_the_same_bytes() {
+        let sub = Message::control(Kind::Subscribe, "topic");
+        assert_eq!(sub.kind(), Kind::Subscribe);
+        assert_ne!(sub, Message::from("topic"));
+        assert_eq!(Message::from("topic").kind(), Kind::Data);
+    }
+
+    #[test]
+    fn message_is_at_most_a_cache_line_and_a_quarter() {
         assert!(
-            std::mem::size_of::<Message>() <= 96,
+            std::mem::size_of::<Message>() <= 80,
             "{}",
             std::mem::size_of::<Message>()
         );

@@ -26,7 +26,12 @@ use std::sync::{
     atomic::{AtomicBool, Ordering, fence},
 };
 
-use crate::io::IoShared;
+/// Something that runs work for a token when told to: an I/O thread scheduling a connection.
+/// Defined here so that wake-ups need nothing from the layers above.
+pub(crate) trait Wake: Send + Sync {
+    /// Schedules `token`.
+    fn wake(&self, token: usize);
+}
 
 /// A wake-up target with a "currently waiting" flag.
 pub(crate) struct Activation {
@@ -38,7 +43,7 @@ enum Target {
     /// A user thread blocked in a socket call.
     Thread(Parker),
     /// A connection (by token) on an I/O thread.
-    Io { io: Arc<IoShared>, token: usize },
+    Scheduled { waker: Arc<dyn Wake>, token: usize },
 }
 
 impl Activation {
@@ -50,11 +55,11 @@ impl Activation {
         })
     }
 
-    /// An activation that schedules `token` on an I/O thread.
-    pub(crate) fn for_io(io: Arc<IoShared>, token: usize) -> Arc<Activation> {
+    /// An activation that schedules `token` with `waker` (a connection on an I/O thread).
+    pub(crate) fn scheduled(waker: Arc<dyn Wake>, token: usize) -> Arc<Activation> {
         Arc::new(Activation {
             waiting: AtomicBool::new(false),
-            target: Target::Io { io, token },
+            target: Target::Scheduled { waker, token },
         })
     }
 
@@ -92,7 +97,7 @@ impl Activation {
     pub(crate) fn park(&self, deadline: Option<Instant>) -> bool {
         let woken = match &self.target {
             Target::Thread(parker) => parker.park(deadline),
-            Target::Io { .. } => true,
+            Target::Scheduled { .. } => true,
         };
         self.waiting.store(false, Ordering::Relaxed);
         woken
@@ -103,7 +108,7 @@ impl Target {
     fn wake(&self) {
         match self {
             Target::Thread(parker) => parker.unpark(),
-            Target::Io { io, token } => io.activate(*token),
+            Target::Scheduled { waker, token } => waker.wake(*token),
         }
     }
 }

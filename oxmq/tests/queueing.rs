@@ -12,12 +12,12 @@ fn fill(push: &oxmq::Socket, size: usize) -> usize {
     let payload = vec![7u8; size];
     let mut sent = 0;
     loop {
-        match push.try_send(&payload[..]) {
+        match push.try_send(&payload[..]).map_err(|e| e.error()) {
             Ok(()) => sent += 1,
             Err(Error::WouldBlock) => {
                 // Let queued messages move down the pipeline, then try again once.
                 std::thread::sleep(Duration::from_millis(100));
-                match push.try_send(&payload[..]) {
+                match push.try_send(&payload[..]).map_err(|e| e.error()) {
                     Ok(()) => sent += 1,
                     Err(Error::WouldBlock) => return sent,
                     Err(e) => panic!("{e}"),
@@ -109,7 +109,10 @@ fn timeouts_and_non_blocking_calls() {
     let push = socket(&ctx, SocketType::Push);
     push.set_sndtimeo(50).unwrap();
     assert_eq!(push.send("nobody"), Err(Error::WouldBlock));
-    assert_eq!(push.try_send("nobody"), Err(Error::WouldBlock));
+    assert_eq!(
+        push.try_send("nobody").map_err(|e| e.error()),
+        Err(Error::WouldBlock)
+    );
     assert_eq!(push.set_sndtimeo(-2), Err(Error::Invalid));
     assert_eq!(push.set_sndhwm(-1), Err(Error::Invalid));
 }
@@ -146,7 +149,10 @@ fn with_immediate_only_connected_peers_get_messages() {
     push.set_linger(0).unwrap();
     push.connect(&dead).unwrap();
     // Before any connection completes, there is nowhere to send.
-    assert_eq!(push.try_send("too early"), Err(Error::WouldBlock));
+    assert_eq!(
+        push.try_send("too early").map_err(|e| e.error()),
+        Err(Error::WouldBlock)
+    );
     push.connect(&live).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     for i in 0..10 {

@@ -57,7 +57,7 @@ fn non_reading_peer_bounds_memory() {
     // memory must stop growing.
     let end = Instant::now() + Duration::from_secs(2);
     while Instant::now() < end {
-        match push.try_send(&payload[..]) {
+        match push.try_send(&payload[..]).map_err(|e| e.error()) {
             Ok(()) => sent += 1,
             Err(Error::WouldBlock) => std::thread::sleep(Duration::from_millis(1)),
             Err(e) => panic!("{e}"),

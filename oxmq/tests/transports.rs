@@ -147,7 +147,7 @@ fn unbind_and_disconnect() {
     assert_eq!(push.disconnect("tcp://127.0.0.1:1"), Err(Error::NotFound));
     push.disconnect(&endpoint).unwrap();
     assert_eq!(
-        push.try_send("dropped"),
+        push.try_send("dropped").map_err(|e| e.error()),
         Err(Error::WouldBlock),
         "no peer after disconnect"
     );

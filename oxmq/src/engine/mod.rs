@@ -7,6 +7,9 @@
 //! transport carries the bytes.
 
 mod outbuf;
+mod write_gate;
+
+pub(crate) use write_gate::WriteGate;
 
 use std::fmt;
 use std::io;
@@ -17,7 +20,6 @@ use oxmq_proto::command::Command;
 use oxmq_proto::frame::{FrameDecoder, FrameHeader};
 use oxmq_proto::{Handshake, HandshakeConfig, PeerInfo};
 
-use crate::direct::WriteGate;
 use crate::message::{Frame, Message};
 use crate::pipe::{PipeReader, PipeWriter};
 use crate::transport::Stream;

@@ -1,4 +1,4 @@
-//! Direct writes: sending from the application's thread when the connection is idle.
+//! The write gate: direct writes from the application's thread while the connection is idle.
 //!
 //! Normally a message goes socket → pipe → I/O thread → kernel, which costs a thread wake-up on
 //! the way. In a request-reply rhythm (a send right after a receive) that hop is most of the
@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use oxmq_proto::frame;
 
-use crate::message::Message;
+use crate::message::{Kind, Message};
+use crate::pipe::DirectWrite;
 use crate::signal::Activation;
 use crate::transport::Stream;
 
@@ -108,11 +109,16 @@ impl WriteGate {
             false
         }
     }
+}
 
+impl DirectWrite for WriteGate {
     /// Socket side: writes `msg` to the stream if the connection is idle. `drained` tells whether
     /// every message the socket put in the pipe has been taken by the session. Returns `false`
     /// when the message must take the pipe instead.
-    pub(crate) fn try_write(&self, msg: &Message, drained: impl Fn() -> bool) -> bool {
+    fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool) -> bool {
+        if msg.kind() != Kind::Data {
+            return false;
+        }
         if self.state.load(Ordering::Acquire) != IDLE || msg.len() > MAX_DIRECT_FRAMES || !drained()
         {
             return false;

@@ -7,22 +7,28 @@
 //! connection announced it was idle. The thread's eventfd is written only when the thread sleeps
 //! in `epoll_wait`.
 
+pub(crate) mod endpoints;
+pub(crate) mod link;
 pub(crate) mod reactor;
+pub(crate) mod runtime;
 pub(crate) mod session;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use mio::{Poll, Token, Waker};
 
 use crate::endpoint::{IpcEndpoint, TcpEndpoint};
+use crate::engine::WriteGate;
+use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::pipe::{PipeReader, PipeWriter};
-use crate::socket::SocketShared;
+use crate::pipe::{PeerId, PipeReader, PipeWriter};
+use crate::signal::Wake;
 use crate::transport::Listener;
+use link::SocketLink;
 
 /// The token of the thread's own waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -35,24 +41,36 @@ pub(crate) struct IoShared {
     commands: Mutex<Vec<IoCommand>>,
 }
 
-impl IoShared {
+impl Wake for IoShared {
     /// Schedules a turn for `token` (a pipe peer has published work for it).
-    pub(crate) fn activate(&self, token: usize) {
+    fn wake(&self, token: usize) {
         lock(&self.ready).push(token);
-        self.wake();
+        self.wake_thread();
     }
+}
 
+impl IoShared {
     /// Sends a command to the thread.
     pub(crate) fn send(&self, command: IoCommand) {
         lock(&self.commands).push(command);
-        self.wake();
+        self.wake_thread();
     }
 
-    fn wake(&self) {
+    fn wake_thread(&self) {
         fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::Relaxed) {
             let _ = self.waker.wake();
         }
+    }
+}
+
+/// The options a transport reads, from the socket's.
+pub(crate) fn transport_options(opts: &Options) -> crate::transport::TransportOptions {
+    crate::transport::TransportOptions {
+        ipv6: opts.ipv6,
+        sndbuf: opts.sndbuf,
+        rcvbuf: opts.rcvbuf,
+        backlog: opts.backlog,
     }
 }
 
@@ -73,7 +91,9 @@ pub(crate) struct SessionPipes {
     pub outgoing: PipeReader,
     pub incoming: PipeWriter,
     /// Shared with the socket's peer for direct writes.
-    pub gate: Arc<crate::direct::WriteGate>,
+    pub gate: Arc<WriteGate>,
+    /// The socket's id for this peer.
+    pub peer_id: PeerId,
 }
 
 /// Control commands for an I/O thread.
@@ -81,14 +101,14 @@ pub(crate) enum IoCommand {
     /// Start accepting on a bound listener.
     Listen {
         listener: Listener,
-        socket: Arc<SocketShared>,
+        socket: Arc<SocketLink>,
         opts: Arc<Options>,
         endpoint_id: u64,
     },
     /// Start connecting (and reconnecting) to an endpoint.
     Connect {
         target: ConnectTarget,
-        socket: Arc<SocketShared>,
+        socket: Arc<SocketLink>,
         opts: Arc<Options>,
         endpoint_id: u64,
         pipes: Option<SessionPipes>,
@@ -108,7 +128,7 @@ pub(crate) enum IoCommand {
 
 /// An I/O thread and its handle.
 pub(crate) struct IoThread {
-    pub(crate) shared: Arc<IoShared>,
+    shared: Arc<IoShared>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -138,6 +158,72 @@ impl IoThread {
         self.shared.send(IoCommand::Stop);
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
+        }
+    }
+}
+
+/// A context's I/O threads, started on first use.
+pub(crate) struct IoPool {
+    count: usize,
+    threads: OnceLock<std::result::Result<Vec<IoThread>, Error>>,
+    next: AtomicUsize,
+}
+
+impl IoPool {
+    /// A pool of `count` threads (at least one), none started yet.
+    pub(crate) fn new(count: usize) -> IoPool {
+        IoPool {
+            count: count.max(1),
+            threads: OnceLock::new(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The number of threads.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    fn threads(&self) -> Result<&Vec<IoThread>> {
+        self.threads
+            .get_or_init(|| {
+                (0..self.count)
+                    .map(|index| IoThread::spawn(index).map_err(Error::from))
+                    .collect()
+            })
+            .as_ref()
+            .map_err(|err| *err)
+    }
+
+    /// Picks a thread for a new endpoint (round robin), starting the threads if needed.
+    pub(crate) fn choose(&self) -> Result<usize> {
+        let count = self.threads()?.len();
+        Ok(self.next.fetch_add(1, Ordering::Relaxed) % count)
+    }
+
+    /// The shared handle of thread `index`.
+    pub(crate) fn get(&self, index: usize) -> Result<&Arc<IoShared>> {
+        self.threads()?
+            .get(index)
+            .map(|thread| &thread.shared)
+            .ok_or(Error::NoThread)
+    }
+
+    /// Sends a command to every started thread.
+    pub(crate) fn broadcast(&self, command: impl Fn() -> IoCommand) {
+        if let Some(Ok(threads)) = self.threads.get() {
+            for thread in threads {
+                thread.shared.send(command());
+            }
+        }
+    }
+
+    /// Stops every started thread, after their lingering work.
+    pub(crate) fn stop(&mut self) {
+        if let Some(Ok(threads)) = self.threads.take() {
+            for mut thread in threads {
+                thread.stop();
+            }
         }
     }
 }

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use super::link::SocketLink;
 use super::session::{Role, Session};
 use super::{IoCommand, IoShared, WAKER_TOKEN, lock};
 use crate::options::Options;
-use crate::socket::SocketShared;
 use crate::transport::Listener;
 
 /// What a timer is for.
@@ -54,7 +54,7 @@ pub(crate) struct IoCtx<'a> {
 
 struct ListenerEntry {
     listener: Listener,
-    socket: Arc<SocketShared>,
+    socket: Arc<SocketLink>,
     opts: Arc<Options>,
     endpoint_id: u64,
 }

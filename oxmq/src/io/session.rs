@@ -20,14 +20,15 @@ use oxmq_proto::mechanism::MechanismConfig;
 use oxmq_proto::metadata::Metadata;
 use oxmq_proto::{HandshakeConfig, PeerInfo};
 
+use super::endpoints::wants_routing_id;
+use super::link::SocketLink;
 use super::reactor::{IoCtx, TimerKind};
-use super::{ConnectTarget, IoShared, SessionPipes};
-use crate::direct::WriteGate;
-use crate::engine::{CloseReason, Engine};
+use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
+use crate::engine::{CloseReason, Engine, WriteGate};
+use crate::message::{Kind, Message};
 use crate::options::Options;
-use crate::pipe::{PipeReader, PipeWriter, pipe};
+use crate::pipe::{Peer, PeerEvent, PeerId, PipeReader, PipeWriter, pipe};
 use crate::signal::Activation;
-use crate::socket::{Peer, SocketShared};
 use crate::transport::{Stream, ipc, tcp};
 
 /// Engine generations, unique per process so a stale timer never matches a new engine.
@@ -55,7 +56,7 @@ pub(crate) struct Connecter {
 /// One peer of a socket, on an I/O thread.
 pub(crate) struct Session {
     token: usize,
-    socket: Arc<SocketShared>,
+    socket: Arc<SocketLink>,
     opts: Arc<Options>,
     act: Arc<Activation>,
     role: Role,
@@ -64,6 +65,10 @@ pub(crate) struct Session {
     engine: Option<Engine>,
     /// Lets the socket write directly while this session is idle.
     gate: Arc<WriteGate>,
+    /// The socket's id for our pipes, while they exist.
+    peer_id: Option<PeerId>,
+    /// A handshake completed before: the next one is a reconnect.
+    connected_before: bool,
     generation: u64,
     input_blocked: bool,
     /// The socket's close has been seen (and LINGER armed): its pipe ends being closed is no
@@ -76,7 +81,7 @@ impl Session {
     /// A session for an accepted connection.
     pub(crate) fn accepted(
         token: usize,
-        socket: Arc<SocketShared>,
+        socket: Arc<SocketLink>,
         opts: Arc<Options>,
         role: Role,
         stream: Stream,
@@ -94,7 +99,7 @@ impl Session {
     /// A session that dials `target`.
     pub(crate) fn connecter(
         token: usize,
-        socket: Arc<SocketShared>,
+        socket: Arc<SocketLink>,
         opts: Arc<Options>,
         endpoint_id: u64,
         target: ConnectTarget,
@@ -114,20 +119,20 @@ impl Session {
 
     fn new(
         token: usize,
-        socket: Arc<SocketShared>,
+        socket: Arc<SocketLink>,
         opts: Arc<Options>,
         role: Role,
         pipes: Option<SessionPipes>,
         io: &Arc<IoShared>,
     ) -> Session {
-        let act = Activation::for_io(Arc::clone(io), token);
-        let (outgoing, incoming, gate) = match pipes {
+        let act = Activation::scheduled(Arc::clone(io) as _, token);
+        let (outgoing, incoming, gate, peer_id) = match pipes {
             Some(p) => {
                 p.outgoing.set_activation(Arc::clone(&act));
                 p.incoming.set_activation(Arc::clone(&act));
-                (Some(p.outgoing), Some(p.incoming), p.gate)
+                (Some(p.outgoing), Some(p.incoming), p.gate, Some(p.peer_id))
             }
-            None => (None, None, WriteGate::new()),
+            None => (None, None, WriteGate::new(), None),
         };
         gate.set_session(Arc::clone(&act));
         Session {
@@ -140,6 +145,8 @@ impl Session {
             incoming,
             engine: None,
             gate,
+            peer_id,
+            connected_before: false,
             generation: 0,
             input_blocked: false,
             closing: false,
@@ -337,6 +344,17 @@ impl Session {
         if let Some(engine) = self.engine.as_ref() {
             self.gate.set_stream(Some(Arc::clone(engine.stream())));
         }
+        let reconnect = std::mem::replace(&mut self.connected_before, true);
+        if let (Some(incoming), Some(peer_id)) = (self.incoming.as_mut(), self.peer_id) {
+            // Pipes made at connect time: the socket did not know who would answer.
+            if wants_routing_id(self.socket.socket_type()) {
+                let id = Message::control(Kind::RoutingId, peer.identity.clone());
+                let _ = incoming.send(id);
+            }
+            if reconnect {
+                self.socket.post(PeerEvent::Hiccup(peer_id));
+            }
+        }
         if self.outgoing.is_none() {
             let (to_peer, from_socket) = pipe(
                 Options::hwm(self.opts.sndhwm),
@@ -354,14 +372,11 @@ impl Session {
                 Role::Accepted { endpoint_id } => *endpoint_id,
                 Role::Connecter(c) => c.endpoint_id,
             };
-            let peer = Peer {
-                writer: to_peer,
-                reader: from_peer,
-                endpoint_id,
-                routing_id: peer.identity,
-                gate: Some(Arc::clone(&self.gate)),
-            };
-            if !self.socket.attach(peer) {
+            let mut new_peer = Peer::new(to_peer, from_peer, endpoint_id);
+            new_peer.routing_id = Some(peer.identity);
+            new_peer.sink = Some(Arc::clone(&self.gate) as _);
+            self.peer_id = Some(new_peer.id);
+            if !self.socket.post(PeerEvent::Attach(new_peer)) {
                 return false;
             }
         }
@@ -389,8 +404,7 @@ impl Session {
             Role::Accepted { .. } => false,
             Role::Connecter(_) => {
                 if self.opts.immediate {
-                    self.outgoing = None;
-                    self.incoming = None;
+                    self.drop_pipes();
                 }
                 if self.socket.is_closed() || io.stopping {
                     return false;
@@ -432,8 +446,8 @@ impl Session {
             ConnectTarget::Tcp(endpoint) => endpoint
                 .connect_addr(self.opts.ipv6)
                 .map_err(io::Error::from)
-                .and_then(|addr| tcp::connect(addr, &self.opts)),
-            ConnectTarget::Ipc(endpoint) => ipc::connect(endpoint, &self.opts),
+                .and_then(|addr| tcp::connect(addr, &transport_options(&self.opts))),
+            ConnectTarget::Ipc(endpoint) => ipc::connect(endpoint, &transport_options(&self.opts)),
         };
         match attempt {
             Ok(mut stream) => {
@@ -512,8 +526,18 @@ impl Session {
         }
     }
 
-    /// Deregisters everything; the pipes close when the session is dropped.
+    /// Closes our pipe ends and tells the socket its peer is gone.
+    fn drop_pipes(&mut self) {
+        self.outgoing = None;
+        self.incoming = None;
+        if let Some(id) = self.peer_id.take() {
+            self.socket.post(PeerEvent::Detach(id));
+        }
+    }
+
+    /// Deregisters everything and closes the pipes.
     pub(crate) fn close(&mut self, registry: &Registry) {
+        self.drop_pipes();
         self.gate.set_stream(None);
         if let Some(engine) = self.engine.take() {
             let _ = registry.deregister(&mut SourceFd(&engine.stream().fd()));

@@ -12,7 +12,10 @@
 //! full and asked for it (`writer_blocked`); new messages wake the reader only when it announced
 //! that it waits (see `signal`).
 
+mod peer;
 mod queue;
+
+pub(crate) use peer::{DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, OnceLock};

@@ -1,103 +1,36 @@
 //! Sockets: the user-facing object, and the messaging patterns behind it.
 //!
 //! A [`Socket`] holds one [`Pattern`] — the routing rule of its socket type (`pair.rs`, `push.rs`,
-//! `pull.rs`, ...) — over a set of [`Peer`]s. A peer is just two pipes; whether a connection on an
-//! I/O thread or another socket of the same context sits at their far end is invisible here, so a
-//! socket type knows nothing of transports.
+//! `pull.rs`, ...) — over a set of [`Peer`](crate::pipe::Peer)s. A peer is just two pipes;
+//! whether a connection on an I/O thread or another socket of the same context sits at their far
+//! end is invisible here, so a socket type knows nothing of transports.
 //!
 //! Sockets are `Send` but not `Sync`, like libzmq's: use one from one thread at a time.
 
-mod fq;
-mod lb;
 mod pair;
+mod pattern;
 mod pull;
 mod push;
+pub(crate) mod util;
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::context::ContextInner;
-use crate::direct::WriteGate;
-use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::io::{ConnectTarget, IoCommand, SessionPipes, lock};
+use crate::io::endpoints::{Endpoints, Env};
+use crate::io::link::SocketLink;
+use crate::io::runtime::Runtime;
 use crate::message::Message;
 use crate::options::{self, Options};
-use crate::pipe::{PipeReader, PipeWriter, pipe};
-use crate::signal::Activation;
-use crate::transport::{ipc, tcp};
+use crate::pipe::PeerEvent;
+use pattern::{Closed, Pattern, Refused};
 
 pub use oxmq_proto::SocketType;
-
-/// One peer of a socket: a pipe to it and a pipe from it.
-pub(crate) struct Peer {
-    pub writer: PipeWriter,
-    pub reader: PipeReader,
-    /// The bind or connect this peer came through.
-    pub endpoint_id: u64,
-    /// The peer's ROUTING_ID (from its READY, or its socket options for inproc).
-    #[allow(dead_code)]
-    pub routing_id: Bytes,
-    /// For a connection on an I/O thread: the way to write to it directly (see `direct`).
-    pub gate: Option<Arc<WriteGate>>,
-}
-
-impl Peer {
-    /// Sends `msg` to this peer: written straight to the connection when `direct` is allowed and
-    /// the connection is idle, otherwise queued in the pipe. Hands the message back when the
-    /// pipe is full or closed.
-    #[inline]
-    pub(crate) fn send(&mut self, msg: Message, direct: bool) -> std::result::Result<(), Message> {
-        if direct {
-            if let Some(gate) = &self.gate {
-                let writer = &self.writer;
-                if !writer.is_closed() && gate.try_write(&msg, || writer.is_drained()) {
-                    return Ok(());
-                }
-            }
-        }
-        self.writer.send(msg)
-    }
-}
-
-/// The routing rule of a socket type.
-pub(crate) trait Pattern: Send {
-    /// A new peer finished its handshake (or an inproc peer connected).
-    fn attach(&mut self, peer: Peer);
-    /// Forgets the peers that came through `endpoint_id` (disconnect).
-    fn detach_endpoint(&mut self, endpoint_id: u64);
-    /// Whether this socket type sends at all.
-    fn can_send_type(&self) -> bool {
-        false
-    }
-    /// Whether this socket type receives at all.
-    fn can_recv_type(&self) -> bool {
-        false
-    }
-    /// Routes a message, or hands it back when it cannot be sent now. `direct` allows writing
-    /// it from the caller's thread when its connection is idle (request-reply rhythm).
-    fn send(&mut self, msg: Message, direct: bool) -> std::result::Result<(), Message> {
-        let _ = direct;
-        Err(msg)
-    }
-    /// The next message to deliver, if any.
-    fn recv(&mut self) -> Option<Message> {
-        None
-    }
-    /// Whether a send would succeed now.
-    fn can_send(&mut self) -> bool {
-        false
-    }
-    /// Whether a receive would succeed now.
-    fn can_recv(&mut self) -> bool {
-        false
-    }
-}
 
 fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
     Ok(match socket_type {
@@ -108,87 +41,105 @@ fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
     })
 }
 
-/// What I/O threads and other sockets know of a socket.
-pub(crate) struct SocketShared {
-    id: u64,
-    socket_type: SocketType,
-    activation: Arc<Activation>,
-    mailbox: Mutex<Vec<Peer>>,
-    has_mail: AtomicBool,
-    closed: AtomicBool,
-    linger: AtomicI32,
+/// A send that did not happen, with the message handed back to the caller.
+///
+/// ```
+/// let ctx = oxmq::Context::new();
+/// let push = ctx.socket(oxmq::SocketType::Push)?;
+/// // No peer yet: the message comes back instead of being dropped.
+/// let err = push.try_send("job").unwrap_err();
+/// assert_eq!(err.error(), oxmq::Error::WouldBlock);
+/// assert_eq!(err.into_message()[0], b"job");
+/// # Ok::<(), oxmq::Error>(())
+/// ```
+pub struct SendError {
+    error: Error,
+    message: Message,
 }
 
-impl SocketShared {
-    pub(crate) fn id(&self) -> u64 {
-        self.id
+impl SendError {
+    /// Why the message was not sent.
+    pub fn error(&self) -> Error {
+        self.error
     }
 
-    pub(crate) fn socket_type(&self) -> SocketType {
-        self.socket_type
+    /// The message that was not sent.
+    pub fn message(&self) -> &Message {
+        &self.message
     }
 
-    pub(crate) fn activation(&self) -> Arc<Activation> {
-        Arc::clone(&self.activation)
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    /// LINGER at the time of asking, in milliseconds.
-    pub(crate) fn linger(&self) -> i32 {
-        self.linger.load(Ordering::Relaxed)
-    }
-
-    /// Hands a new peer to the socket. Returns `false` when the socket is closed.
-    pub(crate) fn attach(&self, peer: Peer) -> bool {
-        {
-            // Checked under the mailbox lock: a closing socket drains the mailbox under it too,
-            // so a peer is either drained or refused, never stranded.
-            let mut mailbox = lock(&self.mailbox);
-            if self.is_closed() {
-                return false;
-            }
-            mailbox.push(peer);
-        }
-        self.has_mail.store(true, Ordering::Release);
-        self.activation.notify();
-        true
-    }
-
-    /// Wakes a thread blocked on this socket (context shutdown).
-    pub(crate) fn wake(&self) {
-        self.activation.wake();
+    /// Takes the message back.
+    pub fn into_message(self) -> Message {
+        self.message
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum EndpointKind {
-    Bound { io: usize },
-    Connected { io: usize },
-    InprocBound,
-    InprocConnected,
+impl fmt::Debug for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendError")
+            .field("error", &self.error)
+            .field("frames", &self.message.len())
+            .finish()
+    }
 }
 
-struct EndpointRecord {
-    /// The endpoint as given to bind/connect.
-    given: String,
-    /// The endpoint as resolved (the real port of `tcp://*:0`).
-    resolved: String,
-    id: u64,
-    kind: EndpointKind,
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(err: SendError) -> Error {
+        err.error
+    }
 }
 
 struct Core {
     opts: Options,
     pattern: Box<dyn Pattern>,
-    endpoints: Vec<EndpointRecord>,
-    last_endpoint: String,
+    endpoints: Endpoints,
     /// The last operation was a receive: the next send answers it, so latency matters more than
-    /// batching and it may be written directly from this thread (see `direct`). A stream of sends
-    /// keeps using the batched I/O-thread path.
+    /// batching and it may be written directly from this thread (see `engine::write_gate`). A
+    /// stream of sends keeps using the batched I/O-thread path.
     replying: bool,
+    /// What the peers see of `replying` (stored only when it changes).
+    rhythm: Arc<AtomicBool>,
+    rhythm_on: bool,
+}
+
+impl Core {
+    /// Applies the peer events in the mailbox.
+    #[inline]
+    fn process_mail(&mut self, link: &SocketLink) {
+        let Some(events) = link.mailbox().take() else {
+            return;
+        };
+        for event in events {
+            match event {
+                PeerEvent::Attach(mut peer) => {
+                    peer.rhythm = Arc::clone(&self.rhythm);
+                    self.pattern.attach(peer);
+                }
+                PeerEvent::Detach(id) => self.pattern.detach(id),
+                PeerEvent::Hiccup(id) => self.pattern.hiccup(id),
+            }
+        }
+    }
+
+    #[inline]
+    fn set_rhythm(&mut self, direct: bool) {
+        if self.rhythm_on != direct {
+            self.rhythm_on = direct;
+            self.rhythm.store(direct, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A ZeroMQ socket.
@@ -196,16 +147,16 @@ struct Core {
 /// Created by [`Context::socket`](crate::Context::socket). Dropping the socket closes it: queued
 /// outgoing messages are still delivered for up to LINGER (see [`Socket::set_linger`]).
 pub struct Socket {
-    ctx: Arc<ContextInner>,
-    shared: Arc<SocketShared>,
+    ctx: Arc<Runtime>,
+    link: Arc<SocketLink>,
     core: RefCell<Core>,
 }
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
-            .field("type", &self.shared.socket_type)
-            .field("id", &self.shared.id)
+            .field("type", &self.link.socket_type())
+            .field("id", &self.link.id())
             .finish()
     }
 }
@@ -218,35 +169,28 @@ pub(crate) fn next_id() -> u64 {
 }
 
 impl Socket {
-    pub(crate) fn new(ctx: Arc<ContextInner>, socket_type: SocketType) -> Result<Socket> {
+    pub(crate) fn new(ctx: Arc<Runtime>, socket_type: SocketType) -> Result<Socket> {
         let pattern = new_pattern(socket_type)?;
         let opts = Options::default();
-        let shared = Arc::new(SocketShared {
-            id: next_id(),
-            socket_type,
-            activation: Activation::for_thread(),
-            mailbox: Mutex::new(Vec::new()),
-            has_mail: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            linger: AtomicI32::new(opts.linger),
-        });
-        ctx.register_socket(&shared)?;
+        let link = SocketLink::new(next_id(), socket_type, opts.linger);
+        ctx.register_socket(&link)?;
         Ok(Socket {
             ctx,
-            shared,
+            link,
             core: RefCell::new(Core {
                 opts,
                 pattern,
-                endpoints: Vec::new(),
-                last_endpoint: String::new(),
+                endpoints: Endpoints::default(),
                 replying: false,
+                rhythm: Arc::new(AtomicBool::new(false)),
+                rhythm_on: false,
             }),
         })
     }
 
     /// The socket's type.
     pub fn socket_type(&self) -> SocketType {
-        self.shared.socket_type
+        self.link.socket_type()
     }
 
     fn check_term(&self) -> Result<()> {
@@ -261,255 +205,119 @@ impl Socket {
         self.core.borrow_mut()
     }
 
-    /// Attaches the peers that arrived in the mailbox.
-    #[inline]
-    fn process_mail(&self, core: &mut Core) {
-        if self.shared.has_mail.load(Ordering::Acquire) {
-            self.shared.has_mail.store(false, Ordering::Relaxed);
-            let peers = std::mem::take(&mut *lock(&self.shared.mailbox));
-            for peer in peers {
-                core.pattern.attach(peer);
-            }
-        }
+    /// Runs an endpoint operation with the socket's environment, then applies the peer events
+    /// it caused.
+    fn with_endpoints<T>(
+        &self,
+        op: impl FnOnce(&mut Endpoints, &Env<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.check_term()?;
+        let mut core = self.core();
+        let core = &mut *core;
+        let env = Env {
+            pool: self.ctx.io(),
+            inproc: self.ctx.inproc(),
+            link: &self.link,
+            opts: &core.opts,
+        };
+        let result = op(&mut core.endpoints, &env);
+        core.process_mail(&self.link);
+        result
     }
 
     /// Binds the socket to a local endpoint and accepts connections on it.
     ///
     /// `tcp://*:*` (or port `0`) binds an ephemeral port; [`Socket::last_endpoint`] tells which.
     pub fn bind(&self, endpoint: &str) -> Result<()> {
-        self.check_term()?;
-        let mut core = self.core();
-        let parsed = Endpoint::parse(endpoint)?;
-        let id = next_id();
-        let (resolved, kind) = match parsed {
-            Endpoint::Inproc(name) => {
-                let peers = self.ctx.inproc_bind(&name, &self.shared, &core.opts, id)?;
-                for peer in peers {
-                    core.pattern.attach(peer);
-                }
-                (endpoint.to_owned(), EndpointKind::InprocBound)
-            }
-            Endpoint::Tcp(tcp) => {
-                let (listener, text) = tcp::bind(&tcp, &core.opts)?;
-                let io = self.ctx.choose_io()?;
-                let command = IoCommand::Listen {
-                    listener,
-                    socket: Arc::clone(&self.shared),
-                    opts: Arc::new(core.opts.clone()),
-                    endpoint_id: id,
-                };
-                self.ctx.io(io)?.send(command);
-                (text, EndpointKind::Bound { io })
-            }
-            Endpoint::Ipc(ipc) => {
-                let (listener, text) = ipc::bind(&ipc, &core.opts)?;
-                let io = self.ctx.choose_io()?;
-                let command = IoCommand::Listen {
-                    listener,
-                    socket: Arc::clone(&self.shared),
-                    opts: Arc::new(core.opts.clone()),
-                    endpoint_id: id,
-                };
-                self.ctx.io(io)?.send(command);
-                (text, EndpointKind::Bound { io })
-            }
-        };
-        core.last_endpoint = resolved.clone();
-        core.endpoints.push(EndpointRecord {
-            given: endpoint.to_owned(),
-            resolved,
-            id,
-            kind,
-        });
-        Ok(())
+        self.with_endpoints(|endpoints, env| endpoints.bind(env, endpoint, next_id()))
     }
 
     /// Connects the socket to a remote endpoint. Returns at once: the connection is made (and
     /// remade after it breaks) in the background, and the peer need not be there yet.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
-        self.check_term()?;
-        let mut core = self.core();
-        let parsed = Endpoint::parse(endpoint)?;
-        let id = next_id();
-        let kind = match parsed {
-            Endpoint::Inproc(name) => {
-                let peer = self.ctx.inproc_connect(&name, &self.shared, &core.opts, id);
-                core.pattern.attach(peer);
-                EndpointKind::InprocConnected
-            }
-            Endpoint::Tcp(tcp) => {
-                tcp.connect_addr(core.opts.ipv6)?;
-                self.start_connecter(&mut core, ConnectTarget::Tcp(tcp), id)?
-            }
-            Endpoint::Ipc(ipc) => {
-                ipc::check(&ipc)?;
-                self.start_connecter(&mut core, ConnectTarget::Ipc(ipc), id)?
-            }
-        };
-        core.last_endpoint = endpoint.to_owned();
-        core.endpoints.push(EndpointRecord {
-            given: endpoint.to_owned(),
-            resolved: endpoint.to_owned(),
-            id,
-            kind,
-        });
-        Ok(())
-    }
-
-    fn start_connecter(
-        &self,
-        core: &mut Core,
-        target: ConnectTarget,
-        id: u64,
-    ) -> Result<EndpointKind> {
-        let io = self.ctx.choose_io()?;
-        let pipes = if core.opts.immediate {
-            None
-        } else {
-            // Without IMMEDIATE the peer exists from now on: messages queue for it while the
-            // connection is being made, as in libzmq.
-            let act = self.shared.activation();
-            let (to_peer, from_socket) =
-                pipe(Options::hwm(core.opts.sndhwm), None, Some(Arc::clone(&act)));
-            let (to_socket, from_peer) = pipe(Options::hwm(core.opts.rcvhwm), Some(act), None);
-            let gate = WriteGate::new();
-            core.pattern.attach(Peer {
-                writer: to_peer,
-                reader: from_peer,
-                endpoint_id: id,
-                routing_id: Bytes::new(),
-                gate: Some(Arc::clone(&gate)),
-            });
-            Some(SessionPipes {
-                outgoing: from_socket,
-                incoming: to_socket,
-                gate,
-            })
-        };
-        self.ctx.io(io)?.send(IoCommand::Connect {
-            target,
-            socket: Arc::clone(&self.shared),
-            opts: Arc::new(core.opts.clone()),
-            endpoint_id: id,
-            pipes,
-        });
-        Ok(EndpointKind::Connected { io })
-    }
-
-    fn take_endpoint(core: &mut Core, endpoint: &str, bound: bool) -> Result<EndpointRecord> {
-        let position = core.endpoints.iter().position(|record| {
-            let kind_matches = matches!(
-                (record.kind, bound),
-                (EndpointKind::Bound { .. } | EndpointKind::InprocBound, true)
-                    | (
-                        EndpointKind::Connected { .. } | EndpointKind::InprocConnected,
-                        false
-                    )
-            );
-            kind_matches
-                && (record.resolved == endpoint
-                    || record.given == endpoint && !endpoint.contains('*'))
-        });
-        position
-            .map(|i| core.endpoints.remove(i))
-            .ok_or(Error::NotFound)
+        self.with_endpoints(|endpoints, env| endpoints.connect(env, endpoint, next_id()))
     }
 
     /// Stops accepting on an endpoint this socket bound, and closes the connections accepted on
     /// it. For a wildcard bind, pass the endpoint [`Socket::last_endpoint`] reported.
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
-        self.check_term()?;
-        let mut core = self.core();
-        Endpoint::parse(endpoint)?;
-        let record = Self::take_endpoint(&mut core, endpoint, true)?;
-        match record.kind {
-            EndpointKind::Bound { io } => {
-                let (done, wait) = mpsc::channel();
-                self.ctx.io(io)?.send(IoCommand::Unbind {
-                    endpoint_id: record.id,
-                    done,
-                });
-                // Wait until the port is released, so that it can be bound again at once.
-                let _ = wait.recv_timeout(Duration::from_secs(5));
-            }
-            EndpointKind::InprocBound => {
-                let name = record.given.trim_start_matches("inproc://");
-                self.ctx.inproc_unbind(name, self.shared.id);
-            }
-            _ => {}
-        }
-        core.pattern.detach_endpoint(record.id);
+        let id = self.with_endpoints(|endpoints, env| endpoints.unbind(env, endpoint))?;
+        self.core().pattern.detach_endpoint(id);
         Ok(())
     }
 
     /// Disconnects from an endpoint this socket connected to; messages still queued for it are
     /// dropped.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
-        self.check_term()?;
-        let mut core = self.core();
-        Endpoint::parse(endpoint)?;
-        let record = Self::take_endpoint(&mut core, endpoint, false)?;
-        if let EndpointKind::Connected { io } = record.kind {
-            self.ctx.io(io)?.send(IoCommand::Disconnect {
-                endpoint_id: record.id,
-            });
-        }
-        core.pattern.detach_endpoint(record.id);
+        let id = self.with_endpoints(|endpoints, env| endpoints.disconnect(env, endpoint))?;
+        self.core().pattern.detach_endpoint(id);
         Ok(())
     }
 
     /// The last endpoint bound or connected (ZMQ_LAST_ENDPOINT), with a wildcard port resolved.
     pub fn last_endpoint(&self) -> String {
-        self.core().last_endpoint.clone()
+        self.core().endpoints.last_endpoint().to_owned()
     }
 
     /// Sends a message, blocking while no peer can take it (up to SNDTIMEO).
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        self.send_msg(msg.into(), false)
+        self.send_msg(msg.into(), false).map_err(Error::from)
     }
 
-    /// Sends a message without blocking: [`Error::WouldBlock`] when no peer can take it now.
-    pub fn try_send(&self, msg: impl Into<Message>) -> Result<()> {
+    /// Sends a message without blocking. When it cannot be sent now ([`Error::WouldBlock`]) or
+    /// at all, the message comes back in the [`SendError`].
+    pub fn try_send(&self, msg: impl Into<Message>) -> std::result::Result<(), SendError> {
         self.send_msg(msg.into(), true)
     }
 
-    fn send_msg(&self, msg: Message, dont_wait: bool) -> Result<()> {
+    fn send_msg(&self, msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
         let mut core = self.core();
-        if !core.pattern.can_send_type() {
-            return Err(Error::NotSupported);
+        if let Err(error) = self.check_term() {
+            return Err(SendError {
+                error,
+                message: msg,
+            });
         }
-        self.check_term()?;
-        self.process_mail(&mut core);
+        core.process_mail(&self.link);
         let direct = std::mem::take(&mut core.replying);
-        let mut msg = match core.pattern.send(msg, direct) {
+        core.set_rhythm(direct);
+        let mut msg = match core.pattern.send(msg) {
             Ok(()) => return Ok(()),
-            Err(back) => back,
+            Err(Refused::Full(back)) => back,
+            Err(Refused::Failed(error, message)) => return Err(SendError { error, message }),
         };
+        core.set_rhythm(false);
         let timeout = if dont_wait {
             Some(Duration::ZERO)
         } else {
             Options::timeout(core.opts.sndtimeo)
         };
+        let fail = |error, message| Err(SendError { error, message });
+        if timeout == Some(Duration::ZERO) {
+            return fail(Error::WouldBlock, msg);
+        }
         let deadline = deadline_after(timeout);
+        let activation = self.link.activation();
         loop {
-            if timeout == Some(Duration::ZERO) {
-                return Err(Error::WouldBlock);
-            }
-            self.shared.activation.prepare_wait();
-            self.process_mail(&mut core);
-            match core.pattern.send(msg, false) {
+            activation.prepare_wait();
+            core.process_mail(&self.link);
+            match core.pattern.send(msg) {
                 Ok(()) => {
-                    self.shared.activation.cancel_wait();
+                    activation.cancel_wait();
                     return Ok(());
                 }
-                Err(back) => msg = back,
+                Err(Refused::Full(back)) => msg = back,
+                Err(Refused::Failed(error, message)) => {
+                    activation.cancel_wait();
+                    return fail(error, message);
+                }
             }
             if self.ctx.is_terminated() {
-                self.shared.activation.cancel_wait();
-                return Err(Error::Terminated);
+                activation.cancel_wait();
+                return fail(Error::Terminated, msg);
             }
-            if !self.shared.activation.park(deadline) {
-                return Err(Error::WouldBlock);
+            if !activation.park(deadline) {
+                return fail(Error::WouldBlock, msg);
             }
         }
     }
@@ -526,12 +334,9 @@ impl Socket {
 
     fn recv_msg(&self, dont_wait: bool) -> Result<Message> {
         let mut core = self.core();
-        if !core.pattern.can_recv_type() {
-            return Err(Error::NotSupported);
-        }
         self.check_term()?;
-        self.process_mail(&mut core);
-        if let Some(msg) = core.pattern.recv() {
+        core.process_mail(&self.link);
+        if let Some(msg) = core.pattern.recv()? {
             core.replying = true;
             return Ok(msg);
         }
@@ -544,19 +349,27 @@ impl Socket {
             return Err(Error::WouldBlock);
         }
         let deadline = deadline_after(timeout);
+        let activation = self.link.activation();
         loop {
-            self.shared.activation.prepare_wait();
-            self.process_mail(&mut core);
-            if let Some(msg) = core.pattern.recv() {
-                self.shared.activation.cancel_wait();
-                core.replying = true;
-                return Ok(msg);
+            activation.prepare_wait();
+            core.process_mail(&self.link);
+            match core.pattern.recv() {
+                Ok(Some(msg)) => {
+                    activation.cancel_wait();
+                    core.replying = true;
+                    return Ok(msg);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    activation.cancel_wait();
+                    return Err(err);
+                }
             }
             if self.ctx.is_terminated() {
-                self.shared.activation.cancel_wait();
+                activation.cancel_wait();
                 return Err(Error::Terminated);
             }
-            if !self.shared.activation.park(deadline) {
+            if !activation.park(deadline) {
                 return Err(Error::WouldBlock);
             }
         }
@@ -565,24 +378,37 @@ impl Socket {
     /// Whether a message can be received now without blocking (`ZMQ_POLLIN`).
     pub fn has_incoming(&self) -> bool {
         let mut core = self.core();
-        self.process_mail(&mut core);
+        core.process_mail(&self.link);
         core.pattern.can_recv()
     }
 
     /// Whether a message can be sent now without blocking (`ZMQ_POLLOUT`).
     pub fn can_send(&self) -> bool {
         let mut core = self.core();
-        self.process_mail(&mut core);
+        core.process_mail(&self.link);
         core.pattern.can_send()
+    }
+
+    /// Sets an option by its libzmq number, with the value as `zmq_setsockopt` takes it (an
+    /// `int` in native byte order, or bytes). Options of the socket's type (SUBSCRIBE,
+    /// ROUTER_MANDATORY, ...) are set this way or through their named setters.
+    pub fn set_option_raw(&self, option: i32, value: &[u8]) -> Result<()> {
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.pattern.set_option(option, value)
+    }
+
+    /// Reads an integer option of the socket's type by its libzmq number.
+    pub fn option_raw(&self, option: i32) -> Result<i32> {
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.pattern.option(option)
     }
 }
 
+/// `Instant::now() + timeout`, or `None` (forever) when that is beyond what `Instant` holds.
 fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|t| {
-        Instant::now()
-            .checked_add(t)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
-    })
+    timeout.and_then(|t| Instant::now().checked_add(t))
 }
 
 /// Defines a setter and a getter for an option stored as-is in `Options`.
@@ -669,7 +495,7 @@ impl Socket {
     pub fn set_linger(&self, ms: i32) -> Result<()> {
         let value = options::check_min_minus_one(ms)?;
         self.core().opts.linger = value;
-        self.shared.linger.store(value, Ordering::Relaxed);
+        self.link.set_linger(value);
         Ok(())
     }
 
@@ -696,26 +522,13 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
+        let pending = self.link.mailbox().close();
         let core = self.core.get_mut();
         // Dropping the peers closes the socket's pipe ends: sessions flush what is queued
         // (within LINGER), inproc peers see the pipes end.
         core.pattern = Box::new(Closed);
-        drop(std::mem::take(&mut *lock(&self.shared.mailbox)));
-        for record in &core.endpoints {
-            if let EndpointKind::InprocBound = record.kind {
-                self.ctx
-                    .inproc_unbind(record.given.trim_start_matches("inproc://"), self.shared.id);
-            }
-        }
-        self.ctx.socket_closed(&self.shared);
+        drop(pending);
+        core.endpoints.close(self.ctx.inproc(), self.link.id());
+        self.ctx.socket_closed(&self.link);
     }
-}
-
-/// The pattern of a closed socket: no peers.
-struct Closed;
-
-impl Pattern for Closed {
-    fn attach(&mut self, _peer: Peer) {}
-    fn detach_endpoint(&mut self, _endpoint_id: u64) {}
 }

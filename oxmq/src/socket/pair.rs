@@ -1,8 +1,10 @@
 //! PAIR: an exclusive connection to exactly one peer (RFC 31). A second peer is refused: its
 //! pipes are closed as soon as it attaches, as libzmq does.
 
-use super::{Pattern, Peer};
-use crate::message::Message;
+use super::pattern::{Pattern, Refused};
+use crate::error::Error;
+use crate::message::{Kind, Message};
+use crate::pipe::{Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Pair {
@@ -12,10 +14,8 @@ pub(crate) struct Pair {
 impl Pair {
     /// Forgets the peer once both directions are gone.
     fn prune(&mut self) {
-        if let Some(peer) = self.peer.as_mut() {
-            if peer.writer.is_closed() && peer.reader.is_finished() {
-                self.peer = None;
-            }
+        if self.peer.as_mut().is_some_and(Peer::is_gone) {
+            self.peer = None;
         }
     }
 }
@@ -29,6 +29,12 @@ impl Pattern for Pair {
         // Otherwise `peer` is dropped here, which closes its pipes and so its connection.
     }
 
+    fn detach(&mut self, id: PeerId) {
+        if self.peer.as_ref().is_some_and(|peer| peer.id == id) {
+            self.prune();
+        }
+    }
+
     fn detach_endpoint(&mut self, endpoint_id: u64) {
         if self
             .peer
@@ -39,34 +45,30 @@ impl Pattern for Pair {
         }
     }
 
-    fn can_send_type(&self) -> bool {
-        true
-    }
-
-    fn can_recv_type(&self) -> bool {
-        true
-    }
-
-    fn send(&mut self, msg: Message, direct: bool) -> Result<(), Message> {
+    fn send(&mut self, msg: Message) -> Result<(), Refused> {
         match self.peer.as_mut() {
-            Some(peer) => {
-                let result = peer.send(msg, direct);
-                if result.is_err() {
+            Some(peer) => match peer.send(msg) {
+                Ok(()) => Ok(()),
+                Err(back) => {
                     self.prune();
+                    Err(Refused::Full(back))
                 }
-                result
-            }
-            None => Err(msg),
+            },
+            None => Err(Refused::Full(msg)),
         }
     }
 
-    fn recv(&mut self) -> Option<Message> {
-        let peer = self.peer.as_mut()?;
-        let msg = peer.reader.recv();
-        if msg.is_none() {
-            self.prune();
+    fn recv(&mut self) -> Result<Option<Message>, Error> {
+        let Some(peer) = self.peer.as_mut() else {
+            return Ok(None);
+        };
+        while let Some(msg) = peer.reader.recv() {
+            if msg.kind() == Kind::Data {
+                return Ok(Some(msg));
+            }
         }
-        msg
+        self.prune();
+        Ok(None)
     }
 
     fn can_send(&mut self) -> bool {

@@ -1,9 +1,10 @@
 //! PUSH: the sending end of a pipeline (RFC 30). Messages are load-balanced over the connected
 //! PULL peers; when every peer is at its high-water mark, `send` blocks.
 
-use super::lb::LoadBalancer;
-use super::{Pattern, Peer};
+use super::pattern::{Pattern, Refused};
+use super::util::lb::LoadBalancer;
 use crate::message::Message;
+use crate::pipe::{Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Push {
@@ -15,16 +16,16 @@ impl Pattern for Push {
         self.lb.attach(peer);
     }
 
+    fn detach(&mut self, id: PeerId) {
+        self.lb.detach(id);
+    }
+
     fn detach_endpoint(&mut self, endpoint_id: u64) {
         self.lb.detach_endpoint(endpoint_id);
     }
 
-    fn can_send_type(&self) -> bool {
-        true
-    }
-
-    fn send(&mut self, msg: Message, direct: bool) -> Result<(), Message> {
-        self.lb.send(msg, direct)
+    fn send(&mut self, msg: Message) -> Result<(), Refused> {
+        self.lb.send(msg).map(drop).map_err(Refused::Full)
     }
 
     fn can_send(&mut self) -> bool {

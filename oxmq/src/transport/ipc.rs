@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mio::net::{UnixListener, UnixStream};
 use socket2::SockRef;
 
-use super::{Listener, Stream, set_buffers};
+use super::{Listener, Stream, TransportOptions, set_buffers};
 use crate::endpoint::IpcEndpoint;
 use crate::error::{Error, Result};
-use crate::options::Options;
 
 /// A listening Unix socket; removes its file when dropped.
 pub(crate) struct IpcListener {
@@ -54,7 +53,7 @@ fn temporary_path() -> PathBuf {
 }
 
 /// Binds a listener; returns it with its endpoint string.
-pub(crate) fn bind(endpoint: &IpcEndpoint, opts: &Options) -> Result<(Listener, String)> {
+pub(crate) fn bind(endpoint: &IpcEndpoint, opts: &TransportOptions) -> Result<(Listener, String)> {
     let endpoint = match endpoint {
         IpcEndpoint::Any => IpcEndpoint::Path(temporary_path()),
         other => other.clone(),
@@ -75,7 +74,7 @@ pub(crate) fn bind(endpoint: &IpcEndpoint, opts: &Options) -> Result<(Listener, 
 }
 
 /// Starts a connect.
-pub(crate) fn connect(endpoint: &IpcEndpoint, opts: &Options) -> io::Result<Stream> {
+pub(crate) fn connect(endpoint: &IpcEndpoint, opts: &TransportOptions) -> io::Result<Stream> {
     let addr = socket_addr(endpoint).map_err(io::Error::from)?;
     let stream = UnixStream::connect_addr(&addr)?;
     set_buffers(SockRef::from(&stream), opts.sndbuf, opts.rcvbuf)?;

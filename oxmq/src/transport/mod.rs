@@ -1,8 +1,9 @@
 //! Byte-stream transports: how a connection is made and how bytes move, nothing about ZMTP.
 //!
 //! The engine sees only [`Stream`] (read into a buffer, vectored write) and [`Listener`] (accept).
-//! `tcp.rs` and `ipc.rs` create them; inproc has no stream at all (see `crate::inproc`).
+//! `tcp.rs` and `ipc.rs` create them; inproc has no stream at all (see `inproc`).
 
+pub(crate) mod inproc;
 pub(crate) mod ipc;
 pub(crate) mod tcp;
 
@@ -14,11 +15,37 @@ use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use socket2::SockRef;
 
-/// `MSG_NOSIGNAL` (Linux): report EPIPE instead of raising SIGPIPE.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const MSG_NOSIGNAL: i32 = 0x4000;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// `MSG_NOSIGNAL`: report EPIPE instead of raising SIGPIPE (where the platform has it; elsewhere
+/// SO_NOSIGPIPE or an ignored SIGPIPE is needed).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+const MSG_NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
 const MSG_NOSIGNAL: i32 = 0;
+
+/// The socket options a transport reads when it opens a listener or a connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TransportOptions {
+    /// Bind `*` dual-stack and resolve names to IPv6 too.
+    pub ipv6: bool,
+    /// SO_SNDBUF (-1: the kernel's).
+    pub sndbuf: i32,
+    /// SO_RCVBUF (-1: the kernel's).
+    pub rcvbuf: i32,
+    /// The listen queue length.
+    pub backlog: i32,
+}
 
 /// A connected byte stream.
 pub(crate) enum Stream {

@@ -6,14 +6,13 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::{Listener, Stream, set_buffers};
+use super::{Listener, Stream, TransportOptions, set_buffers};
 use crate::endpoint::{TcpEndpoint, tcp_endpoint_string};
 use crate::error::Result;
-use crate::options::Options;
 
 /// Binds a listener; returns it with the endpoint string it is reachable at (the real port for
 /// an ephemeral bind).
-pub(crate) fn bind(endpoint: &TcpEndpoint, opts: &Options) -> Result<(Listener, String)> {
+pub(crate) fn bind(endpoint: &TcpEndpoint, opts: &TransportOptions) -> Result<(Listener, String)> {
     let addr = endpoint.bind_addr(opts.ipv6)?;
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
@@ -31,13 +30,15 @@ pub(crate) fn bind(endpoint: &TcpEndpoint, opts: &Options) -> Result<(Listener, 
 }
 
 /// Starts a non-blocking connect.
-pub(crate) fn connect(addr: SocketAddr, opts: &Options) -> io::Result<Stream> {
+pub(crate) fn connect(addr: SocketAddr, opts: &TransportOptions) -> io::Result<Stream> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
     match socket.connect(&addr.into()) {
         Ok(()) => {}
-        Err(err) if err.raw_os_error() == Some(115) || err.kind() == io::ErrorKind::WouldBlock => {}
+        Err(err)
+            if err.raw_os_error() == Some(libc::EINPROGRESS)
+                || err.kind() == io::ErrorKind::WouldBlock => {}
         Err(err) => return Err(err),
     }
     let stream = TcpStream::from_std(socket.into());

@@ -1,0 +1,247 @@
+//! Endpoint plumbing: what `bind`, `connect`, `unbind` and `disconnect` set in motion.
+//!
+//! tcp and ipc binds open the listener on the caller's thread (so that errors such as
+//! EADDRINUSE are reported by `bind` itself) and hand it to an I/O thread; connects start a
+//! connecter session there. inproc goes through the context's registry and involves no thread.
+//! Every new peer reaches the socket through its mailbox, whatever the transport.
+
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use oxmq_proto::SocketType;
+
+use super::link::SocketLink;
+use super::{ConnectTarget, IoCommand, IoPool, SessionPipes, transport_options};
+use crate::endpoint::Endpoint;
+use crate::engine::WriteGate;
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::pipe::{Peer, PeerEvent, pipe};
+use crate::transport::inproc::{InprocOptions, Registry};
+use crate::transport::{ipc, tcp};
+
+/// How long `unbind` waits for the I/O thread to release the address, so that it can be bound
+/// again at once. The thread does this within one turn; the bound only guards against a wedged
+/// thread.
+const UNBIND_WAIT: Duration = Duration::from_secs(5);
+
+/// What an endpoint of a socket is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bound { io: usize },
+    Connected { io: usize },
+    InprocBound,
+    InprocConnected,
+}
+
+struct Record {
+    /// The endpoint as given to bind/connect.
+    given: String,
+    /// The endpoint as resolved (the real port of `tcp://*:0`).
+    resolved: String,
+    id: u64,
+    kind: Kind,
+}
+
+/// What endpoint operations act on: the context's threads and inproc names, and the socket.
+pub(crate) struct Env<'a> {
+    pub pool: &'a IoPool,
+    pub inproc: &'a Registry,
+    pub link: &'a Arc<SocketLink>,
+    pub opts: &'a Options,
+}
+
+impl Env<'_> {
+    fn inproc_options(&self) -> InprocOptions {
+        InprocOptions {
+            sndhwm: self.opts.sndhwm,
+            rcvhwm: self.opts.rcvhwm,
+            routing_id: self.opts.routing_id.clone(),
+            wants_routing_id: wants_routing_id(self.link.socket_type()),
+        }
+    }
+}
+
+/// Whether a socket type learns its peers' routing ids (and so needs them in-band when a
+/// connection's identity is unknown as its pipes are attached).
+pub(crate) fn wants_routing_id(socket_type: SocketType) -> bool {
+    matches!(socket_type, SocketType::Router)
+}
+
+/// The endpoints of one socket.
+#[derive(Default)]
+pub(crate) struct Endpoints {
+    records: Vec<Record>,
+    last: String,
+}
+
+impl Endpoints {
+    /// The last endpoint bound or connected, with a wildcard port resolved.
+    pub(crate) fn last_endpoint(&self) -> &str {
+        &self.last
+    }
+
+    /// Binds `endpoint`.
+    pub(crate) fn bind(&mut self, env: &Env<'_>, endpoint: &str, id: u64) -> Result<()> {
+        let (resolved, kind) = match Endpoint::parse(endpoint)? {
+            Endpoint::Inproc(name) => {
+                env.inproc
+                    .bind(
+                        &name,
+                        env.link.mailbox(),
+                        env.link.id(),
+                        &env.inproc_options(),
+                        id,
+                    )
+                    .map_err(|_| Error::AddrInUse)?;
+                (endpoint.to_owned(), Kind::InprocBound)
+            }
+            parsed => {
+                let (listener, text) = match parsed {
+                    Endpoint::Tcp(tcp) => tcp::bind(&tcp, &transport_options(env.opts))?,
+                    Endpoint::Ipc(ipc) => ipc::bind(&ipc, &transport_options(env.opts))?,
+                    Endpoint::Inproc(_) => unreachable!("handled above"),
+                };
+                let io = env.pool.choose()?;
+                env.pool.get(io)?.send(IoCommand::Listen {
+                    listener,
+                    socket: Arc::clone(env.link),
+                    opts: Arc::new(env.opts.clone()),
+                    endpoint_id: id,
+                });
+                (text, Kind::Bound { io })
+            }
+        };
+        self.last.clone_from(&resolved);
+        self.records.push(Record {
+            given: endpoint.to_owned(),
+            resolved,
+            id,
+            kind,
+        });
+        Ok(())
+    }
+
+    /// Connects to `endpoint`: at once for inproc, in the background otherwise.
+    pub(crate) fn connect(&mut self, env: &Env<'_>, endpoint: &str, id: u64) -> Result<()> {
+        let kind = match Endpoint::parse(endpoint)? {
+            Endpoint::Inproc(name) => {
+                let peer = env
+                    .inproc
+                    .connect(&name, env.link.mailbox(), &env.inproc_options(), id);
+                env.link.post(PeerEvent::Attach(peer));
+                Kind::InprocConnected
+            }
+            Endpoint::Tcp(tcp) => {
+                tcp.connect_addr(env.opts.ipv6)?;
+                Self::start_connecter(env, ConnectTarget::Tcp(tcp), id)?
+            }
+            Endpoint::Ipc(ipc) => {
+                ipc::check(&ipc)?;
+                Self::start_connecter(env, ConnectTarget::Ipc(ipc), id)?
+            }
+        };
+        endpoint.clone_into(&mut self.last);
+        self.records.push(Record {
+            given: endpoint.to_owned(),
+            resolved: endpoint.to_owned(),
+            id,
+            kind,
+        });
+        Ok(())
+    }
+
+    fn start_connecter(env: &Env<'_>, target: ConnectTarget, id: u64) -> Result<Kind> {
+        let io = env.pool.choose()?;
+        let pipes = if env.opts.immediate {
+            None
+        } else {
+            // Without IMMEDIATE the peer exists from now on: messages queue for it while the
+            // connection is being made, as in libzmq.
+            let act = env.link.activation();
+            let (to_peer, from_socket) =
+                pipe(Options::hwm(env.opts.sndhwm), None, Some(Arc::clone(&act)));
+            let (to_socket, from_peer) = pipe(Options::hwm(env.opts.rcvhwm), Some(act), None);
+            let gate = WriteGate::new();
+            let mut peer = Peer::new(to_peer, from_peer, id);
+            peer.sink = Some(Arc::clone(&gate) as _);
+            let peer_id = peer.id;
+            env.link.post(PeerEvent::Attach(peer));
+            Some(SessionPipes {
+                outgoing: from_socket,
+                incoming: to_socket,
+                gate,
+                peer_id,
+            })
+        };
+        env.pool.get(io)?.send(IoCommand::Connect {
+            target,
+            socket: Arc::clone(env.link),
+            opts: Arc::new(env.opts.clone()),
+            endpoint_id: id,
+            pipes,
+        });
+        Ok(Kind::Connected { io })
+    }
+
+    fn take(&mut self, endpoint: &str, bound: bool) -> Result<Record> {
+        Endpoint::parse(endpoint)?;
+        let position = self.records.iter().position(|record| {
+            let kind_matches = matches!(
+                (record.kind, bound),
+                (Kind::Bound { .. } | Kind::InprocBound, true)
+                    | (Kind::Connected { .. } | Kind::InprocConnected, false)
+            );
+            kind_matches
+                && (record.resolved == endpoint
+                    || record.given == endpoint && !endpoint.contains('*'))
+        });
+        position
+            .map(|i| self.records.remove(i))
+            .ok_or(Error::NotFound)
+    }
+
+    /// Unbinds `endpoint`; returns its id, whose peers the socket must forget.
+    pub(crate) fn unbind(&mut self, env: &Env<'_>, endpoint: &str) -> Result<u64> {
+        let record = self.take(endpoint, true)?;
+        match record.kind {
+            Kind::Bound { io } => {
+                let (done, wait) = mpsc::channel();
+                env.pool.get(io)?.send(IoCommand::Unbind {
+                    endpoint_id: record.id,
+                    done,
+                });
+                if wait.recv_timeout(UNBIND_WAIT).is_err() {
+                    tracing::warn!("oxmq: unbind of {endpoint}: the I/O thread did not confirm");
+                }
+            }
+            Kind::InprocBound => env.inproc.unbind(inproc_name(&record.given), env.link.id()),
+            Kind::Connected { .. } | Kind::InprocConnected => {}
+        }
+        Ok(record.id)
+    }
+
+    /// Disconnects `endpoint`; returns its id, whose peers the socket must forget.
+    pub(crate) fn disconnect(&mut self, env: &Env<'_>, endpoint: &str) -> Result<u64> {
+        let record = self.take(endpoint, false)?;
+        if let Kind::Connected { io } = record.kind {
+            env.pool.get(io)?.send(IoCommand::Disconnect {
+                endpoint_id: record.id,
+            });
+        }
+        Ok(record.id)
+    }
+
+    /// Releases the inproc names the socket bound (it is closing).
+    pub(crate) fn close(&mut self, inproc: &Registry, socket_id: u64) {
+        for record in self.records.drain(..) {
+            if record.kind == Kind::InprocBound {
+                inproc.unbind(inproc_name(&record.given), socket_id);
+            }
+        }
+    }
+}
+
+fn inproc_name(endpoint: &str) -> &str {
+    endpoint.trim_start_matches("inproc://")
+}

@@ -1,0 +1,217 @@
+//! A socket's view of one peer: two pipes, the peer's identity, and how to reach the socket.
+//!
+//! A [`Peer`] is what a socket type routes over. Whether a connection on an I/O thread or another
+//! socket of the same context (inproc) sits at the far end of its pipes is invisible to socket
+//! types; the only trace of the transport is an optional [`DirectWrite`] sink, the fast path that
+//! lets a reply skip the I/O thread when the connection is idle.
+//!
+//! Peers reach a socket, and leave it, through its [`Mailbox`]: sessions on I/O threads and
+//! inproc peers post [`PeerEvent`]s, and the socket applies them on its own thread before it
+//! next sends or receives.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::Bytes;
+
+use super::{PipeReader, PipeWriter};
+use crate::message::Message;
+use crate::signal::Activation;
+
+/// A process-unique peer id. Socket types key their routing tables by it.
+pub(crate) type PeerId = u64;
+
+static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh, process-unique [`PeerId`].
+pub(crate) fn next_peer_id() -> PeerId {
+    NEXT_PEER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A way to write a message straight to a connection from the socket's thread (implemented by
+/// the engine's write gate). Returns `false` when the message must take the pipe instead.
+pub(crate) trait DirectWrite: Send + Sync {
+    /// Writes `msg` if the connection is idle; `drained` tells whether the pipe is empty.
+    fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool) -> bool;
+}
+
+/// One peer of a socket: a pipe to it and a pipe from it.
+pub(crate) struct Peer {
+    /// Unique among all peers of the process.
+    pub id: PeerId,
+    pub writer: PipeWriter,
+    pub reader: PipeReader,
+    /// The bind or connect this peer came through.
+    pub endpoint_id: u64,
+    /// The peer's routing id (ROUTING_ID, or `Identity` from its READY); `None` while unknown,
+    /// in which case it arrives in-band as the first message of the pipe
+    /// ([`Kind::RoutingId`](crate::message::Kind::RoutingId)).
+    pub routing_id: Option<Bytes>,
+    /// For a connection on an I/O thread: writes that bypass the pipe (see `engine::write_gate`).
+    pub sink: Option<Arc<dyn DirectWrite>>,
+    /// Whether the socket is in request-reply rhythm (its last operation was a receive), which
+    /// is when a direct write pays off; shared by all peers of one socket.
+    pub rhythm: Arc<AtomicBool>,
+    /// An inproc peer: how to tell the socket at the far end that this side is gone (done when
+    /// this peer is dropped).
+    pub far_end: Option<Arc<FarEnd>>,
+}
+
+impl Peer {
+    /// A peer over `writer` and `reader` with a fresh id.
+    pub(crate) fn new(writer: PipeWriter, reader: PipeReader, endpoint_id: u64) -> Peer {
+        Peer {
+            id: next_peer_id(),
+            writer,
+            reader,
+            endpoint_id,
+            routing_id: None,
+            sink: None,
+            rhythm: Arc::new(AtomicBool::new(false)),
+            far_end: None,
+        }
+    }
+
+    /// Sends `msg` to this peer: written straight to the connection when the socket is in
+    /// request-reply rhythm and the connection is idle, otherwise queued in the pipe. Hands the
+    /// message back when the pipe is full or closed.
+    #[inline]
+    pub(crate) fn send(&mut self, msg: Message) -> Result<(), Message> {
+        if let Some(sink) = &self.sink {
+            if self.rhythm.load(Ordering::Relaxed) {
+                let writer = &self.writer;
+                if !writer.is_closed() && sink.try_write(&msg, &|| writer.is_drained()) {
+                    return Ok(());
+                }
+            }
+        }
+        self.writer.send(msg)
+    }
+
+    /// Whether the peer is gone for good: it closed its end and everything it sent was read.
+    pub(crate) fn is_gone(&mut self) -> bool {
+        self.writer.is_closed() && self.reader.is_finished()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(far) = self.far_end.take() {
+            far.detach();
+        }
+    }
+}
+
+/// The far end of an inproc peer: the other socket's mailbox (set once that socket is known: a
+/// connect may precede the bind) and the id of its peer for us.
+pub(crate) struct FarEnd {
+    mailbox: OnceLock<Arc<Mailbox>>,
+    peer: PeerId,
+}
+
+impl FarEnd {
+    /// The far end of peer `peer` of the socket behind `mailbox` (`None`: not bound yet).
+    pub(crate) fn new(mailbox: Option<Arc<Mailbox>>, peer: PeerId) -> Arc<FarEnd> {
+        let slot = OnceLock::new();
+        if let Some(mailbox) = mailbox {
+            let _ = slot.set(mailbox);
+        }
+        Arc::new(FarEnd {
+            mailbox: slot,
+            peer,
+        })
+    }
+
+    /// The far socket became known (it bound the name).
+    pub(crate) fn set_mailbox(&self, mailbox: Arc<Mailbox>) {
+        let _ = self.mailbox.set(mailbox);
+    }
+
+    /// Tells the far socket that this side is gone.
+    fn detach(&self) {
+        if let Some(mailbox) = self.mailbox.get() {
+            mailbox.post(PeerEvent::Detach(self.peer));
+        }
+    }
+}
+
+/// What a socket learns about its peers from other threads.
+pub(crate) enum PeerEvent {
+    /// A new peer: a handshake finished, or an inproc socket connected.
+    Attach(Peer),
+    /// The peer's far end closed: stop routing to it, and forget it once its messages are read.
+    Detach(PeerId),
+    /// The peer's connection was re-established (its pipes survived): state the far end kept
+    /// for us, such as subscriptions, must be sent again.
+    Hiccup(PeerId),
+}
+
+/// The queue of [`PeerEvent`]s of one socket.
+pub(crate) struct Mailbox {
+    events: Mutex<Vec<PeerEvent>>,
+    has_mail: AtomicBool,
+    closed: AtomicBool,
+    activation: Arc<Activation>,
+}
+
+impl Mailbox {
+    /// A mailbox that wakes `activation` when mail arrives.
+    pub(crate) fn new(activation: Arc<Activation>) -> Arc<Mailbox> {
+        Arc::new(Mailbox {
+            events: Mutex::new(Vec::new()),
+            has_mail: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            activation,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<PeerEvent>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The socket's activation.
+    pub(crate) fn activation(&self) -> &Arc<Activation> {
+        &self.activation
+    }
+
+    /// Posts an event. Returns `false` (dropping the event, and so closing an attached peer's
+    /// pipes) when the socket is closed.
+    pub(crate) fn post(&self, event: PeerEvent) -> bool {
+        {
+            // Checked under the lock: a closing socket drains the mailbox under it too, so an
+            // event is either drained or refused, never stranded.
+            let mut events = self.lock();
+            if self.is_closed() {
+                drop(events);
+                return false;
+            }
+            events.push(event);
+        }
+        self.has_mail.store(true, Ordering::Release);
+        self.activation.notify();
+        true
+    }
+
+    /// Takes the posted events, if any (one load when there are none).
+    #[inline]
+    pub(crate) fn take(&self) -> Option<Vec<PeerEvent>> {
+        if !self.has_mail.load(Ordering::Acquire) {
+            return None;
+        }
+        self.has_mail.store(false, Ordering::Relaxed);
+        Some(std::mem::take(&mut *self.lock()))
+    }
+
+    /// Whether the socket was closed.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the mailbox: later posts are refused. Returns what was still queued.
+    pub(crate) fn close(&self) -> Vec<PeerEvent> {
+        let mut events = self.lock();
+        self.closed.store(true, Ordering::Release);
+        std::mem::take(&mut *events)
+    }
+}

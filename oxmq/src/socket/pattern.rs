@@ -1,0 +1,93 @@
+//! The routing rule of a socket type, as the socket sees it.
+
+use crate::error::Error;
+use crate::message::Message;
+use crate::pipe::{Peer, PeerId};
+
+/// Why a pattern did not take a message. Either way the message comes back to the caller.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// No peer can take it now (every pipe is at its high-water mark, or there is no peer):
+    /// a blocking send waits and tries again.
+    Full(Message),
+    /// The send is invalid or impossible (EFSM, EHOSTUNREACH, ENOTSUP, ...): reported at once.
+    Failed(Error, Message),
+}
+
+/// The routing rule of a socket type: how messages are spread over its peers, and which peers'
+/// messages are delivered. One implementation per socket type (`pair.rs`, `push.rs`, ...).
+///
+/// The socket calls these on its own thread, after applying the peer events in its mailbox.
+pub(crate) trait Pattern: Send {
+    /// A new peer: its handshake finished, or an inproc socket connected.
+    fn attach(&mut self, peer: Peer);
+
+    /// The far end of peer `id` went away. Stop sending to it; messages it sent before may
+    /// still be read.
+    fn detach(&mut self, id: PeerId);
+
+    /// Peer `id` reconnected; its pipes survived, but what the far end knew of us is lost.
+    fn hiccup(&mut self, id: PeerId) {
+        let _ = id;
+    }
+
+    /// Forgets the peers that came through `endpoint_id` (unbind, disconnect).
+    fn detach_endpoint(&mut self, endpoint_id: u64);
+
+    /// Routes a message.
+    fn send(&mut self, msg: Message) -> Result<(), Refused> {
+        Err(Refused::Failed(Error::NotSupported, msg))
+    }
+
+    /// The next message to deliver, if one is waiting.
+    fn recv(&mut self) -> Result<Option<Message>, Error> {
+        Err(Error::NotSupported)
+    }
+
+    /// Whether a send would succeed now (`ZMQ_POLLOUT`).
+    fn can_send(&mut self) -> bool {
+        false
+    }
+
+    /// Whether a receive would succeed now (`ZMQ_POLLIN`).
+    fn can_recv(&mut self) -> bool {
+        false
+    }
+
+    /// Sets an option of this socket type (libzmq's number; the value as `zmq_setsockopt`
+    /// takes it: an `int` in native byte order, or bytes). `Invalid` when the type has no such
+    /// option.
+    fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
+        let _ = (option, value);
+        Err(Error::Invalid)
+    }
+
+    /// Reads an integer option of this socket type.
+    fn option(&self, option: i32) -> Result<i32, Error> {
+        let _ = option;
+        Err(Error::Invalid)
+    }
+}
+
+/// Reads an `int` option value as `zmq_setsockopt` passes it.
+#[allow(dead_code)] // the socket types' options, next
+pub(crate) fn int_value(value: &[u8]) -> Result<i32, Error> {
+    <[u8; 4]>::try_from(value)
+        .map(i32::from_ne_bytes)
+        .map_err(|_| Error::Invalid)
+}
+
+/// Reads a boolean option value (an `int`; any non-zero is true, as in libzmq).
+#[allow(dead_code)] // the socket types' options, next
+pub(crate) fn bool_value(value: &[u8]) -> Result<bool, Error> {
+    int_value(value).map(|v| v != 0)
+}
+
+/// The pattern of a closed socket: no peers, nothing to send or receive.
+pub(crate) struct Closed;
+
+impl Pattern for Closed {
+    fn attach(&mut self, _peer: Peer) {}
+    fn detach(&mut self, _id: PeerId) {}
+    fn detach_endpoint(&mut self, _endpoint_id: u64) {}
+}

@@ -1,0 +1,5 @@
+//! Routing building blocks shared by the socket types: load balancing, fair queueing,
+//! distribution to many peers, and the subscription tries.
+
+pub(crate) mod fq;
+pub(crate) mod lb;
