@@ -256,7 +256,6 @@ impl Default for Parts {
 /// control messages that travel in-band, in order with the data, between a socket and its peer
 /// (an engine on an I/O thread, or another socket over inproc).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(dead_code)] // Subscribe and Cancel: the PUB/SUB types, next.
 pub(crate) enum Kind {
     /// User data.
     #[default]

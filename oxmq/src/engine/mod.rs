@@ -1,10 +1,11 @@
-//! The engine: drives one ZMTP connection over a byte stream.
+//! The engine: pumps the bytes of one ZMTP connection between a stream and two pipes.
 //!
-//! It runs the handshake (`oxmq_proto::Handshake`, any mechanism), then moves messages between the
-//! stream and the connection's two pipes: it decodes every complete frame of one read before it
-//! publishes them to the socket with a single flush, and encodes as many queued messages as fit in
-//! one batch before it makes one `writev`. It knows nothing of socket types and nothing of which
-//! transport carries the bytes.
+//! The protocol lives in `oxmq_proto`: a [`Handshake`] until the peer is known, then a
+//! [`Connection`] (heartbeats, SUBSCRIBE/CANCEL, ERROR, multipart flags). The engine feeds them
+//! the bytes it reads and writes the bytes they queue; it decodes every complete frame of one
+//! read before it publishes them to the socket with a single flush, and encodes as many queued
+//! messages as fit in one batch before it makes one `writev`. It knows nothing of socket types
+//! beyond whether subscriptions are for it, and nothing of which transport carries the bytes.
 
 mod outbuf;
 mod write_gate;
@@ -14,13 +15,15 @@ pub(crate) use write_gate::WriteGate;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
-use oxmq_proto::command::Command;
-use oxmq_proto::frame::{FrameDecoder, FrameHeader};
-use oxmq_proto::{Handshake, HandshakeConfig, PeerInfo};
+use bytes::{Buf, BytesMut};
+use oxmq_proto::{
+    Connection, ConnectionConfig, ConnectionError, Handshake, HandshakeConfig, Input, PeerInfo,
+    SocketType,
+};
 
-use crate::message::{Frame, Message};
+use crate::message::{Frame, Kind, Message};
 use crate::pipe::{PipeReader, PipeWriter};
 use crate::transport::Stream;
 use outbuf::OutBuf;
@@ -43,12 +46,9 @@ pub(crate) enum CloseReason {
     Io(io::Error),
     /// The peer broke the protocol during the handshake.
     Handshake(oxmq_proto::HandshakeError),
-    /// The peer sent a malformed or oversized frame.
-    Frame(oxmq_proto::FrameError),
-    /// The peer sent a malformed command.
-    Command(oxmq_proto::CommandError),
-    /// The peer sent an ERROR command.
-    PeerError(String),
+    /// The peer broke the protocol after the handshake (a malformed or oversized frame, a bad
+    /// command), sent ERROR, or fell silent past a heartbeat deadline.
+    Protocol(ConnectionError),
     /// The handshake did not finish within HANDSHAKE_IVL.
     HandshakeTimeout,
 }
@@ -59,9 +59,7 @@ impl fmt::Display for CloseReason {
             CloseReason::PeerClosed => f.write_str("peer closed the connection"),
             CloseReason::Io(err) => write!(f, "i/o error: {err}"),
             CloseReason::Handshake(err) => write!(f, "handshake failed: {err}"),
-            CloseReason::Frame(err) => write!(f, "bad frame: {err}"),
-            CloseReason::Command(err) => write!(f, "bad command: {err}"),
-            CloseReason::PeerError(reason) => write!(f, "peer sent ERROR: {reason}"),
+            CloseReason::Protocol(err) => write!(f, "{err}"),
             CloseReason::HandshakeTimeout => f.write_str("handshake timed out"),
         }
     }
@@ -88,7 +86,11 @@ pub(crate) struct Engine {
     stream: Arc<Stream>,
     handshake: Option<Box<Handshake>>,
     peer: Option<PeerInfo>,
-    decoder: FrameDecoder,
+    /// The connection after the handshake.
+    conn: Option<Connection>,
+    max_frame_size: Option<u64>,
+    /// Our socket takes subscriptions (PUB, XPUB): SUBSCRIBE and CANCEL are passed to it.
+    takes_subscriptions: bool,
     rbuf: BytesMut,
     read_size: usize,
     /// Bytes the frame at the front of `rbuf` needs in total.
@@ -111,6 +113,7 @@ impl Engine {
         config: HandshakeConfig,
         max_frame_size: Option<u64>,
     ) -> Engine {
+        let takes_subscriptions = matches!(config.socket_type, SocketType::Pub | SocketType::XPub);
         let mut handshake = Box::new(Handshake::new(config));
         let mut greeting = Vec::with_capacity(64);
         handshake.poll_transmit(&mut greeting);
@@ -120,7 +123,9 @@ impl Engine {
             stream: Arc::new(stream),
             handshake: Some(handshake),
             peer: None,
-            decoder: FrameDecoder::new(max_frame_size),
+            conn: None,
+            max_frame_size,
+            takes_subscriptions,
             rbuf: BytesMut::new(),
             read_size: INITIAL_READ,
             need: 0,
@@ -183,6 +188,11 @@ impl Engine {
             if done {
                 let peer = handshake.peer().cloned();
                 self.handshake = None;
+                if let Some(peer) = &peer {
+                    let mut config = ConnectionConfig::new(peer.minor);
+                    config.max_frame_size = self.max_frame_size;
+                    self.conn = Some(Connection::new(config, Instant::now()));
+                }
                 self.peer = peer;
                 self.flush_output()?;
                 return Ok(self.peer.clone());
@@ -259,8 +269,9 @@ impl Engine {
         gate: &WriteGate,
     ) -> Result<(), CloseReason> {
         let mut moved = 0;
+        let now = Instant::now();
         let result = loop {
-            match self.decode(incoming, gate) {
+            match self.decode(incoming, now) {
                 Ok(true) => {
                     state.input_blocked = true;
                     break Ok(());
@@ -300,87 +311,102 @@ impl Engine {
             }
         };
         incoming.flush();
+        self.queue_commands(gate);
         result
     }
 
     /// Decodes every complete frame in the read buffer. Returns `Ok(true)` when the receive pipe
     /// is full.
-    fn decode(&mut self, incoming: &mut PipeWriter, gate: &WriteGate) -> Result<bool, CloseReason> {
+    fn decode(&mut self, incoming: &mut PipeWriter, now: Instant) -> Result<bool, CloseReason> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(false);
+        };
         loop {
-            let header: FrameHeader = match self.decoder.parse_header(&self.rbuf) {
-                Ok(Some(header)) => header,
-                Ok(None) => {
-                    self.need = 0;
-                    return Ok(false);
-                }
-                Err(err) => return Err(CloseReason::Frame(err)),
-            };
-            // The decoder bounds the size below 2^63 (and MAXMSGSIZE); on a 32-bit target it
-            // could still exceed usize, which is treated as "too large to ever arrive".
-            let size = usize::try_from(header.size).map_err(|_| {
-                CloseReason::Frame(oxmq_proto::FrameError::SizeOutOfRange(header.size))
-            })?;
-            let total = header.header_len.saturating_add(size);
-            if self.rbuf.len() < total {
-                self.need = total;
-                return Ok(false);
-            }
-            if header.command {
-                let body = self
-                    .rbuf
-                    .split_to(total)
-                    .freeze()
-                    .slice(header.header_len..);
-                self.on_command(body, gate)?;
-                continue;
-            }
-            if self.partial.is_none() && !incoming.can_write() {
+            // A message is delivered whole: the room for it is checked at its first frame.
+            if !conn.in_message() && !incoming.can_write() {
                 return Ok(true);
             }
-            let part = if size <= Frame::INLINE_CAPACITY {
-                let part = Frame::copy_from_slice(&self.rbuf[header.header_len..total]);
-                self.rbuf.advance(total);
-                part
-            } else {
-                self.rbuf.advance(header.header_len);
-                Frame::from(self.rbuf.split_to(size).freeze())
-            };
-            match self.partial.take() {
-                None if !header.more => incoming.write(Message::from(part)),
-                None => self.partial = Some(Message::from(part)),
-                Some(mut msg) => {
-                    msg.push(part);
-                    if header.more {
-                        self.partial = Some(msg);
+            match conn
+                .poll_input(&mut self.rbuf, now)
+                .map_err(CloseReason::Protocol)?
+            {
+                Input::NeedMore { need } => {
+                    self.need = need;
+                    return Ok(false);
+                }
+                Input::Data {
+                    first,
+                    more,
+                    header_len,
+                    size,
+                } => {
+                    let total = header_len + size;
+                    let part = if size <= Frame::INLINE_CAPACITY {
+                        let part = Frame::copy_from_slice(&self.rbuf[header_len..total]);
+                        self.rbuf.advance(total);
+                        part
                     } else {
-                        incoming.write(msg);
+                        self.rbuf.advance(header_len);
+                        Frame::from(self.rbuf.split_to(size).freeze())
+                    };
+                    match self.partial.take() {
+                        None if first && !more => incoming.write(Message::from(part)),
+                        None => self.partial = Some(Message::from(part)),
+                        Some(mut msg) => {
+                            msg.push(part);
+                            if more {
+                                self.partial = Some(msg);
+                            } else {
+                                incoming.write(msg);
+                            }
+                        }
                     }
                 }
+                Input::Subscribe(topic) if self.takes_subscriptions => {
+                    incoming.write(Message::control(Kind::Subscribe, topic));
+                }
+                Input::Cancel(topic) if self.takes_subscriptions => {
+                    incoming.write(Message::control(Kind::Cancel, topic));
+                }
+                // Subscriptions sent to a socket type that has none are ignored, as are
+                // commands of later protocol versions.
+                _ => {}
             }
         }
     }
 
-    fn on_command(&mut self, body: Bytes, gate: &WriteGate) -> Result<(), CloseReason> {
-        match Command::parse(&body).map_err(CloseReason::Command)? {
-            // While output is backed up, PINGs go unanswered rather than piling up PONGs: any
-            // traffic counts as a sign of life (RFC 37), and a peer that pings without reading
-            // cannot grow our memory.
-            Command::Ping { context, .. } if self.out.pending() <= WRITE_BATCH => {
-                self.claim(gate);
-                let mut pong = Vec::with_capacity(8 + context.len());
-                Command::Pong { context }.encode(&mut pong);
-                self.out.push_bytes(&pong);
-            }
-            Command::Error { reason } => {
-                return Err(CloseReason::PeerError(
-                    String::from_utf8_lossy(&reason).into_owned(),
-                ));
-            }
-            // Heartbeat answers, subscriptions (for socket types that have none yet) and
-            // commands from later protocol versions are ignored, as libzmq does.
-            _ => {}
+    /// Queues what the connection has to say (PONG) unless output is backed up: a peer that
+    /// pings without reading cannot grow our memory, and any traffic is a sign of life.
+    fn queue_commands(&mut self, gate: &WriteGate) {
+        if self.out.pending() > WRITE_BATCH {
+            return;
         }
-        Ok(())
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if conn.has_pending_transmit() {
+            let mut bytes = Vec::new();
+            conn.poll_transmit(&mut bytes);
+            self.claim(gate);
+            self.out.push_bytes(&bytes);
+        }
+    }
+
+    /// Queues one message from the socket in its wire form.
+    #[inline]
+    fn encode(&mut self, msg: &Message) {
+        match msg.kind() {
+            Kind::Data => self.out.encode_message(msg),
+            kind @ (Kind::Subscribe | Kind::Cancel) => {
+                if let Some(conn) = &self.conn {
+                    let mut bytes = Vec::new();
+                    conn.encode_subscription(kind == Kind::Subscribe, msg.first(), &mut bytes);
+                    self.out.push_bytes(&bytes);
+                }
+            }
+            // Routing ids travel from engines to sockets, never out.
+            Kind::RoutingId => {}
+        }
     }
 
     fn pump_output(
@@ -403,7 +429,7 @@ impl Engine {
             if let Some(pipe) = outgoing.as_deref_mut().filter(|_| self.claimed) {
                 while self.out.pending() < WRITE_BATCH {
                     match pipe.recv() {
-                        Some(msg) => self.out.encode_message(&msg),
+                        Some(msg) => self.encode(&msg),
                         None => break,
                     }
                 }

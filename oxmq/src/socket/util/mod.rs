@@ -3,3 +3,7 @@
 
 pub(crate) mod fq;
 pub(crate) mod lb;
+#[allow(dead_code)] // until PUB/SUB/XPUB/XSUB land
+pub(crate) mod mtrie;
+#[allow(dead_code)] // until PUB/SUB/XPUB/XSUB land
+pub(crate) mod trie;

@@ -18,10 +18,14 @@
 //!
 //! The children are a vector sorted by the first byte of their labels; no two children share a
 //! first byte, and each entry keeps a copy of that byte next to the child's pointer. Finding the
-//! child for the next byte of a topic is a binary search over these entries: at most 8 probes at
-//! the full fan-out of 256, in one contiguous block of 16 bytes per child. A 256-slot table would
-//! find the child with one load, but would cost 2 KiB of pointers per node whatever its fan-out,
-//! so memory would follow the number of nodes times 256 instead of the number of subscriptions.
+//! child for the next byte of a topic is a binary search over these entries: at most 9
+//! comparisons at the full fan-out of 256, within one contiguous block of 16 bytes per child. A
+//! 256-slot table would find the child with one load, but would cost 2 KiB of pointers per node
+//! whatever its fan-out, so memory would follow the number of nodes times 256 instead of the
+//! number of subscriptions (libzmq's tables, which span the range of the children's first bytes,
+//! have the same worst case). Below the first levels of a tree most nodes have few children,
+//! where the binary search is one or two comparisons.
+//!
 //! The peer sets are sorted vectors rather than hash sets because they are iterated on every
 //! published message and are small in the common case: they cost one allocation of exactly the
 //! peers' size, and a binary search finds a peer.
@@ -33,6 +37,9 @@
 //!   child and no peers is merged with that child, a node with neither is removed);
 //! - labels are allocated to their exact length, and a child or peer vector's capacity is at most
 //!   four times its length, plus four.
+//!
+//! (Only a callback of [`MultiTrie::remove_peer`] that panics can leave redundant nodes behind;
+//! the next `remove_peer` that empties a set removes them.)
 //!
 //! # No recursion
 //!
@@ -53,12 +60,12 @@
 //! # Memory
 //!
 //! Adding a prefix allocates at most two nodes (a new leaf and, when the prefix diverges inside an
-//! edge, the node that splits that edge). Each node has peers or two children, so there are at most
-//! `2 × len() + 1` nodes, and the labels hold at most the total length of the distinct prefixes:
-//! memory is O(distinct prefix bytes + distinct prefixes + (prefix, peer) pairs). Removing gives
-//! memory back at once: a leaf without peers is freed, a node left with one child and no peers is
-//! merged with that child, and a child or peer vector is shrunk when its length falls to a quarter
-//! of its capacity.
+//! edge, the node that splits that edge). Each node but the root has peers or two children, so
+//! there are at most `2 × len() + 1` nodes, and the labels hold at most the total length of the
+//! distinct prefixes: memory is O(distinct prefix bytes + distinct prefixes + (prefix, peer)
+//! pairs). Removing gives memory back at once: a leaf without peers is freed, a node left with one
+//! child and no peers is merged with that child, and a child or peer vector is shrunk when its
+//! length falls to a quarter of its capacity.
 //!
 //! # Complexity
 //!
@@ -67,7 +74,8 @@
 //! whole slices), does not allocate, and does not depend on the number of subscriptions. `add`
 //! and `remove` are O(n + log(peers of the prefix)) plus the copy of at most two labels and one
 //! insertion or removal in a child vector and in a peer vector. `for_each` and `remove_peer` are
-//! linear in the size of the tree plus the bytes they hand out.
+//! linear in the size of the tree plus the bytes they hand out: like libzmq, the map keeps no index
+//! from a peer to its prefixes, so forgetting a peer visits every node.
 
 use std::fmt;
 use std::mem;
@@ -122,6 +130,7 @@ struct Frame<P> {
     kept: usize,
 }
 
+/// An empty one, as `new()`.
 impl<P> Default for MultiTrie<P> {
     fn default() -> Self {
         Self {
@@ -131,6 +140,7 @@ impl<P> Default for MultiTrie<P> {
     }
 }
 
+/// Shows the number of prefixes only, not the tree: it may be large.
 impl<P> fmt::Debug for MultiTrie<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MultiTrie")
@@ -326,7 +336,8 @@ impl<P: Copy + Ord> MultiTrie<P> {
 
     /// Restores the invariants everywhere after peer sets were emptied in place: removes the
     /// nodes without peers or children and merges those without peers and with one child,
-    /// bottom-up, without recursion and without allocating per node.
+    /// bottom-up, without recursion. Allocates only its two stacks and the labels of merged
+    /// nodes: each child vector is rebuilt in its own allocation.
     fn prune(&mut self) {
         // Children kept so far by the nodes on `frames` (and the root), in ascending order of
         // first byte within each node; each node's are on top of those of its ancestors.
@@ -510,7 +521,7 @@ impl<P> Edge<P> {
 }
 
 /// Takes `peer` out of a prefix's `peers` and, when that empties them, one from the map's `len`.
-fn release<P: Ord>(peers: &mut Vec<P>, peer: P, len: &mut usize) -> RemoveResult {
+fn release<P: Copy + Ord>(peers: &mut Vec<P>, peer: P, len: &mut usize) -> RemoveResult {
     let Ok(index) = peers.binary_search(&peer) else {
         return RemoveResult::NotFound;
     };
@@ -776,6 +787,30 @@ mod tests {
         assert!(remove_peer(&mut map, 1).is_empty());
         assert_eq!(remove_peer(&mut map, 2), [b"ab".to_vec(), b"b".to_vec()]);
         assert!(map.is_empty());
+        assert_eq!(map.node_count(), 1);
+    }
+
+    #[test]
+    fn a_panicking_callback_leaves_a_usable_map() {
+        let mut map = MultiTrie::new();
+        for (prefix, peer) in [(&b"a"[..], 1), (b"b", 1), (b"c", 1), (b"c", 2), (b"d", 1)] {
+            map.add(prefix, peer);
+        }
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            map.remove_peer(1, |prefix| assert_ne!(prefix, b"b"));
+        }));
+        assert!(panicked.is_err());
+        // Peer 1 is gone from "a" and "b", and still subscribed to "c" and "d".
+        assert_eq!(map.len(), 2);
+        assert!(matched_list(&map, b"a").is_empty());
+        assert!(matched_list(&map, b"b").is_empty());
+        assert_eq!(matched_list(&map, b"c"), [1, 2]);
+        assert_eq!(map.remove(b"b", 1), RemoveResult::NotFound);
+        assert!(map.add(b"b", 3));
+        assert_eq!(remove_peer(&mut map, 1), [b"d".to_vec()]);
+        map.assert_invariants();
+        assert_eq!(remove_peer(&mut map, 3), [b"b".to_vec()]);
+        assert_eq!(remove_peer(&mut map, 2), [b"c".to_vec()]);
         assert_eq!(map.node_count(), 1);
     }
 

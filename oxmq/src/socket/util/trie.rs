@@ -16,10 +16,13 @@
 //!
 //! The children are a vector sorted by the first byte of their labels; no two children share a
 //! first byte, and each entry keeps a copy of that byte next to the child's pointer. Finding the
-//! child for the next byte of a topic is a binary search over these entries: at most 8 probes at
-//! the full fan-out of 256, in one contiguous block of 16 bytes per child. A 256-slot table would
-//! find the child with one load, but would cost 2 KiB of pointers per node whatever its fan-out,
-//! so memory would follow the number of nodes times 256 instead of the number of subscriptions.
+//! child for the next byte of a topic is a binary search over these entries: at most 9
+//! comparisons at the full fan-out of 256, within one contiguous block of 16 bytes per child. A
+//! 256-slot table would find the child with one load, but would cost 2 KiB of pointers per node
+//! whatever its fan-out, so memory would follow the number of nodes times 256 instead of the
+//! number of subscriptions (libzmq's tables, which span the range of the children's first bytes,
+//! have the same worst case). Below the first levels of a tree most nodes have few children,
+//! where the binary search is one or two comparisons.
 //!
 //! The tree keeps these invariants between calls:
 //!
@@ -41,12 +44,12 @@
 //! # Memory
 //!
 //! Adding a prefix allocates at most two nodes (a new leaf and, when the prefix diverges inside an
-//! edge, the node that splits that edge). Each node is counted or has two children, so there are
-//! at most `2 × len() + 1` nodes, and the labels hold at most the total length of the distinct
-//! prefixes: memory is O(distinct prefix bytes + distinct prefixes), whatever the number of
-//! duplicates. Removing a prefix gives its memory back at once: the leaf is freed, a node left
-//! with one child and no count is merged with that child, and a child vector is shrunk when its
-//! length falls to a quarter of its capacity.
+//! edge, the node that splits that edge). Each node but the root is counted or has two children,
+//! so there are at most `2 × len() + 1` nodes, and the labels hold at most the total length of
+//! the distinct prefixes: memory is O(distinct prefix bytes + distinct prefixes), whatever the
+//! number of duplicates. Removing a prefix gives its memory back at once: the leaf is freed, a
+//! node left with one child and no count is merged with that child, and a child vector is shrunk
+//! when its length falls to a quarter of its capacity.
 //!
 //! # Complexity
 //!
@@ -72,7 +75,7 @@ pub(crate) struct Trie {
 /// One node of the radix tree.
 struct Node {
     /// The label of the edge from the parent: empty for the root only.
-    label: Label,
+    label: Box<[u8]>,
     /// How many times the prefix this node spells was added and not removed yet.
     count: usize,
     /// The children, sorted by the first byte of their labels, at most one per byte.
@@ -87,12 +90,14 @@ struct Edge {
     node: Box<Node>,
 }
 
+/// An empty one, as `new()`.
 impl Default for Trie {
     fn default() -> Self {
         Self::new()
     }
 }
 
+/// Shows the number of prefixes only, not the tree: it may be large.
 impl fmt::Debug for Trie {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Trie")
@@ -105,7 +110,7 @@ impl Trie {
     /// An empty set. Does not allocate.
     pub(crate) fn new() -> Self {
         Self {
-            root: Node::empty(Label::default()),
+            root: Node::empty(Box::default()),
             len: 0,
         }
     }
@@ -300,7 +305,7 @@ impl Drop for Trie {
 
 impl Node {
     /// A node with the given label, no count and no children.
-    fn empty(label: Label) -> Self {
+    fn empty(label: Box<[u8]>) -> Self {
         Self {
             label,
             count: 0,
@@ -342,7 +347,10 @@ impl Node {
         else {
             return;
         };
-        self.label = Label::concat(&self.label, &child.label);
+        let mut label = Vec::with_capacity(self.label.len() + child.label.len());
+        label.extend_from_slice(&self.label);
+        label.extend_from_slice(&child.label);
+        self.label = label.into_boxed_slice();
         self.count = child.count;
         self.children = mem::take(&mut child.children);
     }
@@ -356,71 +364,6 @@ impl Edge {
         Self {
             first: label[0],
             node: Box::new(node),
-        }
-    }
-}
-
-/// An edge label: kept inside the node when it is short, which saves an allocation and a
-/// pointer to follow on every step of a lookup; in a heap allocation of its exact length
-/// otherwise.
-enum Label {
-    /// A label of at most `INLINE` bytes.
-    Inline {
-        /// The number of bytes used.
-        len: u8,
-        /// The label in `bytes[..len]`, zeros after.
-        bytes: [u8; INLINE],
-    },
-    /// A label longer than `INLINE` bytes.
-    Heap(Box<[u8]>),
-}
-
-/// The longest label stored inline: as much as fits in the 24 bytes the heap variant needs.
-const INLINE: usize = 22;
-
-impl Label {
-    /// The label `a` followed by `b`.
-    fn concat(a: &[u8], b: &[u8]) -> Self {
-        let len = a.len() + b.len();
-        if len <= INLINE {
-            let mut bytes = [0; INLINE];
-            bytes[..a.len()].copy_from_slice(a);
-            bytes[a.len()..len].copy_from_slice(b);
-            return Label::Inline {
-                len: len as u8,
-                bytes,
-            };
-        }
-        let mut label = Vec::with_capacity(len);
-        label.extend_from_slice(a);
-        label.extend_from_slice(b);
-        Label::Heap(label.into_boxed_slice())
-    }
-}
-
-impl Default for Label {
-    fn default() -> Self {
-        Label::Inline {
-            len: 0,
-            bytes: [0; INLINE],
-        }
-    }
-}
-
-impl From<&[u8]> for Label {
-    fn from(label: &[u8]) -> Self {
-        Label::concat(label, &[])
-    }
-}
-
-impl std::ops::Deref for Label {
-    type Target = [u8];
-
-    #[inline]
-    fn deref(&self) -> &[u8] {
-        match self {
-            Label::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Label::Heap(bytes) => bytes,
         }
     }
 }
