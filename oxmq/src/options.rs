@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 pub mod number {
     #![allow(missing_docs)]
     pub const ROUTING_ID: i32 = 5;
+    pub const SUBSCRIBE: i32 = 6;
+    pub const UNSUBSCRIBE: i32 = 7;
     pub const SNDBUF: i32 = 11;
     pub const RCVBUF: i32 = 12;
     pub const TYPE: i32 = 16;
@@ -26,9 +28,26 @@ pub mod number {
     pub const RCVTIMEO: i32 = 27;
     pub const SNDTIMEO: i32 = 28;
     pub const LAST_ENDPOINT: i32 = 32;
+    pub const ROUTER_MANDATORY: i32 = 33;
     pub const IMMEDIATE: i32 = 39;
+    pub const XPUB_VERBOSE: i32 = 40;
     pub const IPV6: i32 = 42;
+    pub const PROBE_ROUTER: i32 = 51;
+    pub const REQ_CORRELATE: i32 = 52;
+    pub const REQ_RELAXED: i32 = 53;
+    pub const CONFLATE: i32 = 54;
+    pub const ROUTER_HANDOVER: i32 = 56;
+    pub const CONNECT_ROUTING_ID: i32 = 61;
     pub const HANDSHAKE_IVL: i32 = 66;
+    pub const XPUB_NODROP: i32 = 69;
+    pub const XPUB_MANUAL: i32 = 71;
+    pub const XPUB_WELCOME_MSG: i32 = 72;
+    pub const STREAM_NOTIFY: i32 = 73;
+    pub const INVERT_MATCHING: i32 = 74;
+    pub const XPUB_VERBOSER: i32 = 78;
+    pub const XPUB_MANUAL_LAST_VALUE: i32 = 98;
+    pub const ONLY_FIRST_SUBSCRIBE: i32 = 108;
+    pub const TOPICS_COUNT: i32 = 116;
 }
 
 /// The options of one socket.

@@ -520,6 +520,111 @@ impl Socket {
     }
 }
 
+/// Defines a setter for an option of the socket's type, passed to its pattern by number.
+macro_rules! type_option {
+    ($(#[$doc:meta])* $set:ident, $number:ident, bool) => {
+        $(#[$doc])*
+        pub fn $set(&self, on: bool) -> Result<()> {
+            self.set_option_raw(options::number::$number, &i32::from(on).to_ne_bytes())
+        }
+    };
+    ($(#[$doc:meta])* $set:ident, $number:ident, bytes) => {
+        $(#[$doc])*
+        pub fn $set(&self, value: &[u8]) -> Result<()> {
+            self.set_option_raw(options::number::$number, value)
+        }
+    };
+}
+
+/// Options of particular socket types, with libzmq's names. Setting one on a socket type that
+/// does not have it gives [`Error::Invalid`] (`EINVAL`), as in libzmq.
+impl Socket {
+    type_option!(
+        /// ZMQ_SUBSCRIBE (SUB, XSUB): receive messages that start with `prefix` (the empty
+        /// prefix matches every message). Subscriptions are counted: each needs its own
+        /// unsubscribe.
+        subscribe, SUBSCRIBE, bytes
+    );
+    type_option!(
+        /// ZMQ_UNSUBSCRIBE (SUB, XSUB): removes one subscription to `prefix`.
+        unsubscribe, UNSUBSCRIBE, bytes
+    );
+    type_option!(
+        /// ZMQ_XPUB_VERBOSE (XPUB): pass every subscription to the application, not only new
+        /// ones.
+        set_xpub_verbose, XPUB_VERBOSE, bool
+    );
+    type_option!(
+        /// ZMQ_XPUB_VERBOSER (XPUB): pass every subscription and every unsubscription.
+        set_xpub_verboser, XPUB_VERBOSER, bool
+    );
+    type_option!(
+        /// ZMQ_XPUB_NODROP (XPUB, PUB): at a subscriber's high-water mark, fail with
+        /// [`Error::WouldBlock`] instead of dropping.
+        set_xpub_nodrop, XPUB_NODROP, bool
+    );
+    type_option!(
+        /// ZMQ_XPUB_MANUAL (XPUB): subscriptions take effect only when the application sends
+        /// them back (as `1topic` / `0topic` messages) after receiving them.
+        set_xpub_manual, XPUB_MANUAL, bool
+    );
+    type_option!(
+        /// ZMQ_XPUB_MANUAL_LAST_VALUE (XPUB): manual mode, and a new subscriber gets only the
+        /// next message published after its subscription (for last-value caches).
+        set_xpub_manual_last_value, XPUB_MANUAL_LAST_VALUE, bool
+    );
+    type_option!(
+        /// ZMQ_XPUB_WELCOME_MSG (XPUB): a message sent to every new subscriber (empty: none).
+        set_xpub_welcome_msg, XPUB_WELCOME_MSG, bytes
+    );
+    type_option!(
+        /// ZMQ_INVERT_MATCHING (PUB, XPUB, SUB): deliver the messages that match no
+        /// subscription instead of those that match one.
+        set_invert_matching, INVERT_MATCHING, bool
+    );
+    type_option!(
+        /// ZMQ_ONLY_FIRST_SUBSCRIBE (XPUB, XSUB): only the first frame of a multi-part message
+        /// can be a subscription.
+        set_only_first_subscribe, ONLY_FIRST_SUBSCRIBE, bool
+    );
+    type_option!(
+        /// ZMQ_ROUTER_MANDATORY (ROUTER): a message for an unknown routing id fails with
+        /// [`Error::HostUnreachable`] instead of being dropped, and a full peer gives
+        /// [`Error::WouldBlock`].
+        set_router_mandatory, ROUTER_MANDATORY, bool
+    );
+    type_option!(
+        /// ZMQ_ROUTER_HANDOVER (ROUTER): a new peer with a routing id already in use takes it
+        /// over (the old connection is closed) instead of being ignored.
+        set_router_handover, ROUTER_HANDOVER, bool
+    );
+    type_option!(
+        /// ZMQ_PROBE_ROUTER (ROUTER, DEALER, REQ): send an empty message to each new peer, so
+        /// that a ROUTER peer learns our routing id at once.
+        set_probe_router, PROBE_ROUTER, bool
+    );
+    type_option!(
+        /// ZMQ_REQ_CORRELATE (REQ): prefix each request with a request id, and accept only the
+        /// reply that carries it.
+        set_req_correlate, REQ_CORRELATE, bool
+    );
+    type_option!(
+        /// ZMQ_REQ_RELAXED (REQ): allow a new request before the reply to the last one came
+        /// (the old reply is then discarded), so a client can recover from a lost reply.
+        set_req_relaxed, REQ_RELAXED, bool
+    );
+    type_option!(
+        /// ZMQ_STREAM_NOTIFY (STREAM): deliver an empty message when a peer connects or
+        /// disconnects (default on).
+        set_stream_notify, STREAM_NOTIFY, bool
+    );
+
+    /// ZMQ_TOPICS_COUNT (SUB, XSUB, PUB, XPUB): the number of distinct subscriptions.
+    pub fn topics_count(&self) -> Result<i32> {
+        self.option_raw(options::number::TOPICS_COUNT)
+    }
+}
+
 impl Drop for Socket {
     fn drop(&mut self) {
         let pending = self.link.mailbox().close();
