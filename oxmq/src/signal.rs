@@ -36,6 +36,10 @@ pub(crate) trait Wake: Send + Sync {
 /// A wake-up target with a "currently waiting" flag.
 pub(crate) struct Activation {
     waiting: AtomicBool,
+    /// A peer published a control message (a subscription) in one of the owner's pipes: a
+    /// socket that must act on them before it sends (XPUB) checks this one flag instead of
+    /// every pipe.
+    control: AtomicBool,
     target: Target,
 }
 
@@ -51,6 +55,7 @@ impl Activation {
     pub(crate) fn for_thread() -> Arc<Activation> {
         Arc::new(Activation {
             waiting: AtomicBool::new(false),
+            control: AtomicBool::new(false),
             target: Target::Thread(Parker::default()),
         })
     }
@@ -59,6 +64,7 @@ impl Activation {
     pub(crate) fn scheduled(waker: Arc<dyn Wake>, token: usize) -> Arc<Activation> {
         Arc::new(Activation {
             waiting: AtomicBool::new(false),
+            control: AtomicBool::new(false),
             target: Target::Scheduled { waker, token },
         })
     }
@@ -70,6 +76,19 @@ impl Activation {
         if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
             self.target.wake();
         }
+    }
+
+    /// Called by a peer after it published (flushed) a control message: raises the control
+    /// flag, then notifies.
+    pub(crate) fn signal_control(&self) {
+        self.control.store(true, Ordering::Release);
+        self.notify();
+    }
+
+    /// Whether control messages were published since the last call (owner side).
+    #[inline]
+    pub(crate) fn take_control(&self) -> bool {
+        self.control.load(Ordering::Acquire) && self.control.swap(false, Ordering::AcqRel)
     }
 
     /// Wakes the owner whether or not it announced waiting (commands, shutdown).

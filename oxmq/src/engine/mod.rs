@@ -91,6 +91,9 @@ pub(crate) struct Engine {
     max_frame_size: Option<u64>,
     /// Our socket takes subscriptions (PUB, XPUB): SUBSCRIBE and CANCEL are passed to it.
     takes_subscriptions: bool,
+    /// Messages a PUB or XPUB must act on were written to the receive pipe since its last
+    /// flush.
+    wrote_control: bool,
     rbuf: BytesMut,
     read_size: usize,
     /// Bytes the frame at the front of `rbuf` needs in total.
@@ -126,6 +129,7 @@ impl Engine {
             conn: None,
             max_frame_size,
             takes_subscriptions,
+            wrote_control: false,
             rbuf: BytesMut::new(),
             read_size: INITIAL_READ,
             need: 0,
@@ -311,6 +315,9 @@ impl Engine {
             }
         };
         incoming.flush();
+        if std::mem::take(&mut self.wrote_control) {
+            incoming.signal_control();
+        }
         self.queue_commands(gate);
         result
     }
@@ -349,6 +356,9 @@ impl Engine {
                         self.rbuf.advance(header_len);
                         Frame::from(self.rbuf.split_to(size).freeze())
                     };
+                    // A PUB or XPUB acts on what its peers send before it publishes:
+                    // subscriptions may come as messages too (ZMTP 3.0, libzmq's XSUB).
+                    self.wrote_control |= self.takes_subscriptions;
                     match self.partial.take() {
                         None if first && !more => incoming.write(Message::from(part)),
                         None => self.partial = Some(Message::from(part)),
@@ -364,9 +374,11 @@ impl Engine {
                 }
                 Input::Subscribe(topic) if self.takes_subscriptions => {
                     incoming.write(Message::control(Kind::Subscribe, topic));
+                    self.wrote_control = true;
                 }
                 Input::Cancel(topic) if self.takes_subscriptions => {
                     incoming.write(Message::control(Kind::Cancel, topic));
+                    self.wrote_control = true;
                 }
                 // Subscriptions sent to a socket type that has none are ignored, as are
                 // commands of later protocol versions.

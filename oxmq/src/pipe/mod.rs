@@ -182,6 +182,16 @@ impl PipeWriter {
         Ok(())
     }
 
+    /// Tells the reader's owner that control messages (subscriptions) were flushed into this
+    /// pipe; call after [`flush`](Self::flush).
+    pub(crate) fn signal_control(&self) {
+        // Without an activation the reader is not bound yet (inproc): the binder reads every
+        // pipe when it attaches them.
+        if let Some(act) = self.shared.reader_act.get() {
+            act.signal_control();
+        }
+    }
+
     /// Whether the reader has taken every message written so far (exact only once the reader
     /// found the pipe empty, which is when it matters: see `direct`).
     #[inline]
@@ -269,6 +279,11 @@ impl PipeReader {
     pub(crate) fn set_activation(&self, act: Arc<Activation>) {
         let _ = self.shared.reader_act.set(act);
         fence(Ordering::SeqCst);
+    }
+
+    /// The activation of the reading side (the owner's), once set.
+    pub(crate) fn activation(&self) -> Option<&Arc<Activation>> {
+        self.shared.reader_act.get()
     }
 }
 

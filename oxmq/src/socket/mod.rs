@@ -12,6 +12,8 @@ mod pattern;
 mod pull;
 mod push;
 pub(crate) mod util;
+mod xpub;
+mod xsub;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -37,6 +39,10 @@ fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
         SocketType::Pair => Box::<pair::Pair>::default(),
         SocketType::Push => Box::<push::Push>::default(),
         SocketType::Pull => Box::<pull::Pull>::default(),
+        SocketType::Pub => Box::new(xpub::XPub::new(true)),
+        SocketType::XPub => Box::new(xpub::XPub::new(false)),
+        SocketType::Sub => Box::new(xsub::XSub::new(true)),
+        SocketType::XSub => Box::new(xsub::XSub::new(false)),
         _ => return Err(Error::NotSupported),
     })
 }
@@ -171,7 +177,11 @@ pub(crate) fn next_id() -> u64 {
 impl Socket {
     pub(crate) fn new(ctx: Arc<Runtime>, socket_type: SocketType) -> Result<Socket> {
         let pattern = new_pattern(socket_type)?;
-        let opts = Options::default();
+        let mut opts = Options::default();
+        if matches!(socket_type, SocketType::Sub | SocketType::XSub) {
+            // As libzmq: closing a subscriber does not wait for its queued subscriptions.
+            opts.linger = 0;
+        }
         let link = SocketLink::new(next_id(), socket_type, opts.linger);
         ctx.register_socket(&link)?;
         Ok(Socket {
@@ -540,13 +550,14 @@ macro_rules! type_option {
 /// does not have it gives [`Error::Invalid`] (`EINVAL`), as in libzmq.
 impl Socket {
     type_option!(
-        /// ZMQ_SUBSCRIBE (SUB, XSUB): receive messages that start with `prefix` (the empty
-        /// prefix matches every message). Subscriptions are counted: each needs its own
-        /// unsubscribe.
+        /// ZMQ_SUBSCRIBE (SUB): receive messages that start with `prefix` (the empty prefix
+        /// matches every message). Subscriptions are counted: each needs its own unsubscribe.
+        /// (XSUB subscribes by sending `\x01prefix`; an XPUB in manual mode subscribes the peer
+        /// whose subscription it received last.)
         subscribe, SUBSCRIBE, bytes
     );
     type_option!(
-        /// ZMQ_UNSUBSCRIBE (SUB, XSUB): removes one subscription to `prefix`.
+        /// ZMQ_UNSUBSCRIBE (SUB; XPUB in manual mode): removes one subscription to `prefix`.
         unsubscribe, UNSUBSCRIBE, bytes
     );
     type_option!(

@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod raw;
+
 use oxmq::{Context, Socket, SocketType};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -161,6 +161,7 @@ impl<P: Copy + Ord> MultiTrie<P> {
     }
 
     /// Whether no peer is subscribed to anything.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -319,6 +320,7 @@ impl<P: Copy + Ord> MultiTrie<P> {
 
     /// Calls `f` once with each prefix in the map and its peers (sorted, not empty), in
     /// lexicographic byte order. The slices are only valid for the call.
+    #[cfg(test)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], &[P])) {
         let mut prefix = Vec::new();
         // Nodes still to visit, each with the length of its parent's prefix.

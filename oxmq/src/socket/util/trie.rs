@@ -121,6 +121,7 @@ impl Trie {
     }
 
     /// Whether the set holds no prefix.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
