@@ -74,6 +74,8 @@ pub(crate) struct Options {
     pub ipv6: bool,
     pub sndbuf: i32,
     pub rcvbuf: i32,
+    /// STREAM: an empty message for each connection made and lost.
+    pub stream_notify: bool,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             ipv6: false,
             sndbuf: -1,
             rcvbuf: -1,
+            stream_notify: true,
         }
     }
 }

@@ -107,6 +107,9 @@ pub(crate) struct Engine {
     /// The poller reported the peer's end closed: read until the end-of-stream, even after a
     /// short read.
     read_closed: bool,
+    /// A raw connection (STREAM): no ZMTP at all; each read is one message, each message's
+    /// frames are written as they are.
+    raw: bool,
 }
 
 impl Engine {
@@ -139,7 +142,36 @@ impl Engine {
             writable: true,
             claimed: true,
             read_closed: false,
+            raw: false,
         }
+    }
+
+    /// A raw connection for a STREAM socket: bytes in and out, no handshake, no framing.
+    pub(crate) fn raw(stream: Stream) -> Engine {
+        Engine {
+            stream: Arc::new(stream),
+            handshake: None,
+            peer: None,
+            conn: None,
+            max_frame_size: None,
+            takes_subscriptions: false,
+            wrote_control: false,
+            rbuf: BytesMut::new(),
+            read_size: INITIAL_READ,
+            need: 0,
+            partial: None,
+            out: OutBuf::default(),
+            readable: true,
+            writable: true,
+            claimed: true,
+            read_closed: false,
+            raw: true,
+        }
+    }
+
+    /// Whether this is a raw (STREAM) connection.
+    pub(crate) fn is_raw(&self) -> bool {
+        self.raw
     }
 
     /// The stream (to register it, and to share it for direct writes).
@@ -159,9 +191,10 @@ impl Engine {
         self.read_closed |= read_closed;
     }
 
-    /// Whether the handshake is still running.
+    /// Whether the handshake is still running (a raw connection has none, but reports it done
+    /// once, through [`Engine::handshake`]).
     pub(crate) fn is_handshaking(&self) -> bool {
-        self.handshake.is_some()
+        self.handshake.is_some() || self.raw && self.peer.is_none()
     }
 
     /// Whether queued output waits for the stream to become writable.
@@ -171,6 +204,17 @@ impl Engine {
 
     /// Advances the handshake. Returns the peer once it completed.
     pub(crate) fn handshake(&mut self) -> Result<Option<PeerInfo>, CloseReason> {
+        if self.raw {
+            let peer = PeerInfo {
+                major: 0,
+                minor: 0,
+                socket_type: SocketType::Stream,
+                identity: bytes::Bytes::new(),
+                metadata: oxmq_proto::metadata::Metadata::new(),
+            };
+            self.peer = Some(peer.clone());
+            return Ok(Some(peer));
+        }
         loop {
             self.flush_output()?;
             let Some(handshake) = self.handshake.as_mut() else {
@@ -325,6 +369,17 @@ impl Engine {
     /// Decodes every complete frame in the read buffer. Returns `Ok(true)` when the receive pipe
     /// is full.
     fn decode(&mut self, incoming: &mut PipeWriter, now: Instant) -> Result<bool, CloseReason> {
+        if self.raw {
+            // Whatever arrived is one message.
+            if !self.rbuf.is_empty() {
+                if !incoming.can_write() {
+                    return Ok(true);
+                }
+                let bytes = self.rbuf.split().freeze();
+                incoming.write(Message::from(Frame::from(bytes)));
+            }
+            return Ok(false);
+        }
         let Some(conn) = self.conn.as_mut() else {
             return Ok(false);
         };
@@ -408,6 +463,11 @@ impl Engine {
     #[inline]
     fn encode(&mut self, msg: &Message) {
         match msg.kind() {
+            Kind::Data if self.raw => {
+                for frame in msg {
+                    self.out.push_frame_body(frame);
+                }
+            }
             Kind::Data => self.out.encode_message(msg),
             kind @ (Kind::Subscribe | Kind::Cancel) => {
                 if let Some(conn) = &self.conn {

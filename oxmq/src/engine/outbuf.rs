@@ -11,7 +11,7 @@ use std::io::{self, IoSlice};
 use bytes::Bytes;
 use oxmq_proto::frame;
 
-use crate::message::Message;
+use crate::message::{Frame, Message};
 use crate::transport::Stream;
 
 /// Bodies at least this large are written from their own buffer instead of being copied.
@@ -80,10 +80,16 @@ impl OutBuf {
             let mut header = [0u8; frame::MAX_HEADER_LEN];
             let n = frame::encode_header(&mut header, i < last, false, part.len());
             self.push_bytes(&header[..n]);
-            match part.shared() {
-                Some(body) if body.len() >= ZERO_COPY_MIN => self.push_body(body.clone()),
-                _ => self.push_bytes(part),
-            }
+            self.push_frame_body(part);
+        }
+    }
+
+    /// Queues a frame's bytes without a header (raw connections), by reference when large.
+    #[inline]
+    pub(crate) fn push_frame_body(&mut self, part: &Frame) {
+        match part.shared() {
+            Some(body) if body.len() >= ZERO_COPY_MIN => self.push_body(body.clone()),
+            _ => self.push_bytes(part),
         }
     }
 

@@ -84,6 +84,9 @@ impl Endpoints {
     /// Binds `endpoint`.
     pub(crate) fn bind(&mut self, env: &Env<'_>, endpoint: &str, id: u64) -> Result<()> {
         let (resolved, kind) = match Endpoint::parse(endpoint)? {
+            Endpoint::Inproc(_) if env.link.socket_type() == SocketType::Stream => {
+                return Err(Error::NoCompatibleProtocol);
+            }
             Endpoint::Inproc(name) => {
                 env.inproc
                     .bind(
@@ -125,6 +128,9 @@ impl Endpoints {
     /// Connects to `endpoint`: at once for inproc, in the background otherwise.
     pub(crate) fn connect(&mut self, env: &Env<'_>, endpoint: &str, id: u64) -> Result<()> {
         let kind = match Endpoint::parse(endpoint)? {
+            Endpoint::Inproc(_) if env.link.socket_type() == SocketType::Stream => {
+                return Err(Error::NoCompatibleProtocol);
+            }
             Endpoint::Inproc(name) => {
                 let peer = env
                     .inproc
@@ -164,7 +170,10 @@ impl Endpoints {
             let (to_socket, from_peer) = pipe(Options::hwm(env.opts.rcvhwm), Some(act), None);
             let gate = WriteGate::new();
             let mut peer = Peer::new(to_peer, from_peer, id);
-            peer.sink = Some(Arc::clone(&gate) as _);
+            if env.link.socket_type() != SocketType::Stream {
+                // Raw connections are written by their session only.
+                peer.sink = Some(Arc::clone(&gate) as _);
+            }
             let peer_id = peer.id;
             env.link.post(PeerEvent::Attach(peer));
             Some(SessionPipes {

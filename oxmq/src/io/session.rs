@@ -18,7 +18,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use oxmq_proto::mechanism::MechanismConfig;
 use oxmq_proto::metadata::Metadata;
-use oxmq_proto::{HandshakeConfig, PeerInfo};
+use oxmq_proto::{HandshakeConfig, PeerInfo, SocketType};
 
 use super::endpoints::wants_routing_id;
 use super::link::SocketLink;
@@ -88,11 +88,7 @@ impl Session {
         io: &Arc<IoShared>,
     ) -> Session {
         let mut session = Session::new(token, socket, opts, role, None, io);
-        session.engine = Some(Engine::new(
-            stream,
-            session.handshake_config(),
-            session.opts.max_frame_size(),
-        ));
+        session.engine = Some(session.new_engine(stream));
         session
     }
 
@@ -161,6 +157,26 @@ impl Session {
             mechanism: MechanismConfig::Null,
             as_server: false,
             metadata: Metadata::new(),
+        }
+    }
+
+    /// The engine for a new connection: ZMTP, or raw bytes for a STREAM socket.
+    fn new_engine(&self, stream: Stream) -> Engine {
+        if self.socket.socket_type() == SocketType::Stream {
+            Engine::raw(stream)
+        } else {
+            Engine::new(stream, self.handshake_config(), self.opts.max_frame_size())
+        }
+    }
+
+    /// Tells a STREAM socket that the connection came or went (an empty message), if it asked
+    /// for it (STREAM_NOTIFY).
+    fn notify_stream(&mut self) {
+        let raw = self.engine.as_ref().is_some_and(Engine::is_raw);
+        if raw && self.opts.stream_notify {
+            if let Some(incoming) = self.incoming.as_mut() {
+                let _ = incoming.send(Message::new());
+            }
         }
     }
 
@@ -374,12 +390,15 @@ impl Session {
             };
             let mut new_peer = Peer::new(to_peer, from_peer, endpoint_id);
             new_peer.routing_id = Some(peer.identity);
-            new_peer.sink = Some(Arc::clone(&self.gate) as _);
+            if !self.engine.as_ref().is_some_and(Engine::is_raw) {
+                new_peer.sink = Some(Arc::clone(&self.gate) as _);
+            }
             self.peer_id = Some(new_peer.id);
             if !self.socket.post(PeerEvent::Attach(new_peer)) {
                 return false;
             }
         }
+        self.notify_stream();
         true
     }
 
@@ -395,6 +414,7 @@ impl Session {
             CloseReason::Io(_) => tracing::info!("oxmq: {peer}: {reason}"),
             _ => tracing::warn!("oxmq: closing connection to {peer}: {reason}"),
         }
+        self.notify_stream();
         self.gate.set_stream(None);
         if let Some(engine) = self.engine.take() {
             let _ = io.registry.deregister(&mut SourceFd(&engine.stream().fd()));
@@ -492,11 +512,7 @@ impl Session {
             return true;
         }
         let _ = io.registry.deregister(stream.source());
-        self.engine = Some(Engine::new(
-            stream,
-            self.handshake_config(),
-            self.opts.max_frame_size(),
-        ));
+        self.engine = Some(self.new_engine(stream));
         if !self.register_engine(io) {
             self.engine = None;
             self.schedule_retry(io);

@@ -11,6 +11,7 @@ mod pair;
 mod pattern;
 mod pull;
 mod push;
+mod stream;
 pub(crate) mod util;
 mod xpub;
 mod xsub;
@@ -43,6 +44,7 @@ fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
         SocketType::XPub => Box::new(xpub::XPub::new(false)),
         SocketType::Sub => Box::new(xsub::XSub::new(true)),
         SocketType::XSub => Box::new(xsub::XSub::new(false)),
+        SocketType::Stream => Box::<stream::Stream>::default(),
         _ => return Err(Error::NotSupported),
     })
 }
@@ -624,11 +626,17 @@ impl Socket {
         /// (the old reply is then discarded), so a client can recover from a lost reply.
         set_req_relaxed, REQ_RELAXED, bool
     );
-    type_option!(
-        /// ZMQ_STREAM_NOTIFY (STREAM): deliver an empty message when a peer connects or
-        /// disconnects (default on).
-        set_stream_notify, STREAM_NOTIFY, bool
-    );
+
+    /// ZMQ_STREAM_NOTIFY (STREAM): deliver an empty message, after the routing id, when a
+    /// connection is made and when it is lost (default on). Applies to connections made
+    /// afterwards.
+    pub fn set_stream_notify(&self, on: bool) -> Result<()> {
+        if self.socket_type() != SocketType::Stream {
+            return Err(Error::Invalid);
+        }
+        self.core().opts.stream_notify = on;
+        Ok(())
+    }
 
     /// ZMQ_TOPICS_COUNT (SUB, XSUB, PUB, XPUB): the number of distinct subscriptions.
     pub fn topics_count(&self) -> Result<i32> {

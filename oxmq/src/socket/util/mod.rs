@@ -5,4 +5,5 @@ pub(crate) mod dist;
 pub(crate) mod fq;
 pub(crate) mod lb;
 pub(crate) mod mtrie;
+pub(crate) mod routing;
 pub(crate) mod trie;
