@@ -49,8 +49,8 @@ struct EndpointArgs {
     /// Connect to the endpoints that follow.
     #[arg(long, num_args = 1.., value_name = "ENDPOINT")]
     connect: Vec<String>,
-    /// Stop after N messages (recv), or send the message N times (send).
-    #[arg(long)]
+    /// Stop after N messages (recv), or send the message N times (send); N is at least 1.
+    #[arg(long, value_name = "N", value_parser = bench::parse_count)]
     count: Option<u64>,
     /// The frames of the message to send (send only).
     #[arg(value_name = "FRAME")]
@@ -120,7 +120,9 @@ fn main() -> ExitCode {
 
 fn run_bench(args: BenchArgs) -> Result<(), Failure> {
     let cases = args.cases.cases();
-    let progress = std::io::stderr().is_terminal() || std::env::var_os("OXMQ_PROGRESS").is_some();
+    // A progress line rewritten in place (escape codes) on a terminal; plain lines otherwise,
+    // so logs and pipes get no control characters.
+    let progress = std::io::stderr().is_terminal();
     let mut rows = Vec::new();
     let stdout = std::io::stdout();
     for (
@@ -137,15 +139,18 @@ fn run_bench(args: BenchArgs) -> Result<(), Failure> {
             Pattern::Throughput => "push-pull",
             Pattern::Latency => "pair-rtt",
         };
-        eprint!(
-            "\r\x1b[K[{}/{}] {what} {} {} x {count} ...",
+        let line = format!(
+            "[{}/{}] {what} {} {} x {} ...",
             i + 1,
             cases.len(),
             transport.name(),
-            bench::human_size(size)
+            bench::human_size(size),
+            bench::thousands_u64(count)
         );
-        if !progress {
-            eprintln!();
+        if progress {
+            eprint!("\r\x1b[K{line}");
+        } else {
+            eprintln!("{line}");
         }
         let row = bench::run(&Oxmq, pattern, transport, size, count);
         if args.json {
@@ -155,12 +160,11 @@ fn run_bench(args: BenchArgs) -> Result<(), Failure> {
         }
         rows.push(row);
     }
-    eprint!("\r\x1b[K");
+    if progress {
+        eprint!("\r\x1b[K");
+    }
     if !args.json {
-        println!("{}", bench::table_header());
-        for row in &rows {
-            println!("{row}");
-        }
+        print!("{}", bench::table(&rows));
     }
     Ok(())
 }

@@ -148,9 +148,18 @@ fn bench_json_has_the_contract_fields() {
         assert!(row["mb_per_s"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(rows[0]["pattern"], "push-pull");
+    assert!(rows[0]["rtt_us"].is_null());
     assert!(rows[0]["latency_us"].is_null());
     assert_eq!(rows[1]["pattern"], "pair-rtt");
-    assert!(rows[1]["latency_us"].as_f64().unwrap() > 0.0);
+    let rtt = rows[1]["rtt_us"].as_f64().unwrap();
+    let latency = rows[1]["latency_us"].as_f64().unwrap();
+    assert!(rtt > 0.0);
+    // One-way latency is half the round trip (as libzmq's perf tools print it), to the 0.001 µs
+    // that both fields are printed with.
+    assert!(
+        (latency - rtt / 2.0).abs() <= 0.001,
+        "rtt {rtt} latency {latency}"
+    );
 }
 
 #[test]
@@ -173,6 +182,109 @@ fn bench_table_lists_every_case() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().next().unwrap().contains("msgs/s"));
     assert_eq!(text.lines().count(), 1 + 4, "{text}");
+}
+
+/// The end (in characters) of the first occurrence of `word` in `line`.
+fn end_of(line: &str, word: &str) -> usize {
+    let start = line
+        .find(word)
+        .unwrap_or_else(|| panic!("{word:?} not in {line:?}"));
+    line[..start + word.len()].chars().count()
+}
+
+#[test]
+fn bench_table_header_lines_up_with_its_columns() {
+    let out = oxmq()
+        .args([
+            "bench",
+            "--transport",
+            "inproc",
+            "--size",
+            "1",
+            "--count",
+            "1200",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let header = lines[0];
+    assert!(header.contains("round-trip"), "the header says rtt: {text}");
+    for line in &lines[1..] {
+        // Counts have thousands separators and end under the header's `count`.
+        assert_eq!(end_of(line, " 1,200"), end_of(header, "count"), "{text}");
+        assert_eq!(line.find("inproc"), header.find("transport"), "{text}");
+        assert_eq!(end_of(line, " 1 B"), end_of(header, "size"), "{text}");
+    }
+    // The round trip ends under its title; throughput rows show `-` there.
+    assert_eq!(lines[1].chars().count(), header.chars().count(), "{text}");
+    assert!(lines[1].ends_with('-'), "{text}");
+    assert_eq!(lines[2].chars().count(), header.chars().count(), "{text}");
+}
+
+#[test]
+fn bench_progress_has_no_escape_codes_when_stderr_is_not_a_terminal() {
+    let out = oxmq()
+        .args([
+            "bench",
+            "--transport",
+            "inproc",
+            "--size",
+            "8",
+            "--count",
+            "200",
+        ])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\r'),
+        "{stderr:?}"
+    );
+    // One plain progress line per case.
+    assert_eq!(stderr.lines().count(), 2, "{stderr:?}");
+    assert!(
+        stderr.lines().all(|l| l.contains("inproc 8 B x 200")),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn count_zero_is_rejected() {
+    for args in [
+        vec!["bench", "--count", "0"],
+        vec![
+            "send",
+            "push",
+            "--connect",
+            "tcp://127.0.0.1:5555",
+            "--count",
+            "0",
+            "x",
+        ],
+        vec![
+            "recv",
+            "pull",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--count",
+            "0",
+        ],
+    ] {
+        let out = oxmq().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("--count"), "{args:?}: {stderr}");
+        assert!(stderr.contains("at least 1"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
