@@ -99,18 +99,28 @@ fn send_reads_standard_input_and_recv_escapes() {
 
 #[test]
 fn bad_endpoint_or_type_is_a_one_line_error_with_exit_code_2() {
-    for args in [
-        vec!["send", "push", "--connect", "tcp://127.0.0.1", "x"],
-        vec!["send", "push", "--connect", "nope://x", "x"],
-        vec!["recv", "pull", "--bind", "tcp://127.0.0.1:99999"],
-        vec!["recv", "sprocket", "--bind", "tcp://127.0.0.1:*"],
-        vec!["recv", "pull"],
+    for (args, says) in [
+        (
+            vec!["send", "push", "--connect", "tcp://127.0.0.1", "x"],
+            "missing port",
+        ),
+        (
+            vec!["send", "push", "--connect", "nope://x", "x"],
+            "unknown transport 'nope'",
+        ),
+        (
+            vec!["recv", "pull", "--bind", "tcp://127.0.0.1:99999"],
+            "bad port",
+        ),
+        (
+            vec!["recv", "sprocket", "--bind", "tcp://127.0.0.1:*"],
+            "unknown socket type 'sprocket'",
+        ),
+        (vec!["recv", "pull"], "--bind"),
     ] {
-        let out = oxmq().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("oxmq: "), "{stderr}");
+        let (code, stderr) = one_line_error(&args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
 
@@ -320,4 +330,290 @@ fn dropped_connections_are_logged_with_their_reason() {
         log.contains("closing connection") && log.contains("greeting"),
         "log: {log}"
     );
+}
+
+/// Runs oxmq with `args` and returns its exit code and its standard error, which must be one
+/// line starting with `oxmq: `.
+fn one_line_error(args: &[&str]) -> (Option<i32>, String) {
+    let child = oxmq()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait(child);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.starts_with("oxmq: "), "{args:?}: {stderr}");
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn a_socket_type_that_cannot_send_or_receive_is_exit_code_2() {
+    // A listener on the endpoint: had oxmq bound it, the error would be "address in use".
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("tcp://{}", taken.local_addr().unwrap());
+    for (args, says) in [
+        (
+            vec!["send", "pull", "--bind", &endpoint, "x"],
+            "cannot send",
+        ),
+        (
+            vec!["send", "sub", "--connect", &endpoint, "x"],
+            "cannot send",
+        ),
+        (vec!["recv", "push", "--bind", &endpoint], "cannot receive"),
+        (vec!["recv", "pub", "--bind", &endpoint], "cannot receive"),
+    ] {
+        let (code, stderr) = one_line_error(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn every_stable_socket_type_name_is_accepted() {
+    for name in [
+        "pair", "pub", "sub", "xpub", "xsub", "req", "rep", "dealer", "router", "pull", "push",
+        "stream", "PUSH", "Dealer",
+    ] {
+        // No endpoint: the type parses (and is checked for the direction) before that error.
+        let (code, stderr) = one_line_error(&["recv", name]);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        let lower = name.to_ascii_lowercase();
+        if lower == "pub" || lower == "push" {
+            assert!(stderr.contains("cannot receive"), "{name}: {stderr}");
+        } else {
+            assert!(stderr.contains("--bind"), "{name}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn an_unsupported_socket_type_is_a_one_line_error() {
+    // A draft type that oxmq does not implement (yet).
+    let (code, stderr) = one_line_error(&[
+        "send",
+        "channel",
+        "--bind",
+        "inproc://unsupported",
+        "--timeout",
+        "100",
+        "x",
+    ]);
+    assert_ne!(code, Some(0), "{stderr}");
+    if stderr.contains("not supported") {
+        assert_eq!(code, Some(2), "{stderr}");
+    }
+}
+
+#[test]
+fn connect_is_repeatable_with_one_endpoint_each() {
+    let (a, b) = (free_endpoint(), free_endpoint());
+    let recv_a = spawn_recv(&a, "1");
+    let recv_b = spawn_recv(&b, "1");
+    // PUSH deals the two messages out one per peer; the value after each endpoint is a frame.
+    let send = oxmq()
+        .args([
+            "send",
+            "push",
+            "--connect",
+            &a,
+            "--connect",
+            &b,
+            "--count",
+            "2",
+            "hello",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    for recv in [recv_a, recv_b] {
+        let out = wait(recv);
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "hello\n");
+    }
+}
+
+#[test]
+fn an_endpoint_flag_takes_exactly_one_value() {
+    // The value after the endpoint is the message's first frame, not a second endpoint.
+    let endpoint = free_endpoint();
+    let recv = spawn_recv(&endpoint, "1");
+    let send = oxmq()
+        .args(["send", "push", "--connect", &endpoint, "tcp://x:1", "two"])
+        .output()
+        .unwrap();
+    assert!(send.status.success());
+    let out = wait(recv);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "tcp://x:1\ttwo\n");
+    // recv takes no frames, so a second value is a usage error.
+    let out = oxmq()
+        .args([
+            "recv",
+            "pull",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "tcp://127.0.0.1:*",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_mistyped_endpoint_is_not_taken_for_a_frame() {
+    for endpoint in [
+        "tcp//127.0.0.1:5555",
+        "tcp:/127.0.0.1:5555",
+        "127.0.0.1:5555",
+    ] {
+        let (code, stderr) = one_line_error(&["send", "push", "--connect", endpoint, "hello"]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("'{endpoint}' is not an endpoint")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn endpoint_errors_say_what_went_wrong() {
+    for (args, says) in [
+        (
+            vec![
+                "send",
+                "push",
+                "--connect",
+                "tcp://no-such-host.invalid:5555",
+                "x",
+            ],
+            "unknown host 'no-such-host.invalid'",
+        ),
+        (
+            vec!["send", "push", "--connect", "tcp://localhost", "x"],
+            "missing port in 'tcp://localhost'",
+        ),
+        (
+            vec!["send", "push", "--connect", "tcp://127.0.0.1:", "x"],
+            "missing port in 'tcp://127.0.0.1:'",
+        ),
+        (
+            vec!["recv", "pull", "--bind", "xyz://a"],
+            "unknown transport 'xyz'",
+        ),
+        (
+            vec!["recv", "pull", "--bind", "tcp://127.0.0.1:99999"],
+            "bad port '99999'",
+        ),
+        (
+            vec!["recv", "pull", "--connect", "tcp://127.0.0.1:*"],
+            "needs a port number",
+        ),
+    ] {
+        let (code, stderr) = one_line_error(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn send_with_a_timeout_to_an_absent_peer_fails() {
+    let endpoint = free_endpoint();
+    let (code, stderr) = one_line_error(&[
+        "send",
+        "push",
+        "--connect",
+        &endpoint,
+        "--timeout",
+        "200",
+        "hello",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("200 ms"), "{stderr}");
+}
+
+#[test]
+fn send_with_a_timeout_reaches_a_present_peer() {
+    let endpoint = free_endpoint();
+    let recv = spawn_recv(&endpoint, "2");
+    let send = oxmq()
+        .args([
+            "send",
+            "push",
+            "--connect",
+            &endpoint,
+            "--timeout",
+            "10000",
+            "--linger",
+            "10000",
+            "--count",
+            "2",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    let out = wait(recv);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "hi\nhi\n");
+}
+
+#[test]
+fn send_with_linger_to_an_absent_peer_gives_up() {
+    let endpoint = free_endpoint();
+    let child = oxmq()
+        .args([
+            "send",
+            "push",
+            "--connect",
+            &endpoint,
+            "--linger",
+            "100",
+            "x",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Exits (the queued message is dropped after LINGER) instead of waiting for a peer.
+    let out = wait(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn recv_with_a_timeout_gives_up() {
+    let (code, stderr) = one_line_error(&[
+        "recv",
+        "pull",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--timeout",
+        "100",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("100 ms"), "{stderr}");
+}
+
+#[test]
+fn help_documents_the_exit_status() {
+    for command in ["send", "recv"] {
+        let out = oxmq().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        for needle in ["Exit status", "--timeout", "--connect <ENDPOINT>"] {
+            assert!(help.contains(needle), "{command}: {help}");
+        }
+    }
 }
