@@ -207,7 +207,7 @@ fn print_plain(results: &[Comparison], patterns: &[Pattern], reps: u32) {
                 pattern_name(pattern),
                 case.transport.name(),
                 bench::human_size(case.size),
-                case.count,
+                bench::thousands_u64(case.count),
                 value(pattern, case.oxmq_median()),
                 value(pattern, case.libzmq_median()),
                 case.ratio()
@@ -244,7 +244,7 @@ fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
                 "| {} | {} | {} | {} | {} | {:.2} |",
                 case.transport.name(),
                 bench::human_size(case.size),
-                bench::thousands(case.count as f64),
+                bench::thousands_u64(case.count),
                 value(pattern, case.oxmq_median()),
                 value(pattern, case.libzmq_median()),
                 case.ratio()
@@ -299,7 +299,7 @@ fn main() {
                 pattern_name(case.pattern),
                 case.transport.name(),
                 bench::human_size(case.size),
-                case.count,
+                bench::thousands_u64(case.count),
                 cli.reps
             );
             if cli.library.as_deref() != Some("libzmq") {
@@ -323,7 +323,7 @@ fn main() {
                 pattern_name(case.pattern),
                 case.transport.name(),
                 bench::human_size(case.size),
-                case.count,
+                bench::thousands_u64(case.count),
                 value(case.pattern, median(runs)),
                 unit(case.pattern),
                 runs.len()
