@@ -92,7 +92,7 @@ struct Comparison {
     transport: Transport,
     size: usize,
     count: u64,
-    /// Messages per second (throughput) or round-trip µs (latency), one per run.
+    /// Messages per second (throughput) or round-trip µs (latency, `Row::rtt_us`), one per run.
     oxmq: Vec<f64>,
     libzmq: Vec<f64>,
 }
@@ -172,7 +172,7 @@ fn measure<D: Driver>(driver: &D, case: &Comparison) -> f64 {
     let row = bench::run(driver, case.pattern, case.transport, case.size, case.count);
     match case.pattern {
         Pattern::Throughput => row.msgs_per_s,
-        Pattern::Latency => row.latency_us.expect("latency rows carry a latency"),
+        Pattern::Latency => row.rtt_us.expect("latency rows carry a round-trip time"),
     }
 }
 
@@ -193,7 +193,7 @@ fn print_plain(results: &[Comparison], patterns: &[Pattern], reps: u32) {
     for &pattern in patterns {
         let (a, b) = match pattern {
             Pattern::Throughput => ("oxmq msgs/s", "libzmq msgs/s"),
-            Pattern::Latency => ("oxmq µs", "libzmq µs"),
+            Pattern::Latency => ("oxmq rtt µs", "libzmq rtt µs"),
         };
         println!();
         println!("{}", title(pattern));
@@ -207,7 +207,7 @@ fn print_plain(results: &[Comparison], patterns: &[Pattern], reps: u32) {
                 pattern_name(pattern),
                 case.transport.name(),
                 bench::human_size(case.size),
-                case.count,
+                bench::thousands_u64(case.count),
                 value(pattern, case.oxmq_median()),
                 value(pattern, case.libzmq_median()),
                 case.ratio()
@@ -244,7 +244,7 @@ fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
                 "| {} | {} | {} | {} | {} | {:.2} |",
                 case.transport.name(),
                 bench::human_size(case.size),
-                bench::thousands(case.count as f64),
+                bench::thousands_u64(case.count),
                 value(pattern, case.oxmq_median()),
                 value(pattern, case.libzmq_median()),
                 case.ratio()
@@ -256,12 +256,11 @@ fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
 /// Measures one run of `case` on `driver` and shows the figure on the progress line.
 fn measure_logged<D: Driver>(driver: &D, case: &Comparison) -> f64 {
     let figure = measure(driver, case);
-    eprint!(
-        "{} {} {} ",
-        driver.name(),
-        value(case.pattern, figure),
-        unit(case.pattern)
-    );
+    let unit = match case.pattern {
+        Pattern::Throughput => unit(case.pattern),
+        Pattern::Latency => "us round trip",
+    };
+    eprint!("{} {} {unit} ", driver.name(), value(case.pattern, figure));
     figure
 }
 
@@ -300,7 +299,7 @@ fn main() {
                 pattern_name(case.pattern),
                 case.transport.name(),
                 bench::human_size(case.size),
-                case.count,
+                bench::thousands_u64(case.count),
                 cli.reps
             );
             if cli.library.as_deref() != Some("libzmq") {
@@ -324,7 +323,7 @@ fn main() {
                 pattern_name(case.pattern),
                 case.transport.name(),
                 bench::human_size(case.size),
-                case.count,
+                bench::thousands_u64(case.count),
                 value(case.pattern, median(runs)),
                 unit(case.pattern),
                 runs.len()

@@ -5,7 +5,6 @@
 //! on two threads with a context each (like two processes, one I/O thread each), except over
 //! inproc, where both sockets must share a context.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 /// The transports a benchmark can run over.
@@ -163,24 +162,29 @@ pub struct Row {
     /// Megabytes (10^6 bytes) of payload per second.
     pub mb_per_s: f64,
     /// Mean round-trip time in microseconds (latency cases only).
-    pub latency_us: Option<f64>,
+    pub rtt_us: Option<f64>,
 }
 
 impl Row {
-    /// The row as one JSON object.
+    /// Mean one-way latency in microseconds: half the round trip, as libzmq's `local_lat` and
+    /// `remote_lat` print it (latency cases only).
+    pub fn latency_us(&self) -> Option<f64> {
+        self.rtt_us.map(|rtt| rtt / 2.0)
+    }
+
+    /// The row as one JSON object: `rtt_us` is the round trip, `latency_us` one way (half of it).
     pub fn to_json(&self) -> String {
-        let latency = self
-            .latency_us
-            .map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));
+        let micros = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));
         format!(
-            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"latency_us\":{}}}",
+            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"rtt_us\":{},\"latency_us\":{}}}",
             self.pattern,
             self.transport.name(),
             self.size,
             self.count,
             self.msgs_per_s,
             self.mb_per_s,
-            latency
+            micros(self.rtt_us),
+            micros(self.latency_us())
         )
     }
 }
@@ -230,12 +234,22 @@ pub struct CaseArgs {
     /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536).
     #[arg(long)]
     pub size: Vec<usize>,
-    /// Messages per throughput case and round trips per latency case (default: by size).
-    #[arg(long)]
+    /// Messages per throughput case and round trips per latency case, at least 1 (default: by
+    /// size).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
     /// Only throughput (`thr`) or only latency (`lat`).
     #[arg(long, value_parser = ["thr", "lat"])]
     pub only: Option<String>,
+}
+
+/// Parses a `--count` value: a whole number of at least 1 (a count of 0 would measure nothing).
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("the count must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(format!("not a count: {err}")),
+    }
 }
 
 impl CaseArgs {
@@ -352,7 +366,7 @@ pub fn throughput<D: Driver>(driver: &D, transport: Transport, size: usize, coun
         count,
         msgs_per_s,
         mb_per_s: msgs_per_s * size as f64 / 1e6,
-        latency_us: None,
+        rtt_us: None,
     }
 }
 
@@ -397,14 +411,22 @@ pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: 
         count,
         msgs_per_s: round_trips / secs,
         mb_per_s: round_trips * size as f64 * 2.0 / secs / 1e6,
-        latency_us: Some(secs * 1e6 / round_trips),
+        rtt_us: Some(secs * 1e6 / round_trips),
     }
 }
 
-/// Formats a count with thousands separators.
+/// Formats a count with thousands separators (rounded to a whole number).
 pub fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
+    group_digits(&format!("{:.0}", value.max(0.0)))
+}
+
+/// Formats an integer with thousands separators: `1,000,000`.
+pub fn thousands_u64(value: u64) -> String {
+    group_digits(&value.to_string())
+}
+
+fn group_digits(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
             out.push(',');
@@ -423,31 +445,64 @@ pub fn human_size(size: usize) -> String {
     }
 }
 
-impl fmt::Display for Row {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let latency = self
-            .latency_us
-            .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
-        write!(
-            f,
-            "{:<10} {:<7} {:>7} {:>10} {:>14} {:>10.1} {:>10}",
-            self.pattern,
-            self.transport.name(),
+/// The column titles of [`table`]; the last column is the round trip, not one-way latency.
+pub const TABLE_COLUMNS: [&str; 7] = [
+    "pattern",
+    "transport",
+    "size",
+    "count",
+    "msgs/s",
+    "MB/s",
+    "round-trip µs",
+];
+
+impl Row {
+    /// The row's cells under [`TABLE_COLUMNS`].
+    fn cells(&self) -> [String; 7] {
+        [
+            self.pattern.to_owned(),
+            self.transport.name().to_owned(),
             human_size(self.size),
-            self.count,
+            thousands_u64(self.count),
             thousands(self.msgs_per_s),
-            self.mb_per_s,
-            latency
-        )
+            format!("{:.1}", self.mb_per_s),
+            self.rtt_us
+                .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}")),
+        ]
     }
 }
 
-/// The table header matching [`Row`]'s `Display`.
-pub fn table_header() -> String {
-    format!(
-        "{:<10} {:<7} {:>7} {:>10} {:>14} {:>10} {:>10}",
-        "pattern", "transport", "size", "count", "msgs/s", "MB/s", "rtt µs"
-    )
+/// The results as a table: a header line, then one line per row, every column as wide as its
+/// widest cell (text columns left-aligned, numbers right-aligned), without trailing spaces.
+pub fn table(rows: &[Row]) -> String {
+    let cells: Vec<[String; 7]> = rows.iter().map(Row::cells).collect();
+    let header = TABLE_COLUMNS.map(str::to_owned);
+    let mut widths = [0usize; 7];
+    for line in std::iter::once(&header).chain(&cells) {
+        for (width, cell) in widths.iter_mut().zip(line) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in std::iter::once(&header).chain(&cells) {
+        let mut text = String::new();
+        for (column, (cell, &width)) in line.iter().zip(&widths).enumerate() {
+            if column > 0 {
+                text.push_str("  ");
+            }
+            let pad = " ".repeat(width - cell.chars().count());
+            if column < 2 {
+                text.push_str(cell);
+                text.push_str(&pad);
+            } else {
+                text.push_str(&pad);
+                text.push_str(cell);
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -463,7 +518,7 @@ mod tests {
             count: 10,
             msgs_per_s: 100.0,
             mb_per_s: 0.0064,
-            latency_us: None,
+            rtt_us: None,
         };
         let json = row.to_json();
         for field in [
@@ -473,16 +528,82 @@ mod tests {
             "\"count\":",
             "\"msgs_per_s\":",
             "\"mb_per_s\":",
+            "\"rtt_us\":null",
             "\"latency_us\":null",
         ] {
             assert!(json.contains(field), "{json} lacks {field}");
         }
+        let lat = Row {
+            pattern: "pair-rtt",
+            rtt_us: Some(50.0),
+            ..row
+        };
+        let json = lat.to_json();
+        assert!(json.contains("\"rtt_us\":50.000"), "{json}");
+        assert!(json.contains("\"latency_us\":25.000"), "{json}");
+    }
+
+    #[test]
+    fn table_columns_line_up() {
+        let rows = [
+            Row {
+                pattern: "push-pull",
+                transport: Transport::Inproc,
+                size: 65536,
+                count: 2_000_000,
+                msgs_per_s: 12_345_678.0,
+                mb_per_s: 1234.5,
+                rtt_us: None,
+            },
+            Row {
+                pattern: "pair-rtt",
+                transport: Transport::Tcp,
+                size: 1,
+                count: 500,
+                msgs_per_s: 10_000.0,
+                mb_per_s: 0.02,
+                rtt_us: Some(83.94),
+            },
+        ];
+        let text = table(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].contains("round-trip µs"), "{text}");
+        assert!(lines[1].contains("2,000,000"), "{text}");
+        // Right-aligned columns end where their header ends; left-aligned ones start with it.
+        let end_of = |line: &str, word: &str| {
+            line.find(word)
+                .map(|i| line[..i + word.len()].chars().count())
+        };
+        for (title, cell) in [
+            ("count", "2,000,000"),
+            ("msgs/s", "12,345,678"),
+            ("MB/s", "1234.5"),
+        ] {
+            assert_eq!(end_of(lines[0], title), end_of(lines[1], cell), "{text}");
+        }
+        assert_eq!(end_of(lines[0], "count"), end_of(lines[2], "500"), "{text}");
+        assert_eq!(end_of(lines[0], "µs"), end_of(lines[2], "83.9"), "{text}");
+        assert_eq!(lines[0].find("transport"), lines[2].find("tcp"), "{text}");
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "{text}");
+    }
+
+    #[test]
+    fn counts_are_positive() {
+        assert_eq!(parse_count("1"), Ok(1));
+        assert_eq!(parse_count("1000000"), Ok(1_000_000));
+        assert!(parse_count("0").unwrap_err().contains("at least 1"));
+        assert!(parse_count("-1").is_err());
+        assert!(parse_count("x").is_err());
     }
 
     #[test]
     fn number_formatting() {
         assert_eq!(thousands(1234567.0), "1,234,567");
         assert_eq!(thousands(12.0), "12");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands_u64(1_000_000), "1,000,000");
+        assert_eq!(thousands_u64(0), "0");
         assert_eq!(human_size(65536), "64 KiB");
         assert_eq!(human_size(64), "64 B");
     }

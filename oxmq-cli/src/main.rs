@@ -6,13 +6,23 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use oxmq::{Context, Message, SocketType};
 use oxmq_cli::bench::{self, Oxmq, Pattern};
-use oxmq_cli::text;
+use oxmq_cli::endpoint::{self, Use};
+use oxmq_cli::{direction, text};
+
+/// What the exit status means, for `--help`.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  sending or receiving failed (e.g. --timeout expired)
+  2  bad command line: unknown or unsupported socket type, a type that cannot send (send) or
+     receive (recv), a bad endpoint, a bind or connect that failed";
 
 #[derive(Parser)]
 #[command(
     name = "oxmq",
     version,
-    about = "ZeroMQ in Rust: benchmarks and command-line messaging"
+    about = "ZeroMQ in Rust: benchmarks and command-line messaging",
+    after_help = EXIT_STATUS
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,9 +34,11 @@ enum Command {
     /// PUSH/PULL throughput and PAIR round-trip latency over inproc, ipc and tcp.
     Bench(BenchArgs),
     /// Receive messages and print one per line (frames separated by a tab).
-    Recv(EndpointArgs),
+    #[command(after_help = EXIT_STATUS)]
+    Recv(RecvArgs),
     /// Send one message made of the FRAME arguments, or one per line of standard input.
-    Send(EndpointArgs),
+    #[command(after_help = EXIT_STATUS)]
+    Send(SendArgs),
 }
 
 #[derive(Args)]
@@ -38,23 +50,53 @@ struct BenchArgs {
     json: bool,
 }
 
+/// The flags `send` and `recv` share.
 #[derive(Args)]
-struct EndpointArgs {
-    /// Socket type: pair, push, pull, ...
+struct SocketArgs {
+    /// Socket type: pair, pub, sub, xpub, xsub, req, rep, dealer, router, push, pull, stream.
     #[arg(value_name = "TYPE")]
     socket_type: String,
-    /// Bind to the endpoints that follow.
-    #[arg(long, num_args = 1.., value_name = "ENDPOINT")]
+    /// Bind to ENDPOINT (tcp://HOST:PORT, ipc://PATH, inproc://NAME); repeat for several.
+    #[arg(long, value_name = "ENDPOINT")]
     bind: Vec<String>,
-    /// Connect to the endpoints that follow.
-    #[arg(long, num_args = 1.., value_name = "ENDPOINT")]
+    /// Connect to ENDPOINT; repeat for several.
+    #[arg(long, value_name = "ENDPOINT")]
     connect: Vec<String>,
-    /// Stop after N messages (recv), or send the message N times (send).
-    #[arg(long)]
+    /// Stop after N messages (recv), or send the message N times (send); N is at least 1.
+    #[arg(long, value_name = "N", value_parser = bench::parse_count)]
     count: Option<u64>,
-    /// The frames of the message to send (send only).
+    /// Give up (exit status 1) when no message arrives within MS milliseconds (recv: RCVTIMEO),
+    /// or when no connected peer takes a message within MS (send: SNDTIMEO, with IMMEDIATE so
+    /// messages wait only for peers that are there).
+    #[arg(long, value_name = "MS", value_parser = parse_millis)]
+    timeout: Option<i32>,
+}
+
+#[derive(Args)]
+struct RecvArgs {
+    #[command(flatten)]
+    socket: SocketArgs,
+}
+
+#[derive(Args)]
+struct SendArgs {
+    #[command(flatten)]
+    socket: SocketArgs,
+    /// At exit, wait at most MS milliseconds for queued messages to go out, then drop them
+    /// (LINGER; default: wait until every message is out).
+    #[arg(long, value_name = "MS", value_parser = parse_millis)]
+    linger: Option<i32>,
+    /// The frames of the message to send.
     #[arg(value_name = "FRAME")]
     frames: Vec<String>,
+}
+
+/// Parses milliseconds for an option: 0 to 2147483647.
+fn parse_millis(text: &str) -> Result<i32, String> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|&ms| ms >= 0)
+        .ok_or_else(|| format!("expected milliseconds from 0 to {}", i32::MAX))
 }
 
 /// A failure that ends the command with a one-line error.
@@ -120,7 +162,9 @@ fn main() -> ExitCode {
 
 fn run_bench(args: BenchArgs) -> Result<(), Failure> {
     let cases = args.cases.cases();
-    let progress = std::io::stderr().is_terminal() || std::env::var_os("OXMQ_PROGRESS").is_some();
+    // A progress line rewritten in place (escape codes) on a terminal; plain lines otherwise,
+    // so logs and pipes get no control characters.
+    let progress = std::io::stderr().is_terminal();
     let mut rows = Vec::new();
     let stdout = std::io::stdout();
     for (
@@ -137,15 +181,18 @@ fn run_bench(args: BenchArgs) -> Result<(), Failure> {
             Pattern::Throughput => "push-pull",
             Pattern::Latency => "pair-rtt",
         };
-        eprint!(
-            "\r\x1b[K[{}/{}] {what} {} {} x {count} ...",
+        let line = format!(
+            "[{}/{}] {what} {} {} x {} ...",
             i + 1,
             cases.len(),
             transport.name(),
-            bench::human_size(size)
+            bench::human_size(size),
+            bench::thousands_u64(count)
         );
-        if !progress {
-            eprintln!();
+        if progress {
+            eprint!("\r\x1b[K{line}");
+        } else {
+            eprintln!("{line}");
         }
         let row = bench::run(&Oxmq, pattern, transport, size, count);
         if args.json {
@@ -155,68 +202,103 @@ fn run_bench(args: BenchArgs) -> Result<(), Failure> {
         }
         rows.push(row);
     }
-    eprint!("\r\x1b[K");
+    if progress {
+        eprint!("\r\x1b[K");
+    }
     if !args.json {
-        println!("{}", bench::table_header());
-        for row in &rows {
-            println!("{row}");
-        }
+        print!("{}", bench::table(&rows));
     }
     Ok(())
 }
 
-/// Opens a socket of the requested type on the requested endpoints.
-fn open(args: &mut EndpointArgs, ctx: &Context) -> Result<oxmq::Socket, Failure> {
-    // `--connect a b c` takes every following value; those that are not endpoints are frames.
-    let mut frames = Vec::new();
-    for list in [&mut args.bind, &mut args.connect] {
-        let (endpoints, others): (Vec<String>, Vec<String>) =
-            list.drain(..).partition(|v| v.contains("://"));
-        *list = endpoints;
-        frames.extend(others);
+/// Which way a command moves messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Send,
+    Recv,
+}
+
+/// Opens a socket of the requested type on the requested endpoints. The socket type is checked
+/// (known, able to send or receive as `direction` needs) before any socket exists.
+fn open(
+    args: &SocketArgs,
+    direction: Direction,
+    ctx: &Context,
+    configure: impl FnOnce(&oxmq::Socket) -> oxmq::Result<()>,
+) -> Result<oxmq::Socket, Failure> {
+    let socket_type: SocketType = args.socket_type.parse().map_err(|_| {
+        Failure::usage(format!(
+            "unknown socket type '{}' (expected pair, pub, sub, xpub, xsub, req, rep, dealer, \
+             router, push, pull or stream)",
+            args.socket_type
+        ))
+    })?;
+    match direction {
+        Direction::Send if !direction::can_send(socket_type) => {
+            return Err(Failure::usage(format!(
+                "a {socket_type} socket cannot send (use recv, or a type that sends)"
+            )));
+        }
+        Direction::Recv if !direction::can_recv(socket_type) => {
+            return Err(Failure::usage(format!(
+                "a {socket_type} socket cannot receive (use send, or a type that receives)"
+            )));
+        }
+        _ => {}
     }
-    frames.append(&mut args.frames);
-    args.frames = frames;
     if args.bind.is_empty() && args.connect.is_empty() {
         return Err(Failure::usage(
-            "give --bind or --connect and at least one endpoint",
+            "give at least one --bind ENDPOINT or --connect ENDPOINT",
         ));
     }
-    let socket_type: SocketType = args
-        .socket_type
-        .parse()
-        .map_err(|_| Failure::usage(format!("unknown socket type {:?}", args.socket_type)))?;
-    let socket = ctx
-        .socket(socket_type)
-        .map_err(|err| Failure::usage(format!("cannot create a {socket_type} socket: {err}")))?;
+    let socket = ctx.socket(socket_type).map_err(|err| match err {
+        oxmq::Error::NotSupported => Failure::usage(format!(
+            "{socket_type} sockets are not supported by this version of oxmq yet"
+        )),
+        err => Failure::usage(format!("cannot create a {socket_type} socket: {err}")),
+    })?;
+    configure(&socket)
+        .map_err(|err| Failure::usage(format!("cannot set the socket's options: {err}")))?;
+    let attach = |endpoint: &str, usage: Use| {
+        let result = match usage {
+            Use::Bind => socket.bind(endpoint),
+            Use::Connect => socket.connect(endpoint),
+        };
+        result.map_err(|err| {
+            let verb = match usage {
+                Use::Bind => "bind",
+                Use::Connect => "connect",
+            };
+            Failure::usage(match endpoint::diagnose(endpoint, usage) {
+                Some(what) => format!("cannot {verb}: {what}"),
+                None => format!("cannot {verb} '{endpoint}': {err}"),
+            })
+        })
+    };
     for endpoint in &args.bind {
-        socket
-            .bind(endpoint)
-            .map_err(|err| Failure::usage(format!("cannot bind {endpoint}: {err}")))?;
+        attach(endpoint, Use::Bind)?;
     }
     for endpoint in &args.connect {
-        socket
-            .connect(endpoint)
-            .map_err(|err| Failure::usage(format!("cannot connect {endpoint}: {err}")))?;
+        attach(endpoint, Use::Connect)?;
     }
     Ok(socket)
 }
 
-fn run_recv(mut args: EndpointArgs) -> Result<(), Failure> {
+fn run_recv(args: RecvArgs) -> Result<(), Failure> {
+    let args = args.socket;
     let ctx = Context::new();
-    let socket = open(&mut args, &ctx)?;
-    if !args.frames.is_empty() {
-        return Err(Failure::usage(format!(
-            "recv takes no frames (got {:?})",
-            args.frames
-        )));
-    }
+    let socket = open(&args, Direction::Recv, &ctx, |socket| {
+        args.timeout.map_or(Ok(()), |ms| socket.set_rcvtimeo(ms))
+    })?;
     let stdout = std::io::stdout();
     let mut received = 0u64;
     while args.count.is_none_or(|n| received < n) {
-        let msg = socket
-            .recv()
-            .map_err(|err| Failure::runtime(format!("recv failed: {err}")))?;
+        let msg = socket.recv().map_err(|err| match (err, args.timeout) {
+            (oxmq::Error::WouldBlock, Some(ms)) => {
+                Failure::runtime(format!("no message arrived within {ms} ms (--timeout)"))
+            }
+            (err, _) => Failure::runtime(format!("recv failed: {err}")),
+        })?;
         let line = text::message_line(msg.iter().map(|f| f.as_bytes()));
         let mut out = stdout.lock();
         if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
@@ -228,15 +310,34 @@ fn run_recv(mut args: EndpointArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_send(mut args: EndpointArgs) -> Result<(), Failure> {
+fn run_send(args: SendArgs) -> Result<(), Failure> {
+    let SendArgs {
+        socket: args,
+        linger,
+        frames,
+    } = args;
     let ctx = Context::new();
-    let socket = open(&mut args, &ctx)?;
+    let socket = open(&args, Direction::Send, &ctx, |socket| {
+        if let Some(ms) = args.timeout {
+            socket.set_sndtimeo(ms)?;
+            // Queue messages only for peers that are connected, so that a send to an absent
+            // peer waits (and times out) instead of filling a pipe nobody will read.
+            socket.set_immediate(true)?;
+        }
+        if let Some(ms) = linger {
+            socket.set_linger(ms)?;
+        }
+        Ok(())
+    })?;
     let send = |msg: Message| {
-        socket
-            .send(msg)
-            .map_err(|err| Failure::runtime(format!("send failed: {err}")))
+        socket.send(msg).map_err(|err| match (err, args.timeout) {
+            (oxmq::Error::WouldBlock, Some(ms)) => Failure::runtime(format!(
+                "no peer took the message within {ms} ms (--timeout)"
+            )),
+            (err, _) => Failure::runtime(format!("send failed: {err}")),
+        })
     };
-    if args.frames.is_empty() {
+    if frames.is_empty() {
         // Lines are bytes, not necessarily UTF-8; a tab separates frames.
         let mut stdin = std::io::stdin().lock();
         let mut line = Vec::new();
@@ -257,12 +358,13 @@ fn run_send(mut args: EndpointArgs) -> Result<(), Failure> {
             }
         }
     } else {
-        let msg = Message::from_frames(args.frames.iter().map(String::as_str));
+        let msg = Message::from_frames(frames.iter().map(String::as_str));
         for _ in 0..args.count.unwrap_or(1) {
             send(msg.clone())?;
         }
     }
-    // LINGER is infinite: closing the socket and the context waits until every message is out.
+    // Closing the socket and the context waits for queued messages to go out, for up to LINGER
+    // (by default until every message is out).
     drop(socket);
     drop(ctx);
     Ok(())
