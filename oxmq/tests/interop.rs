@@ -5,184 +5,15 @@
 //! combinations). Both implementations sit behind the [`End`] trait, so a scenario is written once.
 //! Every socket has a receive and send timeout, so a bug fails a test instead of hanging it.
 
-use std::cell::RefCell;
-use std::net::TcpListener;
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use oxmq::{Context, Message, SocketType};
-
-/// RCVTIMEO and SNDTIMEO of every socket, in milliseconds.
-const TIMEOUT_MS: i32 = 10_000;
-
-/// How long "nothing arrives" is watched for, in milliseconds.
-const QUIET_MS: i32 = 300;
-
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Ipc,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn ipc_path() -> PathBuf {
-    std::env::temp_dir().join(format!("oxmq-interop-{}.sock", unique()))
-}
-
-impl Transport {
-    /// An endpoint to bind: tcp with a wildcard port (the binder's last endpoint resolves it), ipc
-    /// with a fresh path.
-    fn bind_spec(self) -> String {
-        match self {
-            Transport::Tcp => "tcp://127.0.0.1:*".to_owned(),
-            Transport::Ipc => format!("ipc://{}", ipc_path().display()),
-        }
-    }
-
-    /// A concrete endpoint that nobody listens on yet: a port the kernel just handed out (and
-    /// that is free again), or a fresh ipc path.
-    fn fixed_endpoint(self) -> String {
-        match self {
-            Transport::Tcp => {
-                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-                format!("tcp://{}", listener.local_addr().unwrap())
-            }
-            Transport::Ipc => self.bind_spec(),
-        }
-    }
-}
-
-/// One socket, of either implementation. Frames travel as byte vectors.
-trait End: Send {
-    /// Binds and returns the resolved endpoint.
-    fn bind(&self, spec: &str) -> String;
-    fn connect(&self, endpoint: &str);
-    fn send(&self, frames: &[Vec<u8>]);
-    /// The next message, or `None` when none arrives within `timeout_ms`.
-    fn recv_within(&self, timeout_ms: i32) -> Option<Vec<Vec<u8>>>;
-
-    /// The next message; panics when none arrives within [`TIMEOUT_MS`].
-    fn recv(&self) -> Vec<Vec<u8>> {
-        self.recv_within(TIMEOUT_MS)
-            .unwrap_or_else(|| panic!("nothing received within {TIMEOUT_MS} ms"))
-    }
-}
-
-/// An oxmq socket with a context of its own.
-struct Ox {
-    socket: oxmq::Socket,
-    _ctx: Context,
-}
-
-fn ox(socket_type: SocketType) -> Ox {
-    let ctx = Context::new();
-    let socket = ctx.socket(socket_type).unwrap();
-    socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
-    socket.set_sndtimeo(TIMEOUT_MS).unwrap();
-    socket.set_linger(0).unwrap();
-    Ox { socket, _ctx: ctx }
-}
-
-impl End for Ox {
-    fn bind(&self, spec: &str) -> String {
-        self.socket.bind(spec).unwrap();
-        self.socket.last_endpoint()
-    }
-
-    fn connect(&self, endpoint: &str) {
-        self.socket.connect(endpoint).unwrap();
-    }
-
-    fn send(&self, frames: &[Vec<u8>]) {
-        let msg = Message::from_frames(frames.iter().map(Vec::as_slice));
-        self.socket.send(msg).unwrap();
-    }
-
-    fn recv_within(&self, timeout_ms: i32) -> Option<Vec<Vec<u8>>> {
-        self.socket.set_rcvtimeo(timeout_ms).unwrap();
-        let got = self.socket.recv();
-        self.socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
-        match got {
-            Ok(msg) => Some(msg.iter().map(|frame| frame.to_vec()).collect()),
-            Err(oxmq::Error::WouldBlock) => None,
-            Err(err) => panic!("oxmq recv: {err}"),
-        }
-    }
-}
-
-/// A libzmq socket. It holds a reference to its context, which terminates when the last socket
-/// of the context is closed.
-struct Lz {
-    socket: zmq::Socket,
-    /// The ipc paths it bound: libzmq 4.3 leaves the files behind when it closes.
-    ipc_files: RefCell<Vec<PathBuf>>,
-}
-
-impl Drop for Lz {
-    fn drop(&mut self) {
-        for path in self.ipc_files.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-fn lz_in(ctx: &zmq::Context, socket_type: zmq::SocketType) -> Lz {
-    let socket = ctx.socket(socket_type).unwrap();
-    socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
-    socket.set_sndtimeo(TIMEOUT_MS).unwrap();
-    socket.set_linger(0).unwrap();
-    Lz {
-        socket,
-        ipc_files: RefCell::default(),
-    }
-}
-
-fn lz(socket_type: zmq::SocketType) -> Lz {
-    lz_in(&zmq::Context::new(), socket_type)
-}
-
-impl End for Lz {
-    fn bind(&self, spec: &str) -> String {
-        self.socket.bind(spec).unwrap();
-        if let Some(path) = spec.strip_prefix("ipc://") {
-            self.ipc_files.borrow_mut().push(path.into());
-        }
-        self.socket.get_last_endpoint().unwrap().unwrap()
-    }
-
-    fn connect(&self, endpoint: &str) {
-        self.socket.connect(endpoint).unwrap();
-    }
-
-    fn send(&self, frames: &[Vec<u8>]) {
-        self.socket
-            .send_multipart(frames.iter().map(Vec::as_slice), 0)
-            .unwrap();
-    }
-
-    fn recv_within(&self, timeout_ms: i32) -> Option<Vec<Vec<u8>>> {
-        self.socket.set_rcvtimeo(timeout_ms).unwrap();
-        let got = self.socket.recv_multipart(0);
-        self.socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
-        match got {
-            Ok(frames) => Some(frames),
-            Err(zmq::Error::EAGAIN) => None,
-            Err(err) => panic!("libzmq recv: {err}"),
-        }
-    }
-}
+use common::ends::{End, Lz, QUIET_MS, TIMEOUT_MS, Transport, lz_in, ox, unique};
+use oxmq::SocketType;
 
 /// The socket types of a scenario.
 #[derive(Clone, Copy, Debug)]
@@ -205,15 +36,7 @@ type Boxed = Box<dyn End>;
 
 /// A socket of `socket_type` from oxmq or from libzmq.
 fn socket(oxmq: bool, socket_type: SocketType) -> Boxed {
-    if oxmq {
-        return Box::new(ox(socket_type));
-    }
-    Box::new(lz(match socket_type {
-        SocketType::Pair => zmq::PAIR,
-        SocketType::Push => zmq::PUSH,
-        SocketType::Pull => zmq::PULL,
-        other => unreachable!("oxmq has no {other:?} sockets yet"),
-    }))
+    common::ends::either(oxmq, socket_type)
 }
 
 /// A connected (sender, receiver) pair for `setup`.

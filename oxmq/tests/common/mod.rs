@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod ends;
 pub mod raw;
 
 use oxmq::{Context, Socket, SocketType};
