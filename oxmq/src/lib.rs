@@ -60,7 +60,10 @@
 //! - ZMTP 1.0 and 2.0 peers are refused (libzmq 4.3 still speaks them); ZMTP 3.0 and 3.1 peers are
 //!   accepted.
 //! - Closing a socket delivers every message sent before the close within LINGER over ipc too
-//!   (libzmq can lose the tail of an ipc stream, libzmq issue 4660).
+//!   (libzmq can lose the tail of an ipc stream, libzmq issue 4660): once everything is written,
+//!   a closing connection shuts down its write side and waits for the peer to take the rest or
+//!   close, instead of closing at once. With LINGER -1 that last wait ends when the peer has
+//!   taken nothing for 10 s.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -189,22 +189,113 @@ fn routing_id_is_sent_in_ready() {
 
 /// A raw ZMTP peer of `socket_type` that has completed the NULL handshake.
 fn raw_peer(endpoint: &str, socket_type: &str) -> std::net::TcpStream {
+    let mut raw = std::net::TcpStream::connect(endpoint.trim_start_matches("tcp://")).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    zmtp_hello(&mut raw, socket_type);
+    raw
+}
+
+/// A raw ZMTP peer over ipc (a filesystem path endpoint) that has completed the handshake.
+fn raw_ipc_peer(endpoint: &str, socket_type: &str) -> std::os::unix::net::UnixStream {
+    let mut raw =
+        std::os::unix::net::UnixStream::connect(endpoint.trim_start_matches("ipc://")).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    zmtp_hello(&mut raw, socket_type);
+    raw
+}
+
+/// Sends the greeting and READY of a `socket_type` and reads oxmq's.
+fn zmtp_hello<S: std::io::Read + std::io::Write>(raw: &mut S, socket_type: &str) {
     use oxmq::proto::command::Command;
     use oxmq::proto::greeting::{Greeting, MechanismName};
     use oxmq::proto::metadata::Metadata;
-    let mut raw = std::net::TcpStream::connect(endpoint.trim_start_matches("tcp://")).unwrap();
-    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut hello = Greeting::new(MechanismName::NULL, false).encode().to_vec();
     let mut md = Metadata::new();
     md.insert("Socket-Type", socket_type.to_owned());
     Command::Ready(md).encode(&mut hello);
-    std::io::Write::write_all(&mut raw, &hello).unwrap();
+    raw.write_all(&hello).unwrap();
     // oxmq's greeting (64 bytes) and READY (a short command frame).
     let mut reply = [0u8; 64 + 2];
-    std::io::Read::read_exact(&mut raw, &mut reply).unwrap();
+    raw.read_exact(&mut reply).unwrap();
     let mut body = vec![0u8; reply[65] as usize];
-    std::io::Read::read_exact(&mut raw, &mut body).unwrap();
-    raw
+    raw.read_exact(&mut body).unwrap();
+}
+
+/// A PUSH bound over ipc with LINGER `linger`, a raw PULL peer connected to it, and `count`
+/// messages of 1000 bytes sent (and given time to be written).
+fn push_with_raw_ipc_peer(
+    linger: i32,
+    count: usize,
+) -> (Context, oxmq::Socket, std::os::unix::net::UnixStream) {
+    let ctx = Context::new();
+    let (push, endpoint) = bound(&ctx, SocketType::Push, &common::ipc_path());
+    push.set_linger(linger).unwrap();
+    let raw = raw_ipc_peer(&endpoint, "PULL");
+    for _ in 0..count {
+        push.send(vec![7u8; 1000]).unwrap();
+    }
+    // Let the I/O thread write them all: what follows measures only the wait for the peer.
+    std::thread::sleep(Duration::from_millis(100));
+    (ctx, push, raw)
+}
+
+#[test]
+fn close_waits_within_linger_for_the_peer_to_read() {
+    // Everything is written, but the peer has not read it: a close() now would make an ipc peer
+    // see a hang-up before the data (libzmq then drops it, issue 4660). The close waits for the
+    // peer, within LINGER, and the peer still reads everything, then the end of the stream.
+    for linger in [0, 300] {
+        let (ctx, push, mut raw) = push_with_raw_ipc_peer(linger, 50);
+        drop(push);
+        let start = Instant::now();
+        drop(ctx);
+        let waited = start.elapsed();
+        if linger == 0 {
+            assert!(waited < Duration::from_millis(200), "linger 0: {waited:?}");
+        } else {
+            assert!(
+                waited >= Duration::from_millis(270),
+                "linger {linger}: {waited:?}"
+            );
+            assert!(
+                waited < Duration::from_millis(2300),
+                "linger {linger}: {waited:?}"
+            );
+        }
+        let mut received = Vec::new();
+        std::io::Read::read_to_end(&mut raw, &mut received).unwrap();
+        assert!(
+            received.len() >= 50 * 1000,
+            "linger {linger}: {}",
+            received.len()
+        );
+    }
+}
+
+#[test]
+fn close_ends_once_the_peer_has_read_everything() {
+    // With LINGER -1 the close waits for the peer to take what was written, not for it to close:
+    // a peer that read everything (and saw the end of the stream) but keeps its end open does not
+    // hold the context's termination.
+    let (ctx, push, mut raw) = push_with_raw_ipc_peer(-1, 50);
+    let (got_tx, got_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        std::io::Read::read_to_end(&mut raw, &mut received).unwrap();
+        got_tx.send(received.len()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(10));
+        drop(raw);
+    });
+    drop(push);
+    let start = Instant::now();
+    drop(ctx);
+    let waited = start.elapsed();
+    let received = got_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    release_tx.send(()).unwrap();
+    reader.join().unwrap();
+    assert!(waited < Duration::from_millis(1000), "{waited:?}");
+    assert!(received >= 50 * 1000, "{received}");
 }
 
 #[test]

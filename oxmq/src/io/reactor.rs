@@ -24,6 +24,9 @@ pub(crate) enum TimerKind {
     Reconnect(u64),
     /// LINGER expired after the socket closed.
     Linger,
+    /// Time to check whether the peer of a closing connection (of this generation) has taken
+    /// what was sent.
+    CloseCheck(u64),
 }
 
 /// Timers and deferred turns that sessions schedule.

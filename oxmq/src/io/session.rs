@@ -7,7 +7,12 @@
 //! reconnects, so messages sent while the peer is away wait in the queue (unless IMMEDIATE).
 //!
 //! When the socket closes, a session keeps writing what is queued until it is all out or LINGER
-//! expires, then closes.
+//! expires. Once everything is written it does not close the connection at once: it shuts down
+//! its write side and keeps the connection, discarding what arrives, until the peer has taken
+//! every byte or closed its end (see [`Session::begin_shutdown`]). A `close()` with bytes still
+//! in the peer's receive buffer makes an ipc peer see a hang-up, and libzmq drops a connection
+//! that hangs up while its receive pipe is full without reading the rest (libzmq issue 4660);
+//! over tcp, unread input at our close would send a reset instead of an orderly end.
 
 use std::io;
 use std::sync::Arc;
@@ -33,6 +38,19 @@ use crate::transport::{Stream, ipc, tcp};
 
 /// Engine generations, unique per process so a stale timer never matches a new engine.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// With LINGER -1, a closing connection whose peer has taken none of the bytes still in flight
+/// for this long is given up (the peer stopped reading and did not close). Where the platform
+/// cannot tell what the peer took, this bounds the whole wait instead.
+const CLOSE_STALL_LIMIT: Duration = Duration::from_secs(10);
+/// The first and the longest interval between two checks of what a closing connection's peer
+/// has taken (the kernel raises no event for that).
+const CLOSE_CHECK_FIRST: Duration = Duration::from_millis(1);
+const CLOSE_CHECK_MAX: Duration = Duration::from_millis(25);
+/// Bytes discarded per turn from a closing connection before it yields to others.
+const DISCARD_BUDGET: usize = 1024 * 1024;
+/// The scratch buffer a closing connection's input is read into and forgotten.
+const DISCARD_CHUNK: usize = 16 * 1024;
 
 /// How the session came to be.
 pub(crate) enum Role {
@@ -75,6 +93,19 @@ pub(crate) struct Session {
     /// longer news.
     closing: bool,
     linger_deadline: Option<Instant>,
+    /// Everything was written after the socket closed: the write side is shut down and the
+    /// connection waits for the peer to take the rest (see [`Session::begin_shutdown`]).
+    shutdown: Option<WriteShutdown>,
+}
+
+/// A closing connection whose write side is shut down.
+struct WriteShutdown {
+    /// The fewest bytes seen still waiting for the peer, and when that number last fell.
+    unsent: Option<usize>,
+    progress_at: Instant,
+    /// A check timer is pending, and the interval of the next one.
+    check_armed: bool,
+    check_every: Duration,
 }
 
 impl Session {
@@ -147,6 +178,7 @@ impl Session {
             input_blocked: false,
             closing: false,
             linger_deadline: None,
+            shutdown: None,
         }
     }
 
@@ -303,6 +335,9 @@ impl Session {
 
     /// Handles the socket having closed its ends. `Some(alive)` ends the turn.
     fn check_socket_closed(&mut self, io: &mut IoCtx<'_>) -> Option<bool> {
+        if self.shutdown.is_some() {
+            return Some(self.drive_shutdown(io));
+        }
         let closed = self.socket.is_closed()
             || self.outgoing.as_ref().is_some_and(|p| p.writer_closed())
             || self.incoming.as_ref().is_some_and(|p| p.is_closed());
@@ -324,23 +359,116 @@ impl Session {
         // Without a connection and without reconnecting, nothing queued can ever leave.
         let dialing = matches!(&self.role, Role::Connecter(c) if c.connecting.is_some());
         let undeliverable = self.engine.is_none() && !dialing && self.opts.reconnect_ivl < 0;
-        if drained || undeliverable {
+        let linger = self.socket.linger();
+        if undeliverable || linger == 0 || drained && self.engine.is_none() {
             return Some(false);
         }
-        let linger = self.socket.linger();
-        match u64::try_from(linger) {
-            Ok(0) => return Some(false),
-            Ok(ms) if self.linger_deadline.is_none() => {
+        // LINGER bounds the whole close: the writing and the wait for the peer to take it.
+        if let Ok(ms) = u64::try_from(linger) {
+            if self.linger_deadline.is_none() {
                 self.linger_deadline = Some(Instant::now() + Duration::from_millis(ms));
                 io.sched
                     .timer(self.token, Duration::from_millis(ms), TimerKind::Linger);
             }
-            _ => {}
         }
         if self.linger_deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(false);
         }
+        if drained {
+            return Some(self.begin_shutdown(io));
+        }
         None
+    }
+
+    /// Everything queued is written: shuts down the write side instead of closing, and keeps the
+    /// connection until the peer has taken every byte (the kernel's send queue is empty), closed
+    /// its end, or LINGER expired (with LINGER -1: until the peer took nothing for
+    /// [`CLOSE_STALL_LIMIT`]). Returns `false` when the connection can close now.
+    ///
+    /// The peer sees the end of the stream only after reading everything before it, and an ipc
+    /// peer sees no hang-up until we close. What the peer sends meanwhile is read into a scratch
+    /// buffer and forgotten: nothing is decoded, and our receive buffer stays empty.
+    fn begin_shutdown(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let Some(engine) = self.engine.as_ref() else {
+            return false;
+        };
+        // Before the handshake finished none of the socket's messages went out.
+        if engine.is_handshaking() {
+            return false;
+        }
+        self.gate.set_stream(None);
+        if let Err(err) = engine.stream().shutdown_write() {
+            tracing::debug!("oxmq: {}: shutdown: {err}", engine.peer_string());
+            return false;
+        }
+        self.shutdown = Some(WriteShutdown {
+            unsent: None,
+            progress_at: Instant::now(),
+            check_armed: false,
+            check_every: CLOSE_CHECK_FIRST,
+        });
+        self.drive_shutdown(io)
+    }
+
+    /// A turn of a connection whose write side is shut down. Returns `false` when it can close.
+    fn drive_shutdown(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let (Some(engine), Some(shut)) = (self.engine.as_ref(), self.shutdown.as_mut()) else {
+            return false;
+        };
+        let stream = engine.stream();
+        let mut scratch = [0u8; DISCARD_CHUNK];
+        let mut discarded = 0;
+        loop {
+            match stream.discard_input(&mut scratch) {
+                Ok(0) => {
+                    tracing::debug!("oxmq: {}: closed after the peer did", stream.peer_string());
+                    return false;
+                }
+                Ok(n) => {
+                    discarded += n;
+                    if discarded >= DISCARD_BUDGET {
+                        io.sched.requeue(self.token);
+                        break;
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    tracing::debug!("oxmq: {}: closing: {err}", stream.peer_string());
+                    return false;
+                }
+            }
+        }
+        let now = Instant::now();
+        if self.linger_deadline.is_some_and(|d| now >= d) {
+            return false;
+        }
+        match stream.unsent_bytes() {
+            Some(0) => return false,
+            Some(n) if shut.unsent.is_none_or(|u| n < u) => {
+                shut.unsent = Some(n);
+                shut.progress_at = now;
+            }
+            _ => {}
+        }
+        if self.linger_deadline.is_none() && now >= shut.progress_at + CLOSE_STALL_LIMIT {
+            tracing::info!(
+                "oxmq: {}: the peer stopped reading; closing with {} bytes it has not taken",
+                stream.peer_string(),
+                shut.unsent.map_or("unknown".into(), |n| n.to_string())
+            );
+            return false;
+        }
+        if !shut.check_armed {
+            shut.check_armed = true;
+            io.sched.timer(
+                self.token,
+                shut.check_every,
+                TimerKind::CloseCheck(self.generation),
+            );
+            shut.check_every = (shut.check_every * 2).min(CLOSE_CHECK_MAX);
+        }
+        true
     }
 
     fn on_handshake_done(&mut self, peer: PeerInfo) -> bool {
@@ -539,6 +667,13 @@ impl Session {
                 true
             }
             TimerKind::Linger => self.linger_deadline.is_none_or(|d| Instant::now() < d),
+            TimerKind::CloseCheck(generation) => match self.shutdown.as_mut() {
+                Some(shut) if generation == self.generation => {
+                    shut.check_armed = false;
+                    self.drive_shutdown(io)
+                }
+                _ => true,
+            },
         }
     }
 

@@ -504,6 +504,13 @@ impl Socket {
 
     /// ZMQ_LINGER in milliseconds: how long queued messages are still sent after close
     /// (default -1: until delivered; 0: dropped at once).
+    ///
+    /// "Sent" includes the peer taking the bytes from the kernel: once everything is written, a
+    /// closing tcp or ipc connection shuts down its write side and stays open, within LINGER,
+    /// until the peer has read (ipc) or acknowledged (tcp) all of it or closed its end. With -1
+    /// that wait ends when the peer has taken nothing for 10 s, so a peer that stops reading
+    /// and stays connected cannot hold the context's termination for ever once every byte is
+    /// written (on platforms where oxmq cannot see what the peer took, after 10 s in all).
     pub fn set_linger(&self, ms: i32) -> Result<()> {
         let value = options::check_min_minus_one(ms)?;
         self.core().opts.linger = value;

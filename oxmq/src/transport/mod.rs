@@ -100,6 +100,47 @@ impl Stream {
         sock.send_vectored_with_flags(slices, MSG_NOSIGNAL)
     }
 
+    /// Shuts down the sending side (`shutdown(SHUT_WR)`): the peer reads what was sent, then the
+    /// end of the stream. Unlike `close()`, this raises no hang-up at an ipc peer, and the
+    /// connection stays open for reading.
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Ipc(s) => s.shutdown(std::net::Shutdown::Write),
+        }
+    }
+
+    /// Reads into `scratch` and forgets it (a closing connection's input). Returns the number of
+    /// bytes read; 0 is the end of the stream.
+    pub(crate) fn discard_input(&self, scratch: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        match self {
+            Stream::Tcp(s) => (&*s).read(scratch),
+            Stream::Ipc(s) => (&*s).read(scratch),
+        }
+    }
+
+    /// The bytes written that the peer has not taken yet, where the platform tells (`SIOCOUTQ`):
+    /// for ipc, not yet read by the peer process; for tcp, not yet acknowledged by the peer.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn unsent_bytes(&self) -> Option<usize> {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: `fd()` is an open socket owned by `self`, and SIOCOUTQ (TIOCOUTQ) writes one
+        // `int` through the pointer, which points at a live, writable `c_int`.
+        let rc = unsafe { libc::ioctl(self.fd(), libc::TIOCOUTQ, &mut queued as *mut libc::c_int) };
+        if rc == 0 {
+            usize::try_from(queued).ok()
+        } else {
+            None
+        }
+    }
+
+    /// The bytes written that the peer has not taken yet: unknown on this platform.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn unsent_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// The pending connect error of a non-blocking connect, if any.
     pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
         match self {
