@@ -60,8 +60,8 @@ impl Context {
         self.inner.io().count()
     }
 
-    /// Creates a socket. PAIR, PUSH and PULL are available so far; other types give
-    /// [`Error::NotSupported`].
+    /// Creates a socket. PAIR, PUSH, PULL, REQ, REP, DEALER and ROUTER are available so far;
+    /// other types give [`Error::NotSupported`].
     pub fn socket(&self, socket_type: SocketType) -> Result<Socket> {
         if self.inner.is_terminated() {
             return Err(Error::Terminated);

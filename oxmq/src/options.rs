@@ -74,6 +74,9 @@ pub(crate) struct Options {
     pub ipv6: bool,
     pub sndbuf: i32,
     pub rcvbuf: i32,
+    /// CONNECT_ROUTING_ID: the routing id a ROUTER (or REP) gives the peer of its next
+    /// `connect()`, instead of the id the peer announces. Consumed by that connect.
+    pub connect_routing_id: Option<Bytes>,
 }
 
 impl Default for Options {
@@ -94,6 +97,7 @@ impl Default for Options {
             ipv6: false,
             sndbuf: -1,
             rcvbuf: -1,
+            connect_routing_id: None,
         }
     }
 }

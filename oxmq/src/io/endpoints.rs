@@ -65,7 +65,8 @@ impl Env<'_> {
 /// Whether a socket type learns its peers' routing ids (and so needs them in-band when a
 /// connection's identity is unknown as its pipes are attached).
 pub(crate) fn wants_routing_id(socket_type: SocketType) -> bool {
-    matches!(socket_type, SocketType::Router)
+    // REP routes its replies by routing id, as libzmq's REP (a ROUTER underneath) does.
+    matches!(socket_type, SocketType::Router | SocketType::Rep)
 }
 
 /// The endpoints of one socket.
@@ -126,9 +127,10 @@ impl Endpoints {
     pub(crate) fn connect(&mut self, env: &Env<'_>, endpoint: &str, id: u64) -> Result<()> {
         let kind = match Endpoint::parse(endpoint)? {
             Endpoint::Inproc(name) => {
-                let peer = env
-                    .inproc
-                    .connect(&name, env.link.mailbox(), &env.inproc_options(), id);
+                let mut peer =
+                    env.inproc
+                        .connect(&name, env.link.mailbox(), &env.inproc_options(), id);
+                peer.assigned_id.clone_from(&env.opts.connect_routing_id);
                 env.link.post(PeerEvent::Attach(peer));
                 Kind::InprocConnected
             }
@@ -165,6 +167,7 @@ impl Endpoints {
             let gate = WriteGate::new();
             let mut peer = Peer::new(to_peer, from_peer, id);
             peer.sink = Some(Arc::clone(&gate) as _);
+            peer.assigned_id.clone_from(&env.opts.connect_routing_id);
             let peer_id = peer.id;
             env.link.post(PeerEvent::Attach(peer));
             Some(SessionPipes {

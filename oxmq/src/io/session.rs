@@ -368,12 +368,15 @@ impl Session {
             );
             self.outgoing = Some(from_socket);
             self.incoming = Some(to_socket);
-            let endpoint_id = match &self.role {
-                Role::Accepted { endpoint_id } => *endpoint_id,
-                Role::Connecter(c) => c.endpoint_id,
+            let (endpoint_id, assigned_id) = match &self.role {
+                Role::Accepted { endpoint_id } => (*endpoint_id, None),
+                // An IMMEDIATE connect: its CONNECT_ROUTING_ID came with the options it was
+                // started with.
+                Role::Connecter(c) => (c.endpoint_id, self.opts.connect_routing_id.clone()),
             };
             let mut new_peer = Peer::new(to_peer, from_peer, endpoint_id);
             new_peer.routing_id = Some(peer.identity);
+            new_peer.assigned_id = assigned_id;
             new_peer.sink = Some(Arc::clone(&self.gate) as _);
             self.peer_id = Some(new_peer.id);
             if !self.socket.post(PeerEvent::Attach(new_peer)) {
