@@ -321,6 +321,26 @@ fn req_relaxed(transport: Transport) {
     expect(&rep[0], &["J"]);
 }
 
+/// With REQ_RELAXED a REQ whose peer vanished before replying is not stuck: the next request
+/// goes to a peer that is there.
+#[test]
+fn req_relaxed_recovers_from_a_vanished_peer() {
+    let ctx = Context::new();
+    let (rep0, endpoint0) = bound(&ctx, SocketType::Rep, Transport::Inproc);
+    let (rep1, endpoint1) = bound(&ctx, SocketType::Rep, Transport::Inproc);
+    let req = sock(&ctx, SocketType::Req);
+    req.set_req_relaxed(true).unwrap();
+    req.connect(&endpoint0).unwrap();
+    req.connect(&endpoint1).unwrap();
+    send(&req, &["lost"]);
+    expect(&rep0, &["lost"]);
+    drop(rep0);
+    send(&req, &["again"]);
+    expect(&rep1, &["again"]);
+    send(&rep1, &["answer"]);
+    expect(&req, &["answer"]);
+}
+
 /// test_req_relaxed case 4 (libzmq issue #1695): two requests queued before the server is
 /// there; only the reply to the second is delivered.
 fn req_relaxed_requests_queued_before_the_server(transport: Transport) {

@@ -81,6 +81,9 @@ impl Pattern for Req {
 
     fn detach_endpoint(&mut self, endpoint_id: u64) {
         self.peers.detach_endpoint(endpoint_id);
+        if self.reply_peer.is_some_and(|id| !self.peers.contains(id)) {
+            self.reply_peer = None;
+        }
     }
 
     fn send(&mut self, mut msg: Message) -> Result<(), Refused> {

@@ -35,6 +35,11 @@ impl Duplex {
         self.next_in = 0;
     }
 
+    /// Whether peer `id` is still here.
+    pub(crate) fn contains(&self, id: PeerId) -> bool {
+        self.peers.iter().any(|peer| peer.id == id)
+    }
+
     fn remove(&mut self, index: usize) {
         self.peers.remove(index);
         for next in [&mut self.next_out, &mut self.next_in] {
