@@ -466,6 +466,30 @@ fn rep_reply_to_a_vanished_requester_is_dropped() {
     expect(&req, &["answer"]);
 }
 
+/// A REP that connects (before or after the REQ binds) learns its peer's id in-band and
+/// answers it.
+fn rep_connects(transport: Transport) {
+    for connect_first in [true, false] {
+        let ctx = Context::new();
+        let rep = sock(&ctx, SocketType::Rep);
+        let req = sock(&ctx, SocketType::Req);
+        if connect_first {
+            let endpoint = transport.fixed_endpoint();
+            rep.connect(&endpoint).unwrap();
+            req.bind(&endpoint).unwrap();
+        } else {
+            req.bind(&transport.bind_spec()).unwrap();
+            rep.connect(&req.last_endpoint()).unwrap();
+        }
+        for round in 0..2 {
+            send(&req, &["ask", &format!("{round}")]);
+            expect(&rep, &["ask", &format!("{round}")]);
+            send(&rep, &["answer"]);
+            expect(&req, &["answer"]);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // DEALER
 
@@ -945,6 +969,7 @@ per_transport! {
     rep_fair_queue => rep_fair_queue_in;
     rep_envelopes => rep_envelope;
     rep_malformed => rep_drops_malformed_requests;
+    rep_connecting => rep_connects;
     dealer_round_robin => dealer_round_robin_out;
     dealer_fair_queue => dealer_fair_queue_in;
     dealer_probe => dealer_probe_router;
