@@ -60,8 +60,8 @@ impl Context {
         self.inner.io().count()
     }
 
-    /// Creates a socket. PAIR, PUSH, PULL, PUB, SUB, XPUB, XSUB and STREAM are available so
-    /// far; other types give [`Error::NotSupported`].
+    /// Creates a socket of any stable type (PAIR, PUB, SUB, REQ, REP, DEALER, ROUTER, PULL, PUSH,
+    /// XPUB, XSUB, STREAM); the draft types give [`Error::NotSupported`].
     pub fn socket(&self, socket_type: SocketType) -> Result<Socket> {
         if self.inner.is_terminated() {
             return Err(Error::Terminated);

@@ -76,6 +76,9 @@ pub(crate) struct Options {
     pub rcvbuf: i32,
     /// STREAM: an empty message for each connection made and lost.
     pub stream_notify: bool,
+    /// CONNECT_ROUTING_ID: the routing id a ROUTER (or REP) gives the peer of its next
+    /// `connect()`, instead of the id the peer announces. Consumed by that connect.
+    pub connect_routing_id: Option<Bytes>,
 }
 
 impl Default for Options {
@@ -97,6 +100,7 @@ impl Default for Options {
             sndbuf: -1,
             rcvbuf: -1,
             stream_notify: true,
+            connect_routing_id: None,
         }
     }
 }

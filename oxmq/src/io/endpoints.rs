@@ -65,7 +65,8 @@ impl Env<'_> {
 /// Whether a socket type learns its peers' routing ids (and so needs them in-band when a
 /// connection's identity is unknown as its pipes are attached).
 pub(crate) fn wants_routing_id(socket_type: SocketType) -> bool {
-    matches!(socket_type, SocketType::Router)
+    // REP routes its replies by routing id, as libzmq's REP (a ROUTER underneath) does.
+    matches!(socket_type, SocketType::Router | SocketType::Rep)
 }
 
 /// The endpoints of one socket.
@@ -132,9 +133,10 @@ impl Endpoints {
                 return Err(Error::NoCompatibleProtocol);
             }
             Endpoint::Inproc(name) => {
-                let peer = env
-                    .inproc
-                    .connect(&name, env.link.mailbox(), &env.inproc_options(), id);
+                let mut peer =
+                    env.inproc
+                        .connect(&name, env.link.mailbox(), &env.inproc_options(), id);
+                peer.assigned_id.clone_from(&env.opts.connect_routing_id);
                 env.link.post(PeerEvent::Attach(peer));
                 Kind::InprocConnected
             }
@@ -174,6 +176,7 @@ impl Endpoints {
                 // Raw connections are written by their session only.
                 peer.sink = Some(Arc::clone(&gate) as _);
             }
+            peer.assigned_id.clone_from(&env.opts.connect_routing_id);
             let peer_id = peer.id;
             env.link.post(PeerEvent::Attach(peer));
             Some(SessionPipes {

@@ -512,12 +512,15 @@ impl Session {
             );
             self.outgoing = Some(from_socket);
             self.incoming = Some(to_socket);
-            let endpoint_id = match &self.role {
-                Role::Accepted { endpoint_id } => *endpoint_id,
-                Role::Connecter(c) => c.endpoint_id,
+            let (endpoint_id, assigned_id) = match &self.role {
+                Role::Accepted { endpoint_id } => (*endpoint_id, None),
+                // An IMMEDIATE connect: its CONNECT_ROUTING_ID came with the options it was
+                // started with.
+                Role::Connecter(c) => (c.endpoint_id, self.opts.connect_routing_id.clone()),
             };
             let mut new_peer = Peer::new(to_peer, from_peer, endpoint_id);
             new_peer.routing_id = Some(peer.identity);
+            new_peer.assigned_id = assigned_id;
             if !self.engine.as_ref().is_some_and(Engine::is_raw) {
                 new_peer.sink = Some(Arc::clone(&self.gate) as _);
             }

@@ -47,6 +47,10 @@ pub(crate) struct Peer {
     /// in which case it arrives in-band as the first message of the pipe
     /// ([`Kind::RoutingId`](crate::message::Kind::RoutingId)).
     pub routing_id: Option<Bytes>,
+    /// The routing id this socket assigned to the peer itself: the CONNECT_ROUTING_ID of the
+    /// `connect()` that made it. A ROUTER (or REP) names the peer by it rather than by
+    /// `routing_id`, and ignores the routing ids that arrive in-band for it.
+    pub assigned_id: Option<Bytes>,
     /// For a connection on an I/O thread: writes that bypass the pipe (see `engine::write_gate`).
     pub sink: Option<Arc<dyn DirectWrite>>,
     /// Whether the socket is in request-reply rhythm (its last operation was a receive), which
@@ -66,6 +70,7 @@ impl Peer {
             reader,
             endpoint_id,
             routing_id: None,
+            assigned_id: None,
             sink: None,
             rhythm: Arc::new(AtomicBool::new(false)),
             far_end: None,
@@ -136,6 +141,8 @@ impl FarEnd {
 }
 
 /// What a socket learns about its peers from other threads.
+// Events are few (one per connection), and boxing the peer would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum PeerEvent {
     /// A new peer: a handshake finished, or an inproc socket connected.
     Attach(Peer),

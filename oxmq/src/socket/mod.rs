@@ -1,16 +1,20 @@
 //! Sockets: the user-facing object, and the messaging patterns behind it.
 //!
 //! A [`Socket`] holds one [`Pattern`] — the routing rule of its socket type (`pair.rs`, `push.rs`,
-//! `pull.rs`, ...) — over a set of [`Peer`](crate::pipe::Peer)s. A peer is just two pipes;
+//! `req.rs`, `router.rs`, ...) — over a set of [`Peer`](crate::pipe::Peer)s. A peer is just two pipes;
 //! whether a connection on an I/O thread or another socket of the same context sits at their far
 //! end is invisible here, so a socket type knows nothing of transports.
 //!
 //! Sockets are `Send` but not `Sync`, like libzmq's: use one from one thread at a time.
 
+mod dealer;
 mod pair;
 mod pattern;
 mod pull;
 mod push;
+mod rep;
+mod req;
+mod router;
 mod stream;
 pub(crate) mod util;
 mod xpub;
@@ -45,6 +49,10 @@ fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
         SocketType::Sub => Box::new(xsub::XSub::new(true)),
         SocketType::XSub => Box::new(xsub::XSub::new(false)),
         SocketType::Stream => Box::<stream::Stream>::default(),
+        SocketType::Req => Box::<req::Req>::default(),
+        SocketType::Rep => Box::<rep::Rep>::default(),
+        SocketType::Dealer => Box::<dealer::Dealer>::default(),
+        SocketType::Router => Box::<router::Router>::default(),
         _ => return Err(Error::NotSupported),
     })
 }
@@ -246,8 +254,24 @@ impl Socket {
 
     /// Connects the socket to a remote endpoint. Returns at once: the connection is made (and
     /// remade after it breaks) in the background, and the peer need not be there yet.
+    ///
+    /// A CONNECT_ROUTING_ID set before (see [`Socket::set_connect_routing_id`]) names this
+    /// connection's peer and is used up; one that names a peer already known fails with
+    /// [`Error::Invalid`] (libzmq aborts on it).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
-        self.with_endpoints(|endpoints, env| endpoints.connect(env, endpoint, next_id()))
+        {
+            let mut core = self.core();
+            core.process_mail(&self.link);
+            let core = &mut *core;
+            if let Some(id) = &core.opts.connect_routing_id {
+                if core.pattern.routing_id_in_use(id) {
+                    return Err(Error::Invalid);
+                }
+            }
+        }
+        self.with_endpoints(|endpoints, env| endpoints.connect(env, endpoint, next_id()))?;
+        self.core().opts.connect_routing_id = None;
+        Ok(())
     }
 
     /// Stops accepting on an endpoint this socket bound, and closes the connections accepted on
@@ -536,6 +560,22 @@ impl Socket {
     /// The value [`Socket::set_routing_id`] sets.
     pub fn routing_id(&self) -> Vec<u8> {
         self.core().opts.routing_id.to_vec()
+    }
+
+    /// ZMQ_CONNECT_ROUTING_ID (ROUTER, REP): the routing id (1 to 255 bytes) under which the
+    /// peer of the next [`Socket::connect`] is known to this socket, whatever id the peer
+    /// announces. Used up by that connect. Other socket types give [`Error::Invalid`], as in
+    /// libzmq.
+    pub fn set_connect_routing_id(&self, id: &[u8]) -> Result<()> {
+        let routing = matches!(
+            self.socket_type(),
+            SocketType::Router | SocketType::Rep | SocketType::Stream
+        );
+        if !routing || id.is_empty() || id.len() > 255 {
+            return Err(Error::Invalid);
+        }
+        self.core().opts.connect_routing_id = Some(Bytes::copy_from_slice(id));
+        Ok(())
     }
 }
 

@@ -67,6 +67,13 @@ pub(crate) trait Pattern: Send {
         let _ = option;
         Err(Error::Invalid)
     }
+
+    /// Whether a peer is known by routing id `id` (ROUTER, REP): a CONNECT_ROUTING_ID that
+    /// names one is refused.
+    fn routing_id_in_use(&mut self, id: &[u8]) -> bool {
+        let _ = id;
+        false
+    }
 }
 
 /// Reads an `int` option value as `zmq_setsockopt` passes it.
@@ -81,6 +88,15 @@ pub(crate) fn int_value(value: &[u8]) -> Result<i32, Error> {
 #[allow(dead_code)] // the socket types' options, next
 pub(crate) fn bool_value(value: &[u8]) -> Result<bool, Error> {
     int_value(value).map(|v| v != 0)
+}
+
+/// Reads an on/off option of a socket type as libzmq does: an `int`, 0 is off, positive is
+/// on, negative is invalid.
+pub(crate) fn flag_value(value: &[u8]) -> Result<bool, Error> {
+    match int_value(value)? {
+        v if v < 0 => Err(Error::Invalid),
+        v => Ok(v != 0),
+    }
 }
 
 /// The pattern of a closed socket: no peers, nothing to send or receive.

@@ -1,7 +1,8 @@
-//! Routing building blocks shared by the socket types: load balancing, fair queueing,
-//! distribution to many peers, and the subscription tries.
+//! Routing building blocks shared by the socket types: load balancing, fair queueing, both at
+//! once, routing by identity, distribution to many peers, and the subscription tries.
 
 pub(crate) mod dist;
+pub(crate) mod duplex;
 pub(crate) mod fq;
 pub(crate) mod lb;
 pub(crate) mod mtrie;

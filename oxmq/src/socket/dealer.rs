@@ -1,0 +1,58 @@
+//! DEALER: asynchronous requests and replies (RFC 28). Messages are load-balanced over the peers
+//! that have room and fair-queued in from all of them, unchanged: a DEALER adds and removes no
+//! envelope.
+
+use super::pattern::{Pattern, Refused, flag_value};
+use super::util::duplex::Duplex;
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::number;
+use crate::pipe::{Peer, PeerId};
+
+#[derive(Default)]
+pub(crate) struct Dealer {
+    peers: Duplex,
+    /// PROBE_ROUTER: greet each new peer with an empty message.
+    probe_router: bool,
+}
+
+impl Pattern for Dealer {
+    fn attach(&mut self, mut peer: Peer) {
+        if self.probe_router {
+            let _ = peer.send(Message::new());
+        }
+        self.peers.attach(peer);
+    }
+
+    fn detach(&mut self, id: PeerId) {
+        self.peers.detach(id);
+    }
+
+    fn detach_endpoint(&mut self, endpoint_id: u64) {
+        self.peers.detach_endpoint(endpoint_id);
+    }
+
+    fn send(&mut self, msg: Message) -> Result<(), Refused> {
+        self.peers.send(msg).map(drop).map_err(Refused::Full)
+    }
+
+    fn recv(&mut self) -> Result<Option<Message>, Error> {
+        Ok(self.peers.recv().map(|(_, msg)| msg))
+    }
+
+    fn can_send(&mut self) -> bool {
+        self.peers.can_send()
+    }
+
+    fn can_recv(&mut self) -> bool {
+        self.peers.can_recv()
+    }
+
+    fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
+        match option {
+            number::PROBE_ROUTER => self.probe_router = flag_value(value)?,
+            _ => return Err(Error::Invalid),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! ROUTER: routing by identity (RFC 28). Each received message gets the sender's routing id as
+//! a new first frame; each sent message names its destination by its first frame, which is
+//! removed. `util::routing` tells how peers are named.
+//!
+//! A message for an unknown peer, or for one whose pipe is full, is dropped, unless
+//! ROUTER_MANDATORY is set: then the send fails with `EHOSTUNREACH`, or waits (`EAGAIN` when it
+//! may not) while the peer is full.
+
+use super::pattern::{Pattern, Refused, flag_value};
+use super::util::routing::RoutingTable;
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::number;
+use crate::pipe::{Peer, PeerId};
+
+#[derive(Default)]
+pub(crate) struct Router {
+    table: RoutingTable,
+    /// ROUTER_MANDATORY.
+    mandatory: bool,
+    /// PROBE_ROUTER: greet each new peer with an empty message.
+    probe_router: bool,
+}
+
+impl Pattern for Router {
+    fn attach(&mut self, mut peer: Peer) {
+        if self.probe_router {
+            let _ = peer.send(Message::new());
+        }
+        self.table.attach(peer);
+    }
+
+    fn detach(&mut self, id: PeerId) {
+        self.table.detach(id);
+    }
+
+    fn detach_endpoint(&mut self, endpoint_id: u64) {
+        self.table.detach_endpoint(endpoint_id);
+    }
+
+    fn send(&mut self, msg: Message) -> Result<(), Refused> {
+        self.table.send(msg, self.mandatory)
+    }
+
+    fn recv(&mut self) -> Result<Option<Message>, Error> {
+        Ok(self.table.recv())
+    }
+
+    fn can_send(&mut self) -> bool {
+        // Without MANDATORY every send succeeds (or drops the message), as in libzmq.
+        !self.mandatory || self.table.can_send_any()
+    }
+
+    fn can_recv(&mut self) -> bool {
+        self.table.can_recv()
+    }
+
+    fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
+        match option {
+            number::ROUTER_MANDATORY => self.mandatory = flag_value(value)?,
+            number::ROUTER_HANDOVER => self.table.handover = flag_value(value)?,
+            number::PROBE_ROUTER => self.probe_router = flag_value(value)?,
+            _ => return Err(Error::Invalid),
+        }
+        Ok(())
+    }
+
+    fn routing_id_in_use(&mut self, id: &[u8]) -> bool {
+        self.table.contains(id)
+    }
+}

@@ -1,0 +1,130 @@
+//! Load balancing out and fair queueing in over one set of peers (DEALER, REQ).
+
+use crate::message::{Kind, Message};
+use crate::pipe::{Peer, PeerId};
+
+/// Sends round-robin to the peers with room, reads round-robin from the peers with messages.
+///
+/// A peer whose far end went away takes no more messages; it is forgotten once what it sent
+/// has been read.
+#[derive(Default)]
+pub(crate) struct Duplex {
+    peers: Vec<Peer>,
+    next_out: usize,
+    next_in: usize,
+}
+
+impl Duplex {
+    pub(crate) fn attach(&mut self, peer: Peer) {
+        self.peers.push(peer);
+    }
+
+    /// The far end of peer `id` went away.
+    pub(crate) fn detach(&mut self, id: PeerId) {
+        if let Some(index) = self.peers.iter().position(|peer| peer.id == id) {
+            if self.peers[index].reader.is_finished() {
+                self.remove(index);
+            }
+        }
+    }
+
+    /// Forgets the peers that came through `endpoint_id`.
+    pub(crate) fn detach_endpoint(&mut self, endpoint_id: u64) {
+        self.peers.retain(|peer| peer.endpoint_id != endpoint_id);
+        self.next_out = 0;
+        self.next_in = 0;
+    }
+
+    /// Whether peer `id` is still here.
+    pub(crate) fn contains(&self, id: PeerId) -> bool {
+        self.peers.iter().any(|peer| peer.id == id)
+    }
+
+    fn remove(&mut self, index: usize) {
+        self.peers.remove(index);
+        for next in [&mut self.next_out, &mut self.next_in] {
+            if *next > index {
+                *next -= 1;
+            }
+            if *next >= self.peers.len() {
+                *next = 0;
+            }
+        }
+    }
+
+    /// Forgets the peers that are gone for good.
+    fn prune(&mut self) {
+        let mut index = 0;
+        while index < self.peers.len() {
+            if self.peers[index].is_gone() {
+                self.remove(index);
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    /// Sends to the next peer with room, or hands the message back when none has any. Returns
+    /// the id of the peer that took it.
+    #[inline]
+    pub(crate) fn send(&mut self, mut msg: Message) -> Result<PeerId, Message> {
+        let count = self.peers.len();
+        let mut saw_closed = false;
+        for i in 0..count {
+            let index = (self.next_out + i) % count;
+            let peer = &mut self.peers[index];
+            if peer.writer.is_closed() {
+                saw_closed = true;
+                continue;
+            }
+            match peer.send(msg) {
+                Ok(()) => {
+                    let id = peer.id;
+                    self.next_out = index + 1;
+                    if saw_closed {
+                        self.prune();
+                    }
+                    return Ok(id);
+                }
+                Err(back) => msg = back,
+            }
+        }
+        if saw_closed {
+            self.prune();
+        }
+        Err(msg)
+    }
+
+    /// Whether some peer could take a message now.
+    pub(crate) fn can_send(&mut self) -> bool {
+        self.peers.iter_mut().any(|peer| peer.writer.can_write())
+    }
+
+    /// The next data message from the next peer that has one, with that peer's id. Control
+    /// messages (which these socket types have no use for) are dropped.
+    #[inline]
+    pub(crate) fn recv(&mut self) -> Option<(PeerId, Message)> {
+        let count = self.peers.len();
+        let mut saw_finished = false;
+        for i in 0..count {
+            let index = (self.next_in + i) % count;
+            let peer = &mut self.peers[index];
+            while let Some(msg) = peer.reader.recv() {
+                if msg.kind() == Kind::Data {
+                    self.next_in = index + 1;
+                    return Some((peer.id, msg));
+                }
+            }
+            saw_finished |= peer.reader.is_finished();
+        }
+        if saw_finished {
+            self.prune();
+        }
+        None
+    }
+
+    /// Whether some peer has a message waiting.
+    pub(crate) fn can_recv(&mut self) -> bool {
+        self.peers.iter_mut().any(|peer| peer.reader.has_message())
+    }
+}
