@@ -1,6 +1,9 @@
 //! Every compatible pair of socket types against real libzmq: oxmq on either side of the pair,
 //! binding or connecting, over tcp and ipc, with multi-part messages. One test per pair runs its
 //! eight combinations.
+//!
+//! A subscriber or ROUTER that binds learns of a new peer only when it is next used (in libzmq
+//! as in oxmq), so the exchanges poll rather than wait once where that matters.
 
 mod common;
 
@@ -165,4 +168,34 @@ fn xpub_sub() {
 #[test]
 fn xpub_xsub() {
     pair(XPub, XSub);
+}
+
+#[test]
+fn req_rep() {
+    pair(Req, Rep);
+}
+
+#[test]
+fn req_router() {
+    pair(Req, Router);
+}
+
+#[test]
+fn dealer_rep() {
+    pair(Dealer, Rep);
+}
+
+#[test]
+fn dealer_router() {
+    pair(Dealer, Router);
+}
+
+#[test]
+fn dealer_dealer() {
+    pair(Dealer, Dealer);
+}
+
+#[test]
+fn router_router() {
+    pair(Router, Router);
 }

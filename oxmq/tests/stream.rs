@@ -210,3 +210,21 @@ fn a_connecting_stream_is_told_when_the_server_hangs_up() {
         (&hello[0][..], &b""[..])
     );
 }
+
+#[test]
+fn connect_routing_id_names_the_connection() {
+    let ctx = Context::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = socket(&ctx, SocketType::Stream);
+    client.set_connect_routing_id(b"web").unwrap();
+    client
+        .connect(&format!("tcp://{}", listener.local_addr().unwrap()))
+        .unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let hello = client.recv().unwrap();
+    assert_eq!(hello[0], b"web");
+    client
+        .send(Message::from_frames([&b"web"[..], b"GET /"]))
+        .unwrap();
+    assert_eq!(read_some(&mut peer, 5), b"GET /");
+}

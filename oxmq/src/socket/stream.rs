@@ -1,7 +1,8 @@
 //! STREAM: raw TCP (or ipc) behind a routing-id frame, for talking to peers that do not speak
 //! ZMTP (HTTP clients, telnet, a custom protocol).
 //!
-//! Every connection gets a generated five-byte routing id. A received message is two frames:
+//! Every connection gets a routing id: the one CONNECT_ROUTING_ID gave its `connect()`, or a
+//! generated five-byte one. A received message is two frames:
 //! the routing id, then the bytes of one read. A message to send is the routing id, then the
 //! bytes to write; an empty second frame closes that connection instead. With STREAM_NOTIFY (the
 //! default) an empty message after the routing id tells when a connection is made and when it
@@ -51,7 +52,16 @@ impl Stream {
 
 impl Pattern for Stream {
     fn attach(&mut self, peer: Peer) {
-        let routing_id = self.generator.next_id();
+        // CONNECT_ROUTING_ID names the connection; else a generated id (never one in use).
+        let routing_id = match peer.assigned_id.clone() {
+            Some(id) if !self.by_routing_id.contains_key(&id) => id,
+            _ => loop {
+                let id = self.generator.next_id();
+                if !self.by_routing_id.contains_key(&id) {
+                    break id;
+                }
+            },
+        };
         self.routing_ids.insert(peer.id, routing_id.clone());
         self.by_routing_id.insert(routing_id, peer.id);
         self.peers.push(peer);
