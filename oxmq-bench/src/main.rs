@@ -2,14 +2,14 @@
 //! prints the medians side by side.
 //!
 //! Both libraries go through the same workload code ([`oxmq_cli::bench`]) with the same settings:
-//! SNDHWM/RCVHWM 1000, one I/O thread per context, LINGER 0, PUSH/PULL for throughput and PAIR
-//! for round trips, two threads with a context each (one shared context over inproc), and a copy
-//! of the payload per send.
+//! SNDHWM/RCVHWM 1000, one I/O thread per context, LINGER 0, two threads with a context each (one
+//! shared context over inproc), a copy of the payload per send; PUB with XPUB_NODROP and SUB with
+//! SNDHWM 0 for the PUB/SUB workloads.
 
 use std::io::Write;
 
 use clap::Parser;
-use oxmq_cli::bench::{self, Driver, HWM, Kind, Oxmq, Pattern, Transport};
+use oxmq_cli::bench::{self, Case, Driver, HWM, Kind, Oxmq, SUB_RCVTIMEO_MS, Workload};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,10 @@ impl Driver for Libzmq {
         "libzmq"
     }
 
+    fn supports(&self, _kind: Kind) -> bool {
+        true
+    }
+
     fn context(&self) -> zmq::Context {
         let ctx = zmq::Context::new();
         ctx.set_io_threads(1).expect("set ZMQ_IO_THREADS");
@@ -55,12 +59,26 @@ impl Driver for Libzmq {
             Kind::Push => zmq::PUSH,
             Kind::Pull => zmq::PULL,
             Kind::Pair => zmq::PAIR,
+            Kind::Pub => zmq::PUB,
+            Kind::Sub => zmq::SUB,
+            Kind::Dealer => zmq::DEALER,
+            Kind::Router => zmq::ROUTER,
+            Kind::Req => zmq::REQ,
+            Kind::Rep => zmq::REP,
         };
-        let socket = ctx.socket(socket_type).expect("create a socket");
+        let mut socket = ctx.socket(socket_type).expect("create a socket");
         socket.set_sndhwm(HWM).expect("set SNDHWM");
         socket.set_rcvhwm(HWM).expect("set RCVHWM");
         // As for oxmq: the workloads close sockets only after the last message arrived.
         socket.set_linger(0).expect("set LINGER");
+        match kind {
+            Kind::Pub => set_xpub_nodrop(&mut socket),
+            Kind::Sub => {
+                socket.set_sndhwm(0).expect("set SNDHWM");
+                socket.set_rcvtimeo(SUB_RCVTIMEO_MS).expect("set RCVTIMEO");
+            }
+            _ => {}
+        }
         socket
     }
 
@@ -76,39 +94,94 @@ impl Driver for Libzmq {
         socket.connect(endpoint).expect("connect");
     }
 
+    fn subscribe(&self, socket: &zmq::Socket, prefix: &[u8]) {
+        socket.set_subscribe(prefix).expect("set ZMQ_SUBSCRIBE");
+    }
+
     fn send(&self, socket: &zmq::Socket, data: &[u8]) {
         // `&[u8]` becomes a zmq_msg_t holding a copy of the bytes, as in oxmq.
         socket.send(data, 0).expect("send");
     }
 
     fn recv(&self, socket: &zmq::Socket) -> usize {
-        socket.recv_msg(0).expect("recv").len()
+        let mut msg = socket.recv_msg(0).expect("recv");
+        // The message's own MORE flag (no getsockopt call per frame).
+        while msg.get_more() {
+            msg = socket.recv_msg(0).expect("recv");
+        }
+        msg.len()
     }
+
+    fn recv_within(&self, socket: &zmq::Socket, wait: bool) -> Option<usize> {
+        let flags = if wait { 0 } else { zmq::DONTWAIT };
+        let mut msg = match socket.recv_msg(flags) {
+            Ok(msg) => msg,
+            Err(zmq::Error::EAGAIN) => return None,
+            Err(err) => panic!("recv: {err}"),
+        };
+        while msg.get_more() {
+            msg = socket.recv_msg(0).expect("recv");
+        }
+        Some(msg.len())
+    }
+}
+
+/// ZMQ_XPUB_NODROP, which the `zmq` crate has no setter for.
+fn set_xpub_nodrop(socket: &mut zmq::Socket) {
+    let on: i32 = 1;
+    // SAFETY: the socket pointer is live for the call (we hold the socket), and the value is an
+    // `int` of the size passed, as zmq_setsockopt reads it for ZMQ_XPUB_NODROP.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as i32,
+            (&raw const on).cast(),
+            std::mem::size_of::<i32>(),
+        )
+    };
+    assert_eq!(rc, 0, "set ZMQ_XPUB_NODROP");
 }
 
 /// One case, measured on both libraries.
 struct Comparison {
-    pattern: Pattern,
-    transport: Transport,
-    size: usize,
-    count: u64,
+    case: Case,
+    /// Whether oxmq has the workload's socket types (no oxmq figures when not).
+    oxmq_supported: bool,
     /// Messages per second (throughput) or round-trip µs (latency, `Row::rtt_us`), one per run.
     oxmq: Vec<f64>,
     libzmq: Vec<f64>,
+    /// PUB/SUB: messages some subscriber never got, over every run (0 unless a library loses
+    /// messages it should not).
+    oxmq_dropped: u64,
+    libzmq_dropped: u64,
 }
 
 impl Comparison {
-    fn oxmq_median(&self) -> f64 {
-        median(&self.oxmq)
+    fn latency(&self) -> bool {
+        self.case.pattern.is_latency()
     }
 
-    fn libzmq_median(&self) -> f64 {
-        median(&self.libzmq)
+    fn oxmq_median(&self) -> Option<f64> {
+        (!self.oxmq.is_empty()).then(|| median(&self.oxmq))
+    }
+
+    fn libzmq_median(&self) -> Option<f64> {
+        (!self.libzmq.is_empty()).then(|| median(&self.libzmq))
     }
 
     /// oxmq / libzmq: for throughput higher is better for oxmq, for latency lower is.
-    fn ratio(&self) -> f64 {
-        self.oxmq_median() / self.libzmq_median().max(f64::MIN_POSITIVE)
+    fn ratio(&self) -> Option<f64> {
+        Some(self.oxmq_median()? / self.libzmq_median()?.max(f64::MIN_POSITIVE))
+    }
+
+    /// The project's bar: at least 1.0x libzmq's throughput, at most 1.1x its latency.
+    fn meets_bar(&self) -> Option<bool> {
+        let ratio = self.ratio()?;
+        Some(if self.latency() {
+            ratio <= 1.1
+        } else {
+            ratio >= 1.0
+        })
     }
 
     fn to_json(&self) -> String {
@@ -116,17 +189,40 @@ impl Comparison {
             let items: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
             format!("[{}]", items.join(","))
         };
+        let number = |v: Option<f64>, decimals: usize| {
+            v.map_or_else(|| "null".to_owned(), |v| format!("{v:.decimals$}"))
+        };
+        let mut fan = String::new();
+        match self.case.pattern {
+            bench::Pattern::PubSub { subscribers } => {
+                fan = format!(",\"subscribers\":{subscribers}");
+            }
+            bench::Pattern::PubMatch { subscriptions } => {
+                fan = format!(",\"subscriptions\":{subscriptions}");
+            }
+            _ => {}
+        }
+        let dropped = if self.case.pattern.subs().is_some() {
+            format!(
+                ",\"oxmq_dropped\":{},\"libzmq_dropped\":{}",
+                self.oxmq_dropped, self.libzmq_dropped
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{},\"unit\":\"{}\",\"reps\":{},\"oxmq\":{:.3},\"libzmq\":{:.3},\"ratio\":{:.4},\"oxmq_runs\":{},\"libzmq_runs\":{}}}",
-            pattern_name(self.pattern),
-            self.transport.name(),
-            self.size,
-            self.count,
-            unit(self.pattern),
-            self.oxmq.len(),
-            self.oxmq_median(),
-            self.libzmq_median(),
-            self.ratio(),
+            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{}{fan},\"unit\":\"{}\",\"reps\":{},\"oxmq\":{},\"libzmq\":{},\"ratio\":{},\"meets_bar\":{},\"oxmq_runs\":{},\"libzmq_runs\":{}{dropped}}}",
+            self.case.pattern.name(),
+            self.case.transport.name(),
+            self.case.size,
+            self.case.count,
+            unit(self.latency()),
+            self.oxmq.len().max(self.libzmq.len()),
+            number(self.oxmq_median(), 3),
+            number(self.libzmq_median(), 3),
+            number(self.ratio(), 4),
+            self.meets_bar()
+                .map_or_else(|| "null".to_owned(), |b| b.to_string()),
             runs(&self.oxmq),
             runs(&self.libzmq)
         )
@@ -145,123 +241,216 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-fn pattern_name(pattern: Pattern) -> &'static str {
-    match pattern {
-        Pattern::Throughput => "push-pull",
-        Pattern::Latency => "pair-rtt",
+fn unit(latency: bool) -> &'static str {
+    if latency { "us" } else { "msgs/s" }
+}
+
+/// A measured value for people: msgs/s with separators, µs with one decimal; `n/a` for none.
+fn value(latency: bool, v: Option<f64>) -> String {
+    match v {
+        None => "n/a".to_owned(),
+        Some(v) if latency => format!("{v:.1}"),
+        Some(v) => bench::thousands(v),
     }
 }
 
-fn unit(pattern: Pattern) -> &'static str {
-    match pattern {
-        Pattern::Throughput => "msgs/s",
-        Pattern::Latency => "us",
+fn ratio_text(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}"))
+}
+
+fn bar_text(meets: Option<bool>, markdown: bool) -> &'static str {
+    match (meets, markdown) {
+        (None, _) => "n/a",
+        (Some(true), _) => "yes",
+        (Some(false), false) => "NO",
+        (Some(false), true) => "**no**",
     }
 }
 
-/// A measured value for people: msgs/s with separators, µs with one decimal.
-fn value(pattern: Pattern, v: f64) -> String {
-    match pattern {
-        Pattern::Throughput => bench::thousands(v),
-        Pattern::Latency => format!("{v:.1}"),
-    }
+/// Runs one case on one library; returns its figure and the messages it dropped.
+fn measure<D: Driver>(driver: &D, case: &Case) -> (f64, u64) {
+    let row = case.run(driver);
+    let figure = if case.pattern.is_latency() {
+        row.rtt_us.expect("latency rows carry a round-trip time")
+    } else {
+        row.msgs_per_s
+    };
+    (figure, row.dropped.unwrap_or(0))
 }
 
-/// Runs one case on one library and returns its figure.
-fn measure<D: Driver>(driver: &D, case: &Comparison) -> f64 {
-    let row = bench::run(driver, case.pattern, case.transport, case.size, case.count);
-    match case.pattern {
-        Pattern::Throughput => row.msgs_per_s,
-        Pattern::Latency => row.rtt_us.expect("latency rows carry a round-trip time"),
-    }
-}
-
-fn title(pattern: Pattern) -> &'static str {
-    match pattern {
-        Pattern::Throughput => {
+fn title(workload: Workload) -> &'static str {
+    match workload {
+        Workload::PushPull => {
             "Throughput, PUSH -> PULL, messages/s (ratio = oxmq / libzmq; higher is better for oxmq)"
         }
-        Pattern::Latency => {
+        Workload::DealerRouter => {
+            "Throughput, DEALER -> ROUTER, messages/s (ratio = oxmq / libzmq; higher is better for oxmq)"
+        }
+        Workload::PubSub => {
+            "Fan-out, PUB -> N SUBs each receiving every message (XPUB_NODROP), messages published/s (ratio = oxmq / libzmq; higher is better for oxmq)"
+        }
+        Workload::PubMatch => {
+            "Matching, PUB -> SUB with N subscriptions, each message matching one, messages/s (ratio = oxmq / libzmq; higher is better for oxmq)"
+        }
+        Workload::PairRtt => {
             "Latency, PAIR round trip, µs (ratio = oxmq / libzmq round-trip time; lower is better for oxmq)"
         }
+        Workload::ReqRepRtt => {
+            "Latency, REQ/REP round trip, µs (ratio = oxmq / libzmq round-trip time; lower is better for oxmq)"
+        }
+        Workload::All => "",
     }
 }
 
-fn print_plain(results: &[Comparison], patterns: &[Pattern], reps: u32) {
+/// The title of the subscriber or subscription column of a workload's table, if it has one.
+fn subs_title(workload: Workload) -> Option<&'static str> {
+    match workload {
+        Workload::PubSub => Some("subscribers"),
+        Workload::PubMatch => Some("subscriptions"),
+        _ => None,
+    }
+}
+
+fn subs_cell(case: &Case) -> String {
+    case.pattern
+        .subs()
+        .map_or_else(String::new, |n| bench::thousands_u64(n as u64))
+}
+
+fn workloads_of(results: &[Comparison]) -> Vec<Workload> {
+    Workload::EVERY
+        .into_iter()
+        .filter(|w| results.iter().any(|c| c.case.pattern.workload() == *w))
+        .collect()
+}
+
+fn print_plain(results: &[Comparison], reps: u32) {
     let (major, minor, patch) = zmq::version();
-    println!("oxmq vs libzmq {major}.{minor}.{patch}: medians of {reps} interleaved runs each");
-    for &pattern in patterns {
-        let (a, b) = match pattern {
-            Pattern::Throughput => ("oxmq msgs/s", "libzmq msgs/s"),
-            Pattern::Latency => ("oxmq rtt µs", "libzmq rtt µs"),
+    println!(
+        "oxmq vs libzmq {major}.{minor}.{patch}: medians of {reps} interleaved runs each; bar: oxmq at \
+         least 1.0x libzmq's throughput, at most 1.1x its round trip"
+    );
+    for workload in workloads_of(results) {
+        let (a, b) = if workload.is_latency() {
+            ("oxmq rtt µs", "libzmq rtt µs")
+        } else {
+            ("oxmq msgs/s", "libzmq msgs/s")
         };
         println!();
-        println!("{}", title(pattern));
+        println!("{}", title(workload));
+        let subs = subs_title(workload).map(|t| format!(" {t:>13}"));
         println!(
-            "{:<10} {:<9} {:>7} {:>10} {:>14} {:>14} {:>7}",
-            "pattern", "transport", "size", "count", a, b, "ratio"
+            "{:<13} {:<9}{} {:>7} {:>10} {:>14} {:>14} {:>7} {:>4}",
+            "pattern",
+            "transport",
+            subs.as_deref().unwrap_or(""),
+            "size",
+            "count",
+            a,
+            b,
+            "ratio",
+            "bar"
         );
-        for case in results.iter().filter(|c| c.pattern == pattern) {
+        for c in results
+            .iter()
+            .filter(|c| c.case.pattern.workload() == workload)
+        {
+            let subs = subs_title(workload).map(|_| format!(" {:>13}", subs_cell(&c.case)));
             println!(
-                "{:<10} {:<9} {:>7} {:>10} {:>14} {:>14} {:>7.2}",
-                pattern_name(pattern),
-                case.transport.name(),
-                bench::human_size(case.size),
-                bench::thousands_u64(case.count),
-                value(pattern, case.oxmq_median()),
-                value(pattern, case.libzmq_median()),
-                case.ratio()
+                "{:<13} {:<9}{} {:>7} {:>10} {:>14} {:>14} {:>7} {:>4}",
+                workload.name(),
+                c.case.transport.name(),
+                subs.as_deref().unwrap_or(""),
+                bench::human_size(c.case.size),
+                bench::thousands_u64(c.case.count),
+                value(c.latency(), c.oxmq_median()),
+                value(c.latency(), c.libzmq_median()),
+                ratio_text(c.ratio()),
+                bar_text(c.meets_bar(), false)
             );
         }
     }
+    print_drops(results);
 }
 
-fn print_markdown(results: &[Comparison], patterns: &[Pattern], reps: u32) {
+/// Warns about PUB/SUB runs that lost messages (their figures do not count).
+fn print_drops(results: &[Comparison]) {
+    for c in results {
+        for (library, dropped) in [("oxmq", c.oxmq_dropped), ("libzmq", c.libzmq_dropped)] {
+            if dropped > 0 {
+                eprintln!(
+                    "vs-libzmq: {} on {library}: {} messages never reached a subscriber (the figure is not valid)",
+                    c.case.label(),
+                    bench::thousands_u64(dropped)
+                );
+            }
+        }
+    }
+}
+
+fn print_markdown(results: &[Comparison], reps: u32) {
     let (major, minor, patch) = zmq::version();
     let args: Vec<String> = std::env::args().skip(1).collect();
     println!(
         "oxmq vs libzmq {major}.{minor}.{patch}, medians of {reps} interleaved runs each \
-         (`cargo run --release -p oxmq-bench -- {}`).",
+         (`cargo run --release -p oxmq-bench -- {}`). Bar: at least 1.0x libzmq's throughput and \
+         at most 1.1x its round trip.",
         args.join(" ")
     );
-    for &pattern in patterns {
+    for workload in workloads_of(results) {
         println!();
-        println!("**{}**", title(pattern));
+        println!("**{}**", title(workload));
         println!();
-        match pattern {
-            Pattern::Throughput => {
-                println!(
-                    "| transport | size | count | oxmq msgs/s | libzmq msgs/s | oxmq / libzmq |"
-                )
-            }
-            Pattern::Latency => {
-                println!("| transport | size | round trips | oxmq µs | libzmq µs | oxmq / libzmq |")
-            }
-        }
-        println!("|---|---:|---:|---:|---:|---:|");
-        for case in results.iter().filter(|c| c.pattern == pattern) {
+        let subs = subs_title(workload).map(|t| format!(" {t} |"));
+        let subs = subs.as_deref().unwrap_or("");
+        if workload.is_latency() {
             println!(
-                "| {} | {} | {} | {} | {} | {:.2} |",
-                case.transport.name(),
-                bench::human_size(case.size),
-                bench::thousands_u64(case.count),
-                value(pattern, case.oxmq_median()),
-                value(pattern, case.libzmq_median()),
-                case.ratio()
+                "| transport |{subs} size | round trips | oxmq µs | libzmq µs | oxmq / libzmq | bar |"
+            );
+        } else {
+            println!(
+                "| transport |{subs} size | count | oxmq msgs/s | libzmq msgs/s | oxmq / libzmq | bar |"
+            );
+        }
+        let rule = if subs.is_empty() { "" } else { "---:|" };
+        println!("|---|{rule}---:|---:|---:|---:|---:|---|");
+        for c in results
+            .iter()
+            .filter(|c| c.case.pattern.workload() == workload)
+        {
+            let subs = subs_title(workload).map(|_| format!(" {} |", subs_cell(&c.case)));
+            println!(
+                "| {} |{} {} | {} | {} | {} | {} | {} |",
+                c.case.transport.name(),
+                subs.as_deref().unwrap_or(""),
+                bench::human_size(c.case.size),
+                bench::thousands_u64(c.case.count),
+                value(c.latency(), c.oxmq_median()),
+                value(c.latency(), c.libzmq_median()),
+                ratio_text(c.ratio()),
+                bar_text(c.meets_bar(), true)
             );
         }
     }
+    print_drops(results);
 }
 
 /// Measures one run of `case` on `driver` and shows the figure on the progress line.
-fn measure_logged<D: Driver>(driver: &D, case: &Comparison) -> f64 {
-    let figure = measure(driver, case);
-    let unit = match case.pattern {
-        Pattern::Throughput => unit(case.pattern),
-        Pattern::Latency => "us round trip",
+fn measure_logged<D: Driver>(driver: &D, case: &Case) -> (f64, u64) {
+    let (figure, dropped) = measure(driver, case);
+    let latency = case.pattern.is_latency();
+    let unit = if latency { "us round trip" } else { "msgs/s" };
+    let drops = if dropped > 0 {
+        format!(" ({dropped} DROPPED)")
+    } else {
+        String::new()
     };
-    eprint!("{} {} {unit} ", driver.name(), value(case.pattern, figure));
-    figure
+    eprint!(
+        "{} {} {unit}{drops} ",
+        driver.name(),
+        value(latency, Some(figure))
+    );
+    (figure, dropped)
 }
 
 fn main() {
@@ -271,17 +460,13 @@ fn main() {
         .cases()
         .into_iter()
         .map(|case| Comparison {
-            pattern: case.pattern,
-            transport: case.transport,
-            size: case.size,
-            count: case.count,
+            case,
+            oxmq_supported: case.pattern.kinds().iter().all(|&k| Oxmq.supports(k)),
             oxmq: Vec::new(),
             libzmq: Vec::new(),
+            oxmq_dropped: 0,
+            libzmq_dropped: 0,
         })
-        .collect();
-    let patterns: Vec<Pattern> = [Pattern::Throughput, Pattern::Latency]
-        .into_iter()
-        .filter(|pattern| cases.iter().any(|case| case.pattern == *pattern))
         .collect();
     let (major, minor, patch) = zmq::version();
     eprintln!(
@@ -291,48 +476,48 @@ fn main() {
     );
     let total = cases.len();
     let stdout = std::io::stdout();
-    for (i, case) in cases.iter_mut().enumerate() {
+    for (i, c) in cases.iter_mut().enumerate() {
+        let run_oxmq = cli.library.as_deref() != Some("libzmq") && c.oxmq_supported;
+        let run_libzmq = cli.library.as_deref() != Some("oxmq");
         for rep in 1..=cli.reps {
             eprint!(
-                "[{}/{total}] {} {} {} x {} rep {rep}/{}: ",
+                "[{}/{total}] {} rep {rep}/{}: ",
                 i + 1,
-                pattern_name(case.pattern),
-                case.transport.name(),
-                bench::human_size(case.size),
-                bench::thousands_u64(case.count),
+                c.case.label(),
                 cli.reps
             );
-            if cli.library.as_deref() != Some("libzmq") {
-                let ours = measure_logged(&Oxmq, case);
-                case.oxmq.push(ours);
+            if run_oxmq {
+                let (ours, dropped) = measure_logged(&Oxmq, &c.case);
+                c.oxmq.push(ours);
+                c.oxmq_dropped += dropped;
+            } else if rep == 1 && cli.library.as_deref() != Some("libzmq") {
+                eprint!("oxmq n/a (no such sockets yet) ");
             }
-            if cli.library.as_deref() != Some("oxmq") {
-                let theirs = measure_logged(&Libzmq, case);
-                case.libzmq.push(theirs);
+            if run_libzmq {
+                let (theirs, dropped) = measure_logged(&Libzmq, &c.case);
+                c.libzmq.push(theirs);
+                c.libzmq_dropped += dropped;
             }
             eprintln!();
         }
         if let Some(library) = &cli.library {
-            let runs = if case.oxmq.is_empty() {
-                &case.libzmq
+            let runs = if library == "oxmq" {
+                &c.oxmq
             } else {
-                &case.oxmq
+                &c.libzmq
             };
             println!(
-                "{} {} {} x {}: {library} {} {} (median of {})",
-                pattern_name(case.pattern),
-                case.transport.name(),
-                bench::human_size(case.size),
-                bench::thousands_u64(case.count),
-                value(case.pattern, median(runs)),
-                unit(case.pattern),
+                "{}: {library} {} {} (median of {})",
+                c.case.label(),
+                value(c.latency(), (!runs.is_empty()).then(|| median(runs))),
+                unit(c.latency()),
                 runs.len()
             );
             continue;
         }
         if cli.json {
             let mut out = stdout.lock();
-            let _ = writeln!(out, "{}", case.to_json());
+            let _ = writeln!(out, "{}", c.to_json());
             let _ = out.flush();
         }
     }
@@ -340,15 +525,18 @@ fn main() {
         return;
     }
     if cli.markdown {
-        print_markdown(&cases, &patterns, cli.reps);
-    } else if !cli.json {
-        print_plain(&cases, &patterns, cli.reps);
+        print_markdown(&cases, cli.reps);
+    } else if cli.json {
+        print_drops(&cases);
+    } else {
+        print_plain(&cases, cli.reps);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oxmq_cli::bench::{Pattern, Transport};
 
     #[test]
     fn medians() {
@@ -360,12 +548,17 @@ mod tests {
     #[test]
     fn json_has_the_contract_fields() {
         let case = Comparison {
-            pattern: Pattern::Latency,
-            transport: Transport::Ipc,
-            size: 64,
-            count: 10,
+            case: Case {
+                pattern: Pattern::PairRtt,
+                transport: Transport::Ipc,
+                size: 64,
+                count: 10,
+            },
+            oxmq_supported: true,
             oxmq: vec![20.0, 22.0, 21.0],
             libzmq: vec![40.0, 42.0, 44.0],
+            oxmq_dropped: 0,
+            libzmq_dropped: 0,
         };
         let json = case.to_json();
         for field in [
@@ -376,8 +569,49 @@ mod tests {
             "\"oxmq\":21.000",
             "\"libzmq\":42.000",
             "\"ratio\":0.5000",
+            "\"meets_bar\":true",
         ] {
             assert!(json.contains(field), "{json} lacks {field}");
         }
+        assert!(!json.contains("dropped"), "{json}");
+    }
+
+    #[test]
+    fn pub_sub_json_and_the_bar() {
+        let mut case = Comparison {
+            case: Case {
+                pattern: Pattern::PubSub { subscribers: 10 },
+                transport: Transport::Tcp,
+                size: 64,
+                count: 1000,
+            },
+            oxmq_supported: true,
+            oxmq: vec![90.0],
+            libzmq: vec![100.0],
+            oxmq_dropped: 0,
+            libzmq_dropped: 3,
+        };
+        let json = case.to_json();
+        for field in [
+            "\"pattern\":\"pub-sub\"",
+            "\"subscribers\":10,",
+            "\"ratio\":0.9000",
+            "\"meets_bar\":false",
+            "\"oxmq_dropped\":0,\"libzmq_dropped\":3",
+        ] {
+            assert!(json.contains(field), "{json} lacks {field}");
+        }
+        // Round trips may be up to 10 % slower.
+        case.case.pattern = Pattern::ReqRepRtt;
+        case.oxmq = vec![109.0];
+        assert_eq!(case.meets_bar(), Some(true));
+        case.oxmq = vec![111.0];
+        assert_eq!(case.meets_bar(), Some(false));
+        // No oxmq figures: no ratio.
+        case.oxmq_supported = false;
+        case.oxmq.clear();
+        let json = case.to_json();
+        assert!(json.contains("\"oxmq\":null"), "{json}");
+        assert!(json.contains("\"ratio\":null,\"meets_bar\":null"), "{json}");
     }
 }

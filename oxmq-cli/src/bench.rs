@@ -1,10 +1,19 @@
-//! Benchmark workloads: PUSH/PULL throughput and PAIR round-trip latency.
+//! Benchmark workloads: PUSH/PULL and DEALER/ROUTER throughput, PAIR and REQ/REP round trips,
+//! PUB/SUB fan-out to many subscribers, and the cost of matching a message against many
+//! subscriptions.
 //!
 //! The workloads are written once, against [`Driver`], so that the side-by-side benchmark runs
 //! oxmq and libzmq through exactly the same code with the same settings. Sender and receiver run
 //! on two threads with a context each (like two processes, one I/O thread each), except over
 //! inproc, where both sockets must share a context.
+//!
+//! The PUB/SUB workloads ([`publish`]) make every subscriber receive every message: the PUB has
+//! XPUB_NODROP, so a subscriber at its high-water mark holds the publisher back instead of
+//! missing messages, and the figure is the rate at which all of them get everything. Each
+//! subscriber's messages are counted; a message that never comes is reported as dropped
+//! ([`Row::dropped`]) instead of hanging the run.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// The transports a benchmark can run over.
@@ -68,6 +77,18 @@ pub enum Kind {
     Pull,
     /// PAIR
     Pair,
+    /// PUB (with XPUB_NODROP: see [`Driver::socket`])
+    Pub,
+    /// SUB
+    Sub,
+    /// DEALER
+    Dealer,
+    /// ROUTER
+    Router,
+    /// REQ
+    Req,
+    /// REP
+    Rep,
 }
 
 /// A messaging library under test.
@@ -79,26 +100,57 @@ pub trait Driver: Sync {
 
     /// The library's name for reports.
     fn name(&self) -> &'static str;
+    /// Whether the library has sockets of this kind.
+    fn supports(&self, kind: Kind) -> bool;
     /// A context with one I/O thread.
     fn context(&self) -> Self::Context;
-    /// A socket with the benchmark's settings (HWM 1000 both ways, LINGER 0 after the run).
+    /// A socket with the benchmark's settings: SNDHWM and RCVHWM [`HWM`], LINGER 0 (it only
+    /// matters after the run). PUB also gets XPUB_NODROP (a full subscriber makes the publisher
+    /// wait instead of missing the message); SUB gets SNDHWM 0 (that direction only carries
+    /// subscriptions, which both libraries drop at the high-water mark) and RCVTIMEO
+    /// [`SUB_RCVTIMEO_MS`] (so that a lost message ends the run instead of hanging it).
     fn socket(&self, ctx: &Self::Context, kind: Kind) -> Self::Socket;
     /// Binds; returns the endpoint to connect to.
     fn bind(&self, socket: &Self::Socket, endpoint: &str) -> String;
     /// Connects.
     fn connect(&self, socket: &Self::Socket, endpoint: &str);
+    /// SUB: subscribes to messages that start with `prefix`.
+    fn subscribe(&self, socket: &Self::Socket, prefix: &[u8]);
     /// Sends one single-frame message holding a copy of `data`.
     fn send(&self, socket: &Self::Socket, data: &[u8]);
-    /// Receives one message; returns its size.
+    /// Receives one message (every frame of it); returns the size of its last frame.
     fn recv(&self, socket: &Self::Socket) -> usize;
+    /// Receives one message if one is waiting (`wait` false), or waits for one up to the
+    /// socket's RCVTIMEO (`wait` true); returns the size of its last frame, `None` when there
+    /// was none.
+    fn recv_within(&self, socket: &Self::Socket, wait: bool) -> Option<usize>;
 }
 
-/// The high-water mark both drivers set on every socket, both ways (libzmq's default).
+/// The high-water mark both drivers set on every socket, both ways (libzmq's default), except
+/// the subscription direction of SUB (see [`Driver::socket`]).
 pub const HWM: i32 = 1000;
+
+/// RCVTIMEO of SUB sockets: how long a subscriber waits for a message before the run counts the
+/// missing ones as dropped.
+pub const SUB_RCVTIMEO_MS: i32 = 5000;
 
 /// oxmq behind the benchmark workloads.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Oxmq;
+
+fn oxmq_type(kind: Kind) -> oxmq::SocketType {
+    match kind {
+        Kind::Push => oxmq::SocketType::Push,
+        Kind::Pull => oxmq::SocketType::Pull,
+        Kind::Pair => oxmq::SocketType::Pair,
+        Kind::Pub => oxmq::SocketType::Pub,
+        Kind::Sub => oxmq::SocketType::Sub,
+        Kind::Dealer => oxmq::SocketType::Dealer,
+        Kind::Router => oxmq::SocketType::Router,
+        Kind::Req => oxmq::SocketType::Req,
+        Kind::Rep => oxmq::SocketType::Rep,
+    }
+}
 
 impl Driver for Oxmq {
     type Context = oxmq::Context;
@@ -108,22 +160,30 @@ impl Driver for Oxmq {
         "oxmq"
     }
 
+    fn supports(&self, kind: Kind) -> bool {
+        let ctx = oxmq::Context::with_io_threads(1);
+        !matches!(ctx.socket(oxmq_type(kind)), Err(oxmq::Error::NotSupported))
+    }
+
     fn context(&self) -> oxmq::Context {
         oxmq::Context::with_io_threads(1)
     }
 
     fn socket(&self, ctx: &oxmq::Context, kind: Kind) -> oxmq::Socket {
-        let socket_type = match kind {
-            Kind::Push => oxmq::SocketType::Push,
-            Kind::Pull => oxmq::SocketType::Pull,
-            Kind::Pair => oxmq::SocketType::Pair,
-        };
-        let socket = ctx.socket(socket_type).expect("create a socket");
+        let socket = ctx.socket(oxmq_type(kind)).expect("create a socket");
         socket.set_sndhwm(HWM).expect("set SNDHWM");
         socket.set_rcvhwm(HWM).expect("set RCVHWM");
         // The workloads only close sockets once every message has arrived, so LINGER 0 set now
         // only matters after the run.
         socket.set_linger(0).expect("set LINGER");
+        match kind {
+            Kind::Pub => socket.set_xpub_nodrop(true).expect("set XPUB_NODROP"),
+            Kind::Sub => {
+                socket.set_sndhwm(0).expect("set SNDHWM");
+                socket.set_rcvtimeo(SUB_RCVTIMEO_MS).expect("set RCVTIMEO");
+            }
+            _ => {}
+        }
         socket
     }
 
@@ -136,33 +196,59 @@ impl Driver for Oxmq {
         socket.connect(endpoint).expect("connect");
     }
 
+    fn subscribe(&self, socket: &oxmq::Socket, prefix: &[u8]) {
+        socket.subscribe(prefix).expect("subscribe");
+    }
+
     fn send(&self, socket: &oxmq::Socket, data: &[u8]) {
         // `&[u8]` becomes a message holding a copy of the bytes.
         socket.send(data).expect("send");
     }
 
     fn recv(&self, socket: &oxmq::Socket) -> usize {
-        socket.recv().expect("recv")[0].len()
+        socket.recv().expect("recv").last().len()
+    }
+
+    fn recv_within(&self, socket: &oxmq::Socket, wait: bool) -> Option<usize> {
+        let result = if wait {
+            socket.recv()
+        } else {
+            socket.try_recv()
+        };
+        match result {
+            Ok(msg) => Some(msg.last().len()),
+            Err(oxmq::Error::WouldBlock) => None,
+            Err(err) => panic!("recv: {err}"),
+        }
     }
 }
 
 /// One measured case.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    /// `push-pull` (throughput) or `pair-rtt` (round-trip latency).
+    /// The workload's name ([`Pattern::name`]): `push-pull`, `dealer-router`, `pub-sub`,
+    /// `pub-match` (throughput) or `pair-rtt`, `req-rep-rtt` (round-trip latency).
     pub pattern: &'static str,
     /// The transport.
     pub transport: Transport,
     /// Message size in bytes.
     pub size: usize,
-    /// Messages (throughput) or round trips (latency).
+    /// Messages (throughput; for PUB/SUB, messages published) or round trips (latency).
     pub count: u64,
-    /// Messages per second (round trips per second for latency).
+    /// Messages per second (round trips per second for latency; for PUB/SUB, messages
+    /// published per second, each received by every subscriber).
     pub msgs_per_s: f64,
-    /// Megabytes (10^6 bytes) of payload per second.
+    /// Megabytes (10^6 bytes) of payload per second (for PUB/SUB, published).
     pub mb_per_s: f64,
     /// Mean round-trip time in microseconds (latency cases only).
     pub rtt_us: Option<f64>,
+    /// `pub-sub`: the number of subscribers.
+    pub subscribers: Option<usize>,
+    /// `pub-match`: the number of distinct subscriptions.
+    pub subscriptions: Option<usize>,
+    /// PUB/SUB: messages that some subscriber never received (0 unless something is wrong: the
+    /// publisher waits for full subscribers).
+    pub dropped: Option<u64>,
 }
 
 impl Row {
@@ -173,10 +259,22 @@ impl Row {
     }
 
     /// The row as one JSON object: `rtt_us` is the round trip, `latency_us` one way (half of it).
+    /// `subscribers` (pub-sub), `subscriptions` (pub-match) and `dropped` (both) appear only in
+    /// the rows they apply to.
     pub fn to_json(&self) -> String {
         let micros = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));
+        let mut fan = String::new();
+        if let Some(n) = self.subscribers {
+            fan.push_str(&format!(",\"subscribers\":{n}"));
+        }
+        if let Some(n) = self.subscriptions {
+            fan.push_str(&format!(",\"subscriptions\":{n}"));
+        }
+        let dropped = self
+            .dropped
+            .map_or_else(String::new, |n| format!(",\"dropped\":{n}"));
         format!(
-            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"rtt_us\":{},\"latency_us\":{}}}",
+            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{}{fan},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"rtt_us\":{},\"latency_us\":{}{dropped}}}",
             self.pattern,
             self.transport.name(),
             self.size,
@@ -187,35 +285,168 @@ impl Row {
             micros(self.latency_us())
         )
     }
+
+    /// Subscribers (pub-sub) or subscriptions (pub-match).
+    pub fn subs(&self) -> Option<usize> {
+        self.subscribers.or(self.subscriptions)
+    }
 }
 
 /// Default message counts per size, chosen so that each case runs for about a second or less.
 pub fn default_count(pattern: Pattern, size: usize) -> u64 {
-    match (pattern, size) {
-        (Pattern::Throughput, s) if s <= 256 => 2_000_000,
-        (Pattern::Throughput, s) if s <= 4096 => 500_000,
-        (Pattern::Throughput, _) => 20_000,
-        (Pattern::Latency, s) if s <= 4096 => 20_000,
-        (Pattern::Latency, _) => 5_000,
+    let stream = match size {
+        s if s <= 256 => 2_000_000,
+        s if s <= 4096 => 500_000,
+        _ => 20_000,
+    };
+    let round_trips = if size <= 4096 { 20_000 } else { 5_000 };
+    match pattern {
+        Pattern::PushPull | Pattern::DealerRouter => stream,
+        Pattern::PairRtt | Pattern::ReqRepRtt => round_trips,
+        // About 400,000 deliveries for small messages (a tenth of a pipe's rate and more: each
+        // goes through the publisher, a pipe or a connection, and the subscriber), and at
+        // least 2,000 messages.
+        Pattern::PubSub { subscribers } => {
+            (stream / 5 / subscribers.max(1) as u64).clamp(2_000.min(stream), stream)
+        }
+        Pattern::PubMatch { .. } => stream / 2,
     }
 }
 
 /// Which measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pattern {
+    /// PUSH → PULL throughput (`push-pull`).
+    PushPull,
+    /// PAIR ↔ PAIR round trips (`pair-rtt`).
+    PairRtt,
+    /// DEALER → ROUTER throughput (`dealer-router`): the ROUTER receives `[id][body]`.
+    DealerRouter,
+    /// REQ ↔ REP round trips (`req-rep-rtt`).
+    ReqRepRtt,
+    /// One PUB → `subscribers` SUBs, each subscribed to everything (`pub-sub`).
+    PubSub {
+        /// How many SUB sockets.
+        subscribers: usize,
+    },
+    /// One PUB → one SUB with `subscriptions` distinct topics; each message matches one
+    /// (`pub-match`).
+    PubMatch {
+        /// How many topics the SUB subscribes to.
+        subscriptions: usize,
+    },
+}
+
+impl Pattern {
+    /// The name in reports and JSON (`push-pull`, `pair-rtt`, `dealer-router`, `req-rep-rtt`,
+    /// `pub-sub`, `pub-match`).
+    pub fn name(self) -> &'static str {
+        self.workload().name()
+    }
+
+    /// The workload without its parameters.
+    pub fn workload(self) -> Workload {
+        match self {
+            Pattern::PushPull => Workload::PushPull,
+            Pattern::PairRtt => Workload::PairRtt,
+            Pattern::DealerRouter => Workload::DealerRouter,
+            Pattern::ReqRepRtt => Workload::ReqRepRtt,
+            Pattern::PubSub { .. } => Workload::PubSub,
+            Pattern::PubMatch { .. } => Workload::PubMatch,
+        }
+    }
+
+    /// Round trips (the figure is a time, lower is better) rather than throughput.
+    pub fn is_latency(self) -> bool {
+        self.workload().is_latency()
+    }
+
+    /// The socket kinds the workload needs.
+    pub fn kinds(self) -> &'static [Kind] {
+        match self {
+            Pattern::PushPull => &[Kind::Push, Kind::Pull],
+            Pattern::PairRtt => &[Kind::Pair],
+            Pattern::DealerRouter => &[Kind::Dealer, Kind::Router],
+            Pattern::ReqRepRtt => &[Kind::Req, Kind::Rep],
+            Pattern::PubSub { .. } | Pattern::PubMatch { .. } => &[Kind::Pub, Kind::Sub],
+        }
+    }
+
+    /// Subscribers (pub-sub) or subscriptions (pub-match).
+    pub fn subs(self) -> Option<usize> {
+        match self {
+            Pattern::PubSub { subscribers } => Some(subscribers),
+            Pattern::PubMatch { subscriptions } => Some(subscriptions),
+            _ => None,
+        }
+    }
+}
+
+/// A workload by name, as `--pattern` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Workload {
     /// PUSH → PULL throughput.
-    Throughput,
-    /// PAIR ↔ PAIR round trips.
-    Latency,
+    PushPull,
+    /// PAIR round trips.
+    PairRtt,
+    /// DEALER → ROUTER throughput.
+    DealerRouter,
+    /// REQ/REP round trips.
+    ReqRepRtt,
+    /// PUB → N SUBs fan-out throughput (`--subscribers`, default 1, 10, 100).
+    PubSub,
+    /// PUB → SUB throughput with N subscriptions (`--subscriptions`, default 10, 100000).
+    PubMatch,
+    /// Every workload.
+    All,
+}
+
+impl Workload {
+    /// Every workload, in report order.
+    pub const EVERY: [Workload; 6] = [
+        Workload::PushPull,
+        Workload::DealerRouter,
+        Workload::PubSub,
+        Workload::PubMatch,
+        Workload::PairRtt,
+        Workload::ReqRepRtt,
+    ];
+
+    /// The name in reports, JSON and `--pattern`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::PushPull => "push-pull",
+            Workload::PairRtt => "pair-rtt",
+            Workload::DealerRouter => "dealer-router",
+            Workload::ReqRepRtt => "req-rep-rtt",
+            Workload::PubSub => "pub-sub",
+            Workload::PubMatch => "pub-match",
+            Workload::All => "all",
+        }
+    }
+
+    /// Round trips rather than throughput.
+    pub fn is_latency(self) -> bool {
+        matches!(self, Workload::PairRtt | Workload::ReqRepRtt)
+    }
 }
 
 /// The message sizes benchmarked by default.
 pub const DEFAULT_SIZES: [usize; 4] = [1, 64, 1024, 65536];
 
+/// The message size the PUB/SUB workloads use by default.
+pub const DEFAULT_PUB_SIZE: usize = 64;
+
+/// The subscriber counts `pub-sub` runs by default.
+pub const DEFAULT_SUBSCRIBERS: [usize; 3] = [1, 10, 100];
+
+/// The subscription counts `pub-match` runs by default.
+pub const DEFAULT_SUBSCRIPTIONS: [usize; 2] = [10, 100_000];
+
 /// One benchmark case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Case {
-    /// Throughput or latency.
+    /// The workload.
     pub pattern: Pattern,
     /// The transport.
     pub transport: Transport,
@@ -225,22 +456,55 @@ pub struct Case {
     pub count: u64,
 }
 
+impl Case {
+    /// The case for progress lines: `pub-sub x10 tcp 64 B x 40,000`.
+    pub fn label(&self) -> String {
+        let subs = self
+            .pattern
+            .subs()
+            .map_or_else(String::new, |n| format!(" x{}", thousands_u64(n as u64)));
+        format!(
+            "{}{subs} {} {} x {}",
+            self.pattern.name(),
+            self.transport.name(),
+            human_size(self.size),
+            thousands_u64(self.count)
+        )
+    }
+
+    /// Runs the case on `driver`.
+    pub fn run<D: Driver>(&self, driver: &D) -> Row {
+        run(driver, self.pattern, self.transport, self.size, self.count)
+    }
+}
+
 /// The flags that pick benchmark cases, shared by `oxmq bench` and `vs-libzmq`.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct CaseArgs {
+    /// Only this workload; repeat for several (default: push-pull and pair-rtt; `all` for
+    /// every one).
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub pattern: Vec<Workload>,
     /// Only this transport (inproc, ipc, tcp); repeat for several.
     #[arg(long)]
     pub transport: Vec<Transport>,
-    /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536).
+    /// Only this message size in bytes; repeat for several (default 1, 64, 1024, 65536; 64 for
+    /// pub-sub and pub-match, whose messages are at least as long as their topic).
     #[arg(long)]
     pub size: Vec<usize>,
-    /// Messages per throughput case and round trips per latency case, at least 1 (default: by
-    /// size).
+    /// Messages per throughput case (for pub-sub and pub-match: messages published) and round
+    /// trips per latency case, at least 1 (default: by size, and by subscribers for pub-sub).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
     /// Only throughput (`thr`) or only latency (`lat`).
     #[arg(long, value_parser = ["thr", "lat"])]
     pub only: Option<String>,
+    /// pub-sub: this many subscribers; repeat for several (default 1, 10, 100).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub subscribers: Vec<u64>,
+    /// pub-match: this many subscriptions; repeat for several (default 10, 100000).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub subscriptions: Vec<u64>,
 }
 
 /// Parses a `--count` value: a whole number of at least 1 (a count of 0 would measure nothing).
@@ -253,55 +517,76 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
 }
 
 impl CaseArgs {
+    /// The selected workloads, in report order (push-pull and pair-rtt when none is named).
+    pub fn workloads(&self) -> Vec<Workload> {
+        let named = if self.pattern.is_empty() {
+            vec![Workload::PushPull, Workload::PairRtt]
+        } else {
+            self.pattern.clone()
+        };
+        Workload::EVERY
+            .into_iter()
+            .filter(|w| named.contains(w) || named.contains(&Workload::All))
+            .filter(|w| match self.only.as_deref() {
+                Some("thr") => !w.is_latency(),
+                Some("lat") => w.is_latency(),
+                _ => true,
+            })
+            .collect()
+    }
+
     /// The selected cases.
     pub fn cases(&self) -> Vec<Case> {
-        select_cases(
-            &self.transport,
-            &self.size,
-            self.only.as_deref(),
-            self.count,
-        )
-    }
-}
-
-/// The cases that the `--transport`, `--size`, `--only` (`thr` or `lat`) and `--count` flags
-/// select; an empty list or `None` means all (or the default count by size).
-pub fn select_cases(
-    transports: &[Transport],
-    sizes: &[usize],
-    only: Option<&str>,
-    count: Option<u64>,
-) -> Vec<Case> {
-    let transports = if transports.is_empty() {
-        &Transport::ALL[..]
-    } else {
-        transports
-    };
-    let sizes = if sizes.is_empty() {
-        &DEFAULT_SIZES[..]
-    } else {
-        sizes
-    };
-    let patterns: &[Pattern] = match only {
-        Some("thr") => &[Pattern::Throughput],
-        Some("lat") => &[Pattern::Latency],
-        _ => &[Pattern::Throughput, Pattern::Latency],
-    };
-    let mut cases = Vec::new();
-    for &pattern in patterns {
-        for &transport in transports {
-            for &size in sizes {
-                let count = count.unwrap_or_else(|| default_count(pattern, size));
-                cases.push(Case {
-                    pattern,
-                    transport,
-                    size,
-                    count,
-                });
+        let transports = if self.transport.is_empty() {
+            &Transport::ALL[..]
+        } else {
+            &self.transport[..]
+        };
+        let or_default = |given: &[u64], default: &[usize]| -> Vec<usize> {
+            if given.is_empty() {
+                default.to_vec()
+            } else {
+                given.iter().map(|&n| n as usize).collect()
+            }
+        };
+        let mut cases = Vec::new();
+        for workload in self.workloads() {
+            let patterns: Vec<Pattern> = match workload {
+                Workload::PushPull => vec![Pattern::PushPull],
+                Workload::PairRtt => vec![Pattern::PairRtt],
+                Workload::DealerRouter => vec![Pattern::DealerRouter],
+                Workload::ReqRepRtt => vec![Pattern::ReqRepRtt],
+                Workload::PubSub => or_default(&self.subscribers, &DEFAULT_SUBSCRIBERS)
+                    .into_iter()
+                    .map(|subscribers| Pattern::PubSub { subscribers })
+                    .collect(),
+                Workload::PubMatch => or_default(&self.subscriptions, &DEFAULT_SUBSCRIPTIONS)
+                    .into_iter()
+                    .map(|subscriptions| Pattern::PubMatch { subscriptions })
+                    .collect(),
+                Workload::All => Vec::new(),
+            };
+            let sizes: &[usize] = match (self.size.is_empty(), workload) {
+                (false, _) => &self.size,
+                (true, Workload::PubSub | Workload::PubMatch) => &[DEFAULT_PUB_SIZE],
+                (true, _) => &DEFAULT_SIZES,
+            };
+            for &pattern in &patterns {
+                for &transport in transports {
+                    for &size in sizes {
+                        let count = self.count.unwrap_or_else(|| default_count(pattern, size));
+                        cases.push(Case {
+                            pattern,
+                            transport,
+                            size,
+                            count,
+                        });
+                    }
+                }
             }
         }
+        cases
     }
-    cases
 }
 
 /// Runs one case.
@@ -313,8 +598,24 @@ pub fn run<D: Driver>(
     count: u64,
 ) -> Row {
     match pattern {
-        Pattern::Throughput => throughput(driver, transport, size, count),
-        Pattern::Latency => latency(driver, transport, size, count),
+        Pattern::PushPull | Pattern::DealerRouter => {
+            stream(driver, pattern, transport, size, count)
+        }
+        Pattern::PairRtt | Pattern::ReqRepRtt => {
+            round_trips(driver, pattern, transport, size, count)
+        }
+        Pattern::PubSub { subscribers } => {
+            publish(driver, pattern, transport, size, count, subscribers, None)
+        }
+        Pattern::PubMatch { subscriptions } => publish(
+            driver,
+            pattern,
+            transport,
+            size,
+            count,
+            1,
+            Some(subscriptions),
+        ),
     }
 }
 
@@ -330,51 +631,95 @@ fn contexts<D: Driver>(driver: &D, transport: Transport) -> (D::Context, D::Cont
 
 /// PUSH/PULL throughput: the receiver's clock runs from the first message to the last.
 pub fn throughput<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
+    stream(driver, Pattern::PushPull, transport, size, count)
+}
+
+/// PAIR round trips: one side sends and waits for the echo, `count` times.
+pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
+    round_trips(driver, Pattern::PairRtt, transport, size, count)
+}
+
+/// A row with no PUB/SUB fields.
+fn plain_row(pattern: Pattern, transport: Transport, size: usize, count: u64) -> Row {
+    Row {
+        pattern: pattern.name(),
+        transport,
+        size,
+        count,
+        msgs_per_s: 0.0,
+        mb_per_s: 0.0,
+        rtt_us: None,
+        subscribers: None,
+        subscriptions: None,
+        dropped: None,
+    }
+}
+
+/// One-way throughput, PUSH → PULL or DEALER → ROUTER (the receiving side binds): the receiver's
+/// clock runs from the first message to the last.
+fn stream<D: Driver>(
+    driver: &D,
+    pattern: Pattern,
+    transport: Transport,
+    size: usize,
+    count: u64,
+) -> Row {
+    let (tx_kind, rx_kind) = match pattern {
+        Pattern::DealerRouter => (Kind::Dealer, Kind::Router),
+        _ => (Kind::Push, Kind::Pull),
+    };
     let count = count.max(1);
     let (rx_ctx, tx_ctx) = contexts(driver, transport);
-    let pull = driver.socket(&rx_ctx, Kind::Pull);
-    let endpoint = driver.bind(&pull, &transport.endpoint("thr"));
-    let (elapsed, pull) = std::thread::scope(|scope| {
-        let receiver = scope.spawn(move || {
-            let first = driver.recv(&pull);
+    let receiver = driver.socket(&rx_ctx, rx_kind);
+    let endpoint = driver.bind(&receiver, &transport.endpoint("thr"));
+    let (elapsed, receiver) = std::thread::scope(|scope| {
+        let receiving = scope.spawn(move || {
+            let first = driver.recv(&receiver);
             assert_eq!(first, size, "received a message of the wrong size");
             let start = Instant::now();
             for _ in 1..count {
-                driver.recv(&pull);
+                driver.recv(&receiver);
             }
-            (start.elapsed(), pull)
+            (start.elapsed(), receiver)
         });
-        let push = driver.socket(&tx_ctx, Kind::Push);
-        driver.connect(&push, &endpoint);
+        let sender = driver.socket(&tx_ctx, tx_kind);
+        driver.connect(&sender, &endpoint);
         let payload = vec![0x5a_u8; size];
         for _ in 0..count {
-            driver.send(&push, &payload);
+            driver.send(&sender, &payload);
         }
-        let elapsed = receiver.join().expect("receiver thread panicked");
-        drop(push);
+        let elapsed = receiving.join().expect("receiver thread panicked");
+        drop(sender);
         elapsed
     });
-    drop(pull);
+    drop(receiver);
     let secs = elapsed.as_secs_f64().max(1e-9);
     // The clock starts at the first message, so it measures count - 1 messages.
     let measured = count.saturating_sub(1).max(1) as f64;
     let msgs_per_s = measured / secs;
     Row {
-        pattern: "push-pull",
-        transport,
-        size,
-        count,
         msgs_per_s,
         mb_per_s: msgs_per_s * size as f64 / 1e6,
-        rtt_us: None,
+        ..plain_row(pattern, transport, size, count)
     }
 }
 
-/// PAIR round trips: one side sends and waits for the echo, `count` times.
-pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
+/// Round trips, PAIR ↔ PAIR or REQ → REP (the echoing side binds): one side sends and waits for
+/// the echo, `count` times.
+fn round_trips<D: Driver>(
+    driver: &D,
+    pattern: Pattern,
+    transport: Transport,
+    size: usize,
+    count: u64,
+) -> Row {
+    let (client_kind, server_kind) = match pattern {
+        Pattern::ReqRepRtt => (Kind::Req, Kind::Rep),
+        _ => (Kind::Pair, Kind::Pair),
+    };
     let count = count.max(1);
     let (a_ctx, b_ctx) = contexts(driver, transport);
-    let echo = driver.socket(&a_ctx, Kind::Pair);
+    let echo = driver.socket(&a_ctx, server_kind);
     let endpoint = driver.bind(&echo, &transport.endpoint("lat"));
     let (elapsed, echo): (Duration, D::Socket) = std::thread::scope(|scope| {
         let echoer = scope.spawn(move || {
@@ -385,7 +730,7 @@ pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: 
             }
             echo
         });
-        let pinger = driver.socket(&b_ctx, Kind::Pair);
+        let pinger = driver.socket(&b_ctx, client_kind);
         driver.connect(&pinger, &endpoint);
         let payload = vec![0x5a_u8; size];
         // One warm-up round trip so connection setup is not timed.
@@ -405,14 +750,226 @@ pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: 
     let round_trips = count.saturating_sub(1).max(1) as f64;
     let secs = elapsed.as_secs_f64().max(1e-9);
     Row {
-        pattern: "pair-rtt",
-        transport,
-        size,
-        count,
         msgs_per_s: round_trips / secs,
         mb_per_s: round_trips * size as f64 * 2.0 / secs / 1e6,
         rtt_us: Some(secs * 1e6 / round_trips),
+        ..plain_row(pattern, transport, size, count)
     }
+}
+
+/// The first bytes of every `pub-match` topic; the rest is the topic's number.
+const TOPIC_PREFIX: &[u8] = b"topic.";
+
+/// The subscription that lets the sync messages through in `pub-match` (no topic starts with it).
+const SYNC_TOPIC: &[u8] = b"~";
+
+/// The number of digits in the `pub-match` topics for `n` subscriptions: at least 6.
+fn topic_digits(n: usize) -> usize {
+    n.saturating_sub(1).max(1).to_string().len().max(6)
+}
+
+/// Writes topic number `k` (of `n`) at the start of `buf`: `topic.000042`.
+fn write_topic(buf: &mut [u8], k: usize, n: usize) {
+    let digits = topic_digits(n);
+    buf[..TOPIC_PREFIX.len()].copy_from_slice(TOPIC_PREFIX);
+    let mut rest = k;
+    for at in (TOPIC_PREFIX.len()..TOPIC_PREFIX.len() + digits).rev() {
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+}
+
+/// A step through the topics that visits each once per `n` messages, in an order that jumps
+/// about the subscription tree instead of walking it in sequence: the smallest number from
+/// 7,919 up that shares no factor with `n`.
+fn topic_stride(n: usize) -> usize {
+    fn gcd(a: usize, b: usize) -> usize {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    (7919..).find(|&s| gcd(s, n) == 1).unwrap_or(1)
+}
+
+/// The publish-side state shared with the receiving thread.
+const WAITING: u8 = 0;
+const SYNCED: u8 = 1;
+const FAILED: u8 = 2;
+
+/// PUB/SUB: one PUB, `subscribers` SUBs, every message to every subscriber.
+///
+/// With `topics` `None` (`pub-sub`) each SUB subscribes to everything. With `Some(n)`
+/// (`pub-match`; one SUB) the SUB subscribes to `n` distinct topics (`topic.000000`, ...) and
+/// each message starts with one of them, chosen in an order that jumps about (so both the
+/// publisher's and the subscriber's filters look up a different topic each time), and matches
+/// exactly that one subscription: the difference between few and many subscriptions is the
+/// cost of matching.
+///
+/// Before the clock starts, the publisher sends sync messages (one byte longer than the
+/// payload) every millisecond until each subscriber has received one, so every subscription has
+/// reached the PUB (subscriptions travel in order on each connection, the sync one last). Then
+/// it sends `count` messages; one thread receives for all subscribers, round-robin without
+/// blocking, and when none has a message waiting, blocks on the subscriber that is furthest
+/// behind (it must get the next message). The clock runs from the first send to the last
+/// message any subscriber receives. The PUB has XPUB_NODROP, so no message is dropped at a
+/// high-water mark; a subscriber that gets nothing for [`SUB_RCVTIMEO_MS`] ends the run, and
+/// what it missed is reported as dropped.
+#[allow(clippy::too_many_arguments)]
+pub fn publish<D: Driver>(
+    driver: &D,
+    pattern: Pattern,
+    transport: Transport,
+    size: usize,
+    count: u64,
+    subscribers: usize,
+    topics: Option<usize>,
+) -> Row {
+    let count = count.max(1);
+    let subscribers = subscribers.max(1);
+    let size = match topics {
+        Some(n) => size.max(TOPIC_PREFIX.len() + topic_digits(n)),
+        None => size,
+    };
+    let (pub_ctx, sub_ctx) = contexts(driver, transport);
+    let publisher = driver.socket(&pub_ctx, Kind::Pub);
+    let endpoint = driver.bind(&publisher, &transport.endpoint("pub"));
+    let subs: Vec<D::Socket> = (0..subscribers)
+        .map(|_| {
+            let sub = driver.socket(&sub_ctx, Kind::Sub);
+            driver.connect(&sub, &endpoint);
+            match topics {
+                None => driver.subscribe(&sub, b""),
+                Some(n) => {
+                    let mut topic = vec![0u8; TOPIC_PREFIX.len() + topic_digits(n)];
+                    for k in 0..n {
+                        write_topic(&mut topic, k, n);
+                        driver.subscribe(&sub, &topic);
+                    }
+                    driver.subscribe(&sub, SYNC_TOPIC);
+                }
+            }
+            sub
+        })
+        .collect();
+    let state = AtomicU8::new(WAITING);
+    let (start, end, received, subs) = std::thread::scope(|scope| {
+        let state = &state;
+        let receiving = scope.spawn(move || {
+            let (end, received) = receive_all(driver, &subs, size, count, state);
+            (end, received, subs)
+        });
+        let mut sync = vec![0u8; size + 1];
+        sync[..SYNC_TOPIC.len()].copy_from_slice(SYNC_TOPIC);
+        while state.load(Ordering::Acquire) == WAITING {
+            driver.send(&publisher, &sync);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let start = Instant::now();
+        if state.load(Ordering::Acquire) == SYNCED {
+            let mut payload = vec![0x5a_u8; size];
+            match topics {
+                None => {
+                    for _ in 0..count {
+                        driver.send(&publisher, &payload);
+                    }
+                }
+                Some(n) => {
+                    let stride = topic_stride(n);
+                    let mut k = 0;
+                    for _ in 0..count {
+                        write_topic(&mut payload, k, n);
+                        driver.send(&publisher, &payload);
+                        k = (k + stride) % n;
+                    }
+                }
+            }
+        }
+        let (end, received, subs) = receiving.join().expect("receiver thread panicked");
+        (start, end, received, subs)
+    });
+    assert_ne!(
+        state.load(Ordering::Acquire),
+        FAILED,
+        "{}: a subscriber got no sync message within {SUB_RCVTIMEO_MS} ms",
+        driver.name()
+    );
+    drop(subs);
+    drop(publisher);
+    let dropped: u64 = received.iter().map(|&got| count - got).sum();
+    let secs = end.saturating_duration_since(start).as_secs_f64().max(1e-9);
+    let msgs_per_s = count as f64 / secs;
+    Row {
+        msgs_per_s,
+        mb_per_s: msgs_per_s * size as f64 / 1e6,
+        subscribers: topics.is_none().then_some(subscribers),
+        subscriptions: topics,
+        dropped: Some(dropped),
+        ..plain_row(pattern, transport, size, count)
+    }
+}
+
+/// The receiving side of [`publish`]: waits for a sync message on every subscriber, then counts
+/// `count` messages of `size` bytes on each. Returns when the last one came (or a subscriber
+/// timed out) and how many each received.
+fn receive_all<D: Driver>(
+    driver: &D,
+    subs: &[D::Socket],
+    size: usize,
+    count: u64,
+    state: &AtomicU8,
+) -> (Instant, Vec<u64>) {
+    let mut received = vec![0u64; subs.len()];
+    // Before the publisher sends the payload, only sync messages arrive: one on each
+    // subscriber shows that its subscriptions are in place.
+    for sub in subs {
+        if driver.recv_within(sub, true).is_none() {
+            state.store(FAILED, Ordering::Release);
+            return (Instant::now(), received);
+        }
+    }
+    state.store(SYNCED, Ordering::Release);
+    let mut remaining = subs.len();
+    while remaining > 0 {
+        let mut progress = false;
+        for (sub, got) in subs.iter().zip(received.iter_mut()) {
+            while *got < count {
+                match driver.recv_within(sub, false) {
+                    // Sync messages still on their way are one byte longer: skip them.
+                    Some(len) => {
+                        progress = true;
+                        if len == size {
+                            *got += 1;
+                            if *got == count {
+                                remaining -= 1;
+                            }
+                        }
+                    }
+                    None => break,
+                }
+            }
+        }
+        if progress || remaining == 0 {
+            continue;
+        }
+        // Nothing waiting anywhere: wait on the subscriber furthest behind, which must receive
+        // the next message the publisher sends.
+        let (laggard, got) = received
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, got)| **got < count)
+            .min_by_key(|(_, got)| **got)
+            .expect("a subscriber still waits");
+        match driver.recv_within(&subs[laggard], true) {
+            Some(len) if len == size => {
+                *got += 1;
+                if *got == count {
+                    remaining -= 1;
+                }
+            }
+            Some(_) => {}
+            // Nothing for SUB_RCVTIMEO_MS: what did not come was dropped.
+            None => break,
+        }
+    }
+    (Instant::now(), received)
 }
 
 /// Formats a count with thousands separators (rounded to a whole number).
@@ -446,6 +1003,7 @@ pub fn human_size(size: usize) -> String {
 }
 
 /// The column titles of [`table`]; the last column is the round trip, not one-way latency.
+/// Tables with PUB/SUB rows have one more, [`SUBS_COLUMN`], after the transport.
 pub const TABLE_COLUMNS: [&str; 7] = [
     "pattern",
     "transport",
@@ -456,28 +1014,45 @@ pub const TABLE_COLUMNS: [&str; 7] = [
     "round-trip µs",
 ];
 
+/// The column that [`table`] adds after the transport when a row has subscribers (pub-sub) or
+/// subscriptions (pub-match).
+pub const SUBS_COLUMN: &str = "subs";
+
 impl Row {
-    /// The row's cells under [`TABLE_COLUMNS`].
-    fn cells(&self) -> [String; 7] {
-        [
-            self.pattern.to_owned(),
-            self.transport.name().to_owned(),
+    /// The row's cells under [`TABLE_COLUMNS`], with the subscriber or subscription count after
+    /// the transport when `subs`.
+    fn cells(&self, subs: bool) -> Vec<String> {
+        let mut cells = vec![self.pattern.to_owned(), self.transport.name().to_owned()];
+        if subs {
+            cells.push(
+                self.subs()
+                    .map_or_else(|| "-".to_owned(), |n| thousands_u64(n as u64)),
+            );
+        }
+        cells.extend([
             human_size(self.size),
             thousands_u64(self.count),
             thousands(self.msgs_per_s),
             format!("{:.1}", self.mb_per_s),
             self.rtt_us
                 .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}")),
-        ]
+        ]);
+        cells
     }
 }
 
 /// The results as a table: a header line, then one line per row, every column as wide as its
-/// widest cell (text columns left-aligned, numbers right-aligned), without trailing spaces.
+/// widest cell (text columns left-aligned, numbers right-aligned), without trailing spaces. A
+/// `subs` column (subscribers for pub-sub, subscriptions for pub-match) follows the transport
+/// when any row has one.
 pub fn table(rows: &[Row]) -> String {
-    let cells: Vec<[String; 7]> = rows.iter().map(Row::cells).collect();
-    let header = TABLE_COLUMNS.map(str::to_owned);
-    let mut widths = [0usize; 7];
+    let subs = rows.iter().any(|row| row.subs().is_some());
+    let cells: Vec<Vec<String>> = rows.iter().map(|row| row.cells(subs)).collect();
+    let mut header: Vec<String> = TABLE_COLUMNS.iter().map(|&t| t.to_owned()).collect();
+    if subs {
+        header.insert(2, SUBS_COLUMN.to_owned());
+    }
+    let mut widths = vec![0usize; header.len()];
     for line in std::iter::once(&header).chain(&cells) {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());
@@ -519,6 +1094,9 @@ mod tests {
             msgs_per_s: 100.0,
             mb_per_s: 0.0064,
             rtt_us: None,
+            subscribers: None,
+            subscriptions: None,
+            dropped: None,
         };
         let json = row.to_json();
         for field in [
@@ -554,6 +1132,9 @@ mod tests {
                 msgs_per_s: 12_345_678.0,
                 mb_per_s: 1234.5,
                 rtt_us: None,
+                subscribers: None,
+                subscriptions: None,
+                dropped: None,
             },
             Row {
                 pattern: "pair-rtt",
@@ -563,6 +1144,9 @@ mod tests {
                 msgs_per_s: 10_000.0,
                 mb_per_s: 0.02,
                 rtt_us: Some(83.94),
+                subscribers: None,
+                subscriptions: None,
+                dropped: None,
             },
         ];
         let text = table(&rows);
@@ -606,5 +1190,155 @@ mod tests {
         assert_eq!(thousands_u64(0), "0");
         assert_eq!(human_size(65536), "64 KiB");
         assert_eq!(human_size(64), "64 B");
+    }
+
+    #[test]
+    fn pub_rows_carry_their_fan_in_json_and_table() {
+        let row = Row {
+            pattern: "pub-sub",
+            transport: Transport::Tcp,
+            size: 64,
+            count: 4000,
+            msgs_per_s: 1000.0,
+            mb_per_s: 0.064,
+            rtt_us: None,
+            subscribers: Some(100),
+            subscriptions: None,
+            dropped: Some(0),
+        };
+        let json = row.to_json();
+        assert!(json.contains("\"subscribers\":100,"), "{json}");
+        assert!(!json.contains("subscriptions"), "{json}");
+        assert!(json.ends_with("\"dropped\":0}"), "{json}");
+        let matching = Row {
+            pattern: "pub-match",
+            subscribers: None,
+            subscriptions: Some(100_000),
+            ..row.clone()
+        };
+        assert!(matching.to_json().contains("\"subscriptions\":100000,"));
+        let plain = Row {
+            pattern: "push-pull",
+            subscribers: None,
+            dropped: None,
+            ..row.clone()
+        };
+        assert!(!plain.to_json().contains("dropped"));
+        assert!(!table(std::slice::from_ref(&plain)).contains("subs"));
+        let text = table(&[plain, row, matching]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("pattern    transport     subs  size"),
+            "{text}"
+        );
+        let end_of = |line: &str, word: &str| {
+            line.find(word)
+                .map(|i| line[..i + word.len()].chars().count())
+        };
+        assert_eq!(end_of(lines[0], "subs"), end_of(lines[1], " -"), "{text}");
+        assert_eq!(end_of(lines[0], "subs"), end_of(lines[2], " 100"), "{text}");
+        assert_eq!(
+            end_of(lines[0], "subs"),
+            end_of(lines[3], "100,000"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pattern_flags_pick_cases() {
+        let args = |pattern: Vec<Workload>| CaseArgs {
+            pattern,
+            transport: vec![Transport::Inproc],
+            ..CaseArgs::default()
+        };
+        let names = |cases: &[Case]| -> Vec<String> { cases.iter().map(Case::label).collect() };
+        // The default stays push-pull and pair-rtt over every size.
+        let default = args(Vec::new()).cases();
+        assert_eq!(default.len(), 8, "{:?}", names(&default));
+        assert!(
+            default
+                .iter()
+                .all(|c| matches!(c.pattern, Pattern::PushPull | Pattern::PairRtt))
+        );
+        let fan = args(vec![Workload::PubSub]).cases();
+        assert_eq!(
+            fan.iter().map(|c| c.pattern.subs()).collect::<Vec<_>>(),
+            [Some(1), Some(10), Some(100)]
+        );
+        assert!(fan.iter().all(|c| c.size == DEFAULT_PUB_SIZE));
+        let matching = CaseArgs {
+            subscriptions: vec![7],
+            count: Some(99),
+            ..args(vec![Workload::PubMatch])
+        }
+        .cases();
+        assert_eq!(matching.len(), 1);
+        assert_eq!(matching[0].pattern, Pattern::PubMatch { subscriptions: 7 });
+        assert_eq!(matching[0].count, 99);
+        assert_eq!(matching[0].label(), "pub-match x7 inproc 64 B x 99");
+        let all = args(vec![Workload::All]).cases();
+        let workloads: Vec<&str> = all.iter().map(|c| c.pattern.name()).collect();
+        for name in [
+            "push-pull",
+            "dealer-router",
+            "pub-sub",
+            "pub-match",
+            "pair-rtt",
+            "req-rep-rtt",
+        ] {
+            assert!(workloads.contains(&name), "{name} missing: {workloads:?}");
+        }
+        let latency = CaseArgs {
+            only: Some("lat".to_owned()),
+            ..args(vec![Workload::All])
+        };
+        assert_eq!(
+            latency.workloads(),
+            [Workload::PairRtt, Workload::ReqRepRtt]
+        );
+    }
+
+    #[test]
+    fn topics_are_distinct_and_visited_once_per_round() {
+        let n = 100_000;
+        let stride = topic_stride(n);
+        let mut seen = vec![false; n];
+        let mut k = 0;
+        for _ in 0..n {
+            assert!(!seen[k], "topic {k} twice");
+            seen[k] = true;
+            k = (k + stride) % n;
+        }
+        let mut buf = [0u8; 16];
+        write_topic(&mut buf, 42, n);
+        assert_eq!(&buf[..12], b"topic.000042");
+        write_topic(&mut buf, 1_234_567, 2_000_000);
+        assert_eq!(&buf[..13], b"topic.1234567");
+        assert_eq!(topic_stride(10), 7919);
+    }
+
+    #[test]
+    fn pub_sub_counts() {
+        assert_eq!(
+            default_count(Pattern::PubSub { subscribers: 1 }, 64),
+            400_000
+        );
+        assert_eq!(
+            default_count(Pattern::PubSub { subscribers: 100 }, 64),
+            4_000
+        );
+        assert_eq!(
+            default_count(
+                Pattern::PubSub {
+                    subscribers: 10_000
+                },
+                64
+            ),
+            2_000
+        );
+        assert_eq!(
+            default_count(Pattern::PubSub { subscribers: 1 }, 65536),
+            4_000
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use oxmq::{Context, Message, SocketType};
-use oxmq_cli::bench::{self, Oxmq, Pattern};
+use oxmq_cli::bench::{self, Driver, Oxmq};
 use oxmq_cli::endpoint::{self, Use};
 use oxmq_cli::{direction, text};
 
@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// PUSH/PULL throughput and PAIR round-trip latency over inproc, ipc and tcp.
+    /// Throughput and round-trip latency over inproc, ipc and tcp: PUSH/PULL and PAIR by default;
+    /// DEALER/ROUTER, REQ/REP, PUB/SUB fan-out and subscription matching with --pattern.
     Bench(BenchArgs),
     /// Receive messages and print one per line (frames separated by a tab).
     #[command(after_help = EXIT_STATUS)]
@@ -161,40 +162,43 @@ fn main() -> ExitCode {
 }
 
 fn run_bench(args: BenchArgs) -> Result<(), Failure> {
-    let cases = args.cases.cases();
+    let mut cases = args.cases.cases();
+    // Workloads whose sockets this version of oxmq does not have yet: an error when named, left
+    // out with a note under `--pattern all`.
+    let mut missing: Vec<bench::Workload> = Vec::new();
+    for case in &cases {
+        let workload = case.pattern.workload();
+        if !missing.contains(&workload) && !case.pattern.kinds().iter().all(|&k| Oxmq.supports(k)) {
+            missing.push(workload);
+        }
+    }
+    for workload in &missing {
+        let kinds = workload_sockets(*workload);
+        if args.cases.pattern.contains(workload) {
+            return Err(Failure::usage(format!(
+                "{} needs {kinds} sockets, which this version of oxmq does not have yet",
+                workload.name()
+            )));
+        }
+        eprintln!(
+            "oxmq bench: leaving out {} ({kinds} sockets are not in this version of oxmq yet)",
+            workload.name()
+        );
+    }
+    cases.retain(|case| !missing.contains(&case.pattern.workload()));
     // A progress line rewritten in place (escape codes) on a terminal; plain lines otherwise,
     // so logs and pipes get no control characters.
     let progress = std::io::stderr().is_terminal();
     let mut rows = Vec::new();
     let stdout = std::io::stdout();
-    for (
-        i,
-        &bench::Case {
-            pattern,
-            transport,
-            size,
-            count,
-        },
-    ) in cases.iter().enumerate()
-    {
-        let what = match pattern {
-            Pattern::Throughput => "push-pull",
-            Pattern::Latency => "pair-rtt",
-        };
-        let line = format!(
-            "[{}/{}] {what} {} {} x {} ...",
-            i + 1,
-            cases.len(),
-            transport.name(),
-            bench::human_size(size),
-            bench::thousands_u64(count)
-        );
+    for (i, case) in cases.iter().enumerate() {
+        let line = format!("[{}/{}] {} ...", i + 1, cases.len(), case.label());
         if progress {
             eprint!("\r\x1b[K{line}");
         } else {
             eprintln!("{line}");
         }
-        let row = bench::run(&Oxmq, pattern, transport, size, count);
+        let row = case.run(&Oxmq);
         if args.json {
             let mut out = stdout.lock();
             let _ = writeln!(out, "{}", row.to_json());
@@ -205,10 +209,31 @@ fn run_bench(args: BenchArgs) -> Result<(), Failure> {
     if progress {
         eprint!("\r\x1b[K");
     }
+    for (case, row) in cases.iter().zip(&rows) {
+        if let Some(dropped) = row.dropped.filter(|&n| n > 0) {
+            eprintln!(
+                "oxmq bench: {}: {} messages never reached a subscriber (the figure is not valid)",
+                case.label(),
+                bench::thousands_u64(dropped)
+            );
+        }
+    }
     if !args.json {
         print!("{}", bench::table(&rows));
     }
     Ok(())
+}
+
+/// The socket types a workload needs, for messages.
+fn workload_sockets(workload: bench::Workload) -> &'static str {
+    match workload {
+        bench::Workload::DealerRouter => "DEALER and ROUTER",
+        bench::Workload::ReqRepRtt => "REQ and REP",
+        bench::Workload::PubSub | bench::Workload::PubMatch => "PUB and SUB",
+        bench::Workload::PushPull => "PUSH and PULL",
+        bench::Workload::PairRtt => "PAIR",
+        bench::Workload::All => "all",
+    }
 }
 
 /// Which way a command moves messages.

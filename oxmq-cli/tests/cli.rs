@@ -173,6 +173,56 @@ fn bench_json_has_the_contract_fields() {
 }
 
 #[test]
+fn bench_pub_sub_and_matching_rows() {
+    let out = oxmq()
+        .args([
+            "bench",
+            "--json",
+            "--pattern",
+            "pub-sub",
+            "--pattern",
+            "pub-match",
+            "--transport",
+            "tcp",
+            "--subscribers",
+            "3",
+            "--subscriptions",
+            "500",
+            "--count",
+            "3000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0]["pattern"], "pub-sub");
+    assert_eq!(rows[0]["subscribers"], 3);
+    assert!(rows[0].get("subscriptions").is_none(), "{text}");
+    assert_eq!(rows[1]["pattern"], "pub-match");
+    assert_eq!(rows[1]["subscriptions"], 500);
+    for row in &rows {
+        assert_eq!(row["transport"], "tcp");
+        assert_eq!(row["size"], 64);
+        assert_eq!(row["count"], 3000);
+        assert_eq!(
+            row["dropped"], 0,
+            "every subscriber got every message: {text}"
+        );
+        assert!(row["msgs_per_s"].as_f64().unwrap() > 0.0);
+        assert!(row["rtt_us"].is_null());
+    }
+}
+
+#[test]
 fn bench_table_lists_every_case() {
     let out = oxmq()
         .args([
