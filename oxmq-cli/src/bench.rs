@@ -303,13 +303,13 @@ pub fn default_count(pattern: Pattern, size: usize) -> u64 {
     match pattern {
         Pattern::PushPull | Pattern::DealerRouter => stream,
         Pattern::PairRtt | Pattern::ReqRepRtt => round_trips,
-        // About 400,000 deliveries for small messages (a tenth of a pipe's rate and more: each
-        // goes through the publisher, a pipe or a connection, and the subscriber), and at
+        // A million deliveries for small messages, shared out among the subscribers, and at
         // least 2,000 messages.
         Pattern::PubSub { subscribers } => {
-            (stream / 5 / subscribers.max(1) as u64).clamp(2_000.min(stream), stream)
+            (stream / 2 / subscribers.max(1) as u64).clamp(2_000.min(stream), stream)
         }
-        Pattern::PubMatch { .. } => stream / 2,
+        // 500,000 small messages: each of 100,000 topics five times.
+        Pattern::PubMatch { .. } => stream / 4,
     }
 }
 
@@ -1319,26 +1319,12 @@ mod tests {
 
     #[test]
     fn pub_sub_counts() {
-        assert_eq!(
-            default_count(Pattern::PubSub { subscribers: 1 }, 64),
-            400_000
-        );
-        assert_eq!(
-            default_count(Pattern::PubSub { subscribers: 100 }, 64),
-            4_000
-        );
-        assert_eq!(
-            default_count(
-                Pattern::PubSub {
-                    subscribers: 10_000
-                },
-                64
-            ),
-            2_000
-        );
-        assert_eq!(
-            default_count(Pattern::PubSub { subscribers: 1 }, 65536),
-            4_000
-        );
+        let fan = |subscribers, size| default_count(Pattern::PubSub { subscribers }, size);
+        assert_eq!(fan(1, 64), 1_000_000);
+        assert_eq!(fan(100, 64), 10_000);
+        assert_eq!(fan(10_000, 64), 2_000);
+        assert_eq!(fan(1, 65536), 10_000);
+        let matching = |subscriptions| default_count(Pattern::PubMatch { subscriptions }, 64);
+        assert_eq!(matching(100_000), 500_000);
     }
 }
