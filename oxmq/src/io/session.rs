@@ -500,13 +500,16 @@ impl Session {
             }
         }
         if self.outgoing.is_none() {
+            let socket_type = self.socket.socket_type();
             let (to_peer, from_socket) = pipe(
                 Options::hwm(self.opts.sndhwm),
+                self.opts.conflate_outgoing(socket_type),
                 Some(Arc::clone(&self.act)),
                 Some(self.socket.activation()),
             );
             let (to_socket, from_peer) = pipe(
                 Options::hwm(self.opts.rcvhwm),
+                self.opts.conflate_incoming(socket_type),
                 Some(self.socket.activation()),
                 Some(Arc::clone(&self.act)),
             );
