@@ -1202,3 +1202,34 @@ fn libzmq_req_and_dealer_talk_to_recv_rep_and_send_router() {
     assert_eq!(dealer.recv_bytes(0).unwrap(), b"for you");
     assert_eq!(succeeds(router), "");
 }
+
+#[test]
+fn help_documents_what_each_socket_type_does() {
+    for (command, needles) in [
+        (
+            "recv",
+            &[
+                "--subscribe <TOPIC>",
+                "--reply <FRAME>...",
+                "--routing-id <ID>",
+                "router",
+            ][..],
+        ),
+        (
+            "send",
+            &[
+                "--wait-subscribers <N>",
+                "--delay <MS>",
+                "ROUTER_MANDATORY",
+                "req",
+            ][..],
+        ),
+    ] {
+        let out = oxmq().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        for needle in needles {
+            assert!(help.contains(needle), "{command}: {needle}: {help}");
+        }
+    }
+}
