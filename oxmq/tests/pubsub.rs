@@ -537,3 +537,27 @@ fn conflate_keeps_only_the_newest_message_whole() {
         assert_eq!(sub.try_recv(), Err(Error::WouldBlock), "over {endpoint}");
     }
 }
+
+#[test]
+fn has_incoming_is_false_while_only_unwanted_messages_wait() {
+    let ctx = Context::new();
+    let endpoint = common::inproc();
+    // A publisher in manual mode that sends everything to the subscriber, whatever it asked
+    // for: the subscriber's own filter must drop what it did not subscribe to.
+    let xpub = socket(&ctx, SocketType::XPub);
+    xpub.set_xpub_manual(true).unwrap();
+    xpub.bind(&endpoint).unwrap();
+    let sub = socket(&ctx, SocketType::Sub);
+    sub.connect(&endpoint).unwrap();
+    sub.subscribe(b"want").unwrap();
+    assert_eq!(xpub.recv().unwrap()[0], b"\x01want");
+    xpub.subscribe(b"").unwrap();
+    xpub.send("unwanted").unwrap();
+    assert!(
+        !sub.has_incoming(),
+        "a message the filter drops is not incoming"
+    );
+    xpub.send("wanted").unwrap();
+    assert!(sub.has_incoming());
+    assert_eq!(sub.recv().unwrap()[0], b"wanted");
+}

@@ -30,6 +30,9 @@ pub(crate) struct XSub {
     subscriptions: Trie,
     only_first_subscribe: bool,
     invert_matching: bool,
+    /// A message that passed the filter, read ahead by `can_recv` (so that POLLIN is never
+    /// reported for a message the filter would drop).
+    prefetched: Option<Message>,
 }
 
 impl XSub {
@@ -41,6 +44,7 @@ impl XSub {
             subscriptions: Trie::new(),
             only_first_subscribe: false,
             invert_matching: false,
+            prefetched: None,
         }
     }
 
@@ -172,7 +176,7 @@ impl Pattern for XSub {
     }
 
     fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.next_message())
+        Ok(self.prefetched.take().or_else(|| self.next_message()))
     }
 
     fn can_send(&mut self) -> bool {
@@ -180,10 +184,10 @@ impl Pattern for XSub {
     }
 
     fn can_recv(&mut self) -> bool {
-        self.peers
-            .peers_mut()
-            .iter_mut()
-            .any(|peer| peer.reader.has_message())
+        if self.prefetched.is_none() {
+            self.prefetched = self.next_message();
+        }
+        self.prefetched.is_some()
     }
 
     fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
