@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use oxmq::{Context, Message, SocketType};
@@ -10,12 +11,65 @@ use oxmq_cli::endpoint::{self, Use};
 use oxmq_cli::{direction, text};
 
 /// What the exit status means, for `--help`.
-const EXIT_STATUS: &str = "\
+macro_rules! exit_status {
+    () => {
+        "\
 Exit status:
   0  success
   1  sending or receiving failed (e.g. --timeout expired)
   2  bad command line: unknown or unsupported socket type, a type that cannot send (send) or
-     receive (recv), a bad endpoint, a bind or connect that failed";
+     receive (recv), an option the type does not take, a bad endpoint, a bind or connect that
+     failed"
+    };
+}
+
+const EXIT_STATUS: &str = exit_status!();
+
+/// How `recv` uses each socket type, for `recv --help`.
+const RECV_HELP: &str = concat!(
+    "\
+By socket type:
+  sub, xsub  subscribe to each --subscribe TOPIC (a prefix; repeat for several); with none,
+             to everything (xsub subscribes by sending \\x01TOPIC)
+  rep        print each request, then answer it with the --reply frames, or with the request
+             itself (an echo) when --reply is not given; --count N answers N requests
+  router     the first frame printed is the routing id of the peer the message came from, in
+             the escaped form below (an id ROUTER made up is 5 bytes: \\x00 and four more);
+             `oxmq send router` reads a routing id back in that form
+  stream     the first frame is the connection's routing id; an empty second frame means a
+             connection was made or lost
+  req        a REQ sends first: use `oxmq send req`, which prints each reply
+  other      pair, dealer, pull, xpub (subscriptions, as \\x01TOPIC and \\x00TOPIC)
+
+Output: one message per line, frames separated by a tab; a backslash, tab, newline, carriage
+return, other control characters and bytes that are not UTF-8 are escaped as \\\\, \\t, \\n,
+\\r and \\xNN.
+
+",
+    exit_status!()
+);
+
+/// How `send` uses each socket type, for `send --help`.
+const SEND_HELP: &str = concat!(
+    "\
+By socket type:
+  pub, xpub  wait --delay MS (default 200) after binding and connecting before the first
+             message, so that subscribers still connecting do not miss it (the slow joiner);
+             --wait-subscribers N instead waits until N subscriptions have arrived (each
+             subscriber sends one per topic it subscribes to), within --timeout
+  req        send each message, wait for its reply (within --timeout) and print the reply as
+             `oxmq recv` prints a message
+  router,    the first frame is the routing id of the peer to send to, in the escaped form
+  stream     `oxmq recv` prints (\\xNN, \\\\, \\t, \\n, \\r; other characters as themselves); a
+             message for a routing id that no connected peer has waits for that peer (router
+             uses ROUTER_MANDATORY: it never drops the message silently), within --timeout
+  rep        a REP receives first: use `oxmq recv rep`, which answers each request (--reply)
+  other      pair, dealer, push, xsub (a frame of byte 1 then TOPIC subscribes, byte 0 then
+             TOPIC unsubscribes: in bash, $'\\x01TOPIC')
+
+",
+    exit_status!()
+);
 
 #[derive(Parser)]
 #[command(
@@ -34,11 +88,12 @@ enum Command {
     /// Throughput and round-trip latency over inproc, ipc and tcp: PUSH/PULL and PAIR by default;
     /// DEALER/ROUTER, REQ/REP, PUB/SUB fan-out and subscription matching with --pattern.
     Bench(BenchArgs),
-    /// Receive messages and print one per line (frames separated by a tab).
-    #[command(after_help = EXIT_STATUS)]
+    /// Receive messages and print one per line (frames separated by a tab); rep answers them.
+    #[command(after_help = RECV_HELP)]
     Recv(RecvArgs),
-    /// Send one message made of the FRAME arguments, or one per line of standard input.
-    #[command(after_help = EXIT_STATUS)]
+    /// Send one message made of the FRAME arguments, or one per line of standard input; req
+    /// prints each reply.
+    #[command(after_help = SEND_HELP)]
     Send(SendArgs),
 }
 
@@ -63,20 +118,36 @@ struct SocketArgs {
     /// Connect to ENDPOINT; repeat for several.
     #[arg(long, value_name = "ENDPOINT")]
     connect: Vec<String>,
-    /// Stop after N messages (recv), or send the message N times (send); N is at least 1.
+    /// Stop after N messages (recv; rep: after answering N requests), or send the message N
+    /// times (send); N is at least 1.
     #[arg(long, value_name = "N", value_parser = bench::parse_count)]
     count: Option<u64>,
     /// Give up (exit status 1) when no message arrives within MS milliseconds (recv: RCVTIMEO),
     /// or when no connected peer takes a message within MS (send: SNDTIMEO, with IMMEDIATE so
-    /// messages wait only for peers that are there).
+    /// messages wait only for peers that are there). Also bounds the wait for each reply
+    /// (send req), for a peer with the routing id (send router, stream) and for subscribers
+    /// (send --wait-subscribers).
     #[arg(long, value_name = "MS", value_parser = parse_millis)]
     timeout: Option<i32>,
+    /// The routing id this socket announces to its peers (ROUTING_ID: 1 to 255 bytes, not
+    /// starting with a zero byte), in the escaped form recv prints, so that a ROUTER peer can
+    /// address it (`oxmq send router ID ...`).
+    #[arg(long, value_name = "ID")]
+    routing_id: Option<String>,
 }
 
 #[derive(Args)]
 struct RecvArgs {
     #[command(flatten)]
     socket: SocketArgs,
+    /// sub, xsub: receive the messages whose first frame starts with TOPIC; repeat for several.
+    /// Without it, every message.
+    #[arg(long, value_name = "TOPIC")]
+    subscribe: Vec<String>,
+    /// rep: answer each request with a message of these frames (one or more) instead of
+    /// echoing the request back.
+    #[arg(long, value_name = "FRAME", num_args = 1..)]
+    reply: Option<Vec<String>>,
 }
 
 #[derive(Args)]
@@ -87,7 +158,16 @@ struct SendArgs {
     /// (LINGER; default: wait until every message is out).
     #[arg(long, value_name = "MS", value_parser = parse_millis)]
     linger: Option<i32>,
-    /// The frames of the message to send.
+    /// pub, xpub: before sending, wait until N subscriptions have arrived (within --timeout).
+    /// A subscriber sends one per topic, so N subscribers of one topic each are N.
+    #[arg(long, value_name = "N", value_parser = bench::parse_count)]
+    wait_subscribers: Option<u64>,
+    /// Wait MS milliseconds after binding and connecting before the first message (default:
+    /// 200 for pub and xpub without --wait-subscribers, 0 otherwise).
+    #[arg(long, value_name = "MS", value_parser = parse_millis)]
+    delay: Option<i32>,
+    /// The frames of the message to send (router, stream: the first is the routing id, in the
+    /// escaped form recv prints).
     #[arg(value_name = "FRAME")]
     frames: Vec<String>,
 }
@@ -243,14 +323,9 @@ enum Direction {
     Recv,
 }
 
-/// Opens a socket of the requested type on the requested endpoints. The socket type is checked
-/// (known, able to send or receive as `direction` needs) before any socket exists.
-fn open(
-    args: &SocketArgs,
-    direction: Direction,
-    ctx: &Context,
-    configure: impl FnOnce(&oxmq::Socket) -> oxmq::Result<()>,
-) -> Result<oxmq::Socket, Failure> {
+/// The socket type named on the command line, checked (known, able to send or receive as
+/// `direction` needs) before any socket exists, and with at least one endpoint to use.
+fn checked_type(args: &SocketArgs, direction: Direction) -> Result<SocketType, Failure> {
     let socket_type: SocketType = args.socket_type.parse().map_err(|_| {
         Failure::usage(format!(
             "unknown socket type '{}' (expected pair, pub, sub, xpub, xsub, req, rep, dealer, \
@@ -276,12 +351,43 @@ fn open(
             "give at least one --bind ENDPOINT or --connect ENDPOINT",
         ));
     }
+    Ok(socket_type)
+}
+
+/// Opens a socket of `socket_type` on the endpoints of `args`, configured before it binds or
+/// connects.
+fn open(
+    args: &SocketArgs,
+    socket_type: SocketType,
+    ctx: &Context,
+    configure: impl FnOnce(&oxmq::Socket) -> oxmq::Result<()>,
+) -> Result<oxmq::Socket, Failure> {
+    let routing_id = args
+        .routing_id
+        .as_deref()
+        .map(|id| {
+            let bytes = text::unescape(id.as_bytes())
+                .map_err(|err| Failure::usage(format!("bad --routing-id '{id}': {err}")))?;
+            if bytes.is_empty() || bytes.len() > 255 || bytes[0] == 0 {
+                return Err(Failure::usage(format!(
+                    "bad --routing-id '{id}': a routing id is 1 to 255 bytes and does not start \
+                     with a zero byte (\\x00 starts the ids a ROUTER makes up)"
+                )));
+            }
+            Ok(bytes)
+        })
+        .transpose()?;
     let socket = ctx.socket(socket_type).map_err(|err| match err {
         oxmq::Error::NotSupported => Failure::usage(format!(
             "{socket_type} sockets are not supported by this version of oxmq yet"
         )),
         err => Failure::usage(format!("cannot create a {socket_type} socket: {err}")),
     })?;
+    if let Some(id) = &routing_id {
+        socket
+            .set_routing_id(id)
+            .map_err(|err| Failure::usage(format!("cannot set the routing id: {err}")))?;
+    }
     configure(&socket)
         .map_err(|err| Failure::usage(format!("cannot set the socket's options: {err}")))?;
     let attach = |endpoint: &str, usage: Use| {
@@ -309,60 +415,287 @@ fn open(
     Ok(socket)
 }
 
+/// Prints `msg` as one line, as `recv` does. `false` when the reader of our output went away
+/// (a closed pipe), so the command stops quietly.
+fn print_message(msg: &Message) -> bool {
+    let line = text::message_line(msg.iter().map(|f| f.as_bytes()));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
+}
+
+/// A failed recv in words.
+fn recv_failure(err: oxmq::Error, timeout: Option<i32>, what: &str) -> Failure {
+    match (err, timeout) {
+        (oxmq::Error::WouldBlock, Some(ms)) => {
+            Failure::runtime(format!("no {what} arrived within {ms} ms (--timeout)"))
+        }
+        (err, _) => Failure::runtime(format!("recv failed: {err}")),
+    }
+}
+
+/// A failed send in words.
+fn send_failure(err: oxmq::Error, timeout: Option<i32>) -> Failure {
+    match (err, timeout) {
+        (oxmq::Error::WouldBlock, Some(ms)) => Failure::runtime(format!(
+            "no peer took the message within {ms} ms (--timeout)"
+        )),
+        (err, _) => Failure::runtime(format!("send failed: {err}")),
+    }
+}
+
 fn run_recv(args: RecvArgs) -> Result<(), Failure> {
-    let args = args.socket;
+    let RecvArgs {
+        socket: args,
+        subscribe,
+        reply,
+    } = args;
+    let socket_type = checked_type(&args, Direction::Recv)?;
+    if !subscribe.is_empty() && !matches!(socket_type, SocketType::Sub | SocketType::XSub) {
+        return Err(Failure::usage(format!(
+            "--subscribe is for sub and xsub sockets, not {socket_type}"
+        )));
+    }
+    if reply.is_some() && socket_type != SocketType::Rep {
+        return Err(Failure::usage(format!(
+            "--reply is for rep sockets, not {socket_type}"
+        )));
+    }
+    if socket_type == SocketType::Req {
+        return Err(Failure::usage(
+            "a req socket sends first: use `oxmq send req`, which prints each reply",
+        ));
+    }
+    // No --subscribe: the empty prefix, which every message starts with.
+    let topics: Vec<&[u8]> = if subscribe.is_empty() {
+        vec![b""]
+    } else {
+        subscribe.iter().map(|t| t.as_bytes()).collect()
+    };
     let ctx = Context::new();
-    let socket = open(&args, Direction::Recv, &ctx, |socket| {
-        args.timeout.map_or(Ok(()), |ms| socket.set_rcvtimeo(ms))
+    let socket = open(&args, socket_type, &ctx, |socket| {
+        if let Some(ms) = args.timeout {
+            socket.set_rcvtimeo(ms)?;
+        }
+        match socket_type {
+            SocketType::Sub => {
+                for topic in &topics {
+                    socket.subscribe(topic)?;
+                }
+            }
+            SocketType::XSub => {
+                // XSUB keeps what it sent and sends it to every peer that connects later.
+                for topic in &topics {
+                    socket.send([&[1u8][..], topic].concat())?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     })?;
-    let stdout = std::io::stdout();
+    let reply = reply.map(|frames| Message::from_frames(frames.iter().map(String::as_str)));
     let mut received = 0u64;
     while args.count.is_none_or(|n| received < n) {
-        let msg = socket.recv().map_err(|err| match (err, args.timeout) {
-            (oxmq::Error::WouldBlock, Some(ms)) => {
-                Failure::runtime(format!("no message arrived within {ms} ms (--timeout)"))
-            }
-            (err, _) => Failure::runtime(format!("recv failed: {err}")),
-        })?;
-        let line = text::message_line(msg.iter().map(|f| f.as_bytes()));
-        let mut out = stdout.lock();
-        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-            // The reader of our output went away (a closed pipe): stop quietly.
+        let msg = socket
+            .recv()
+            .map_err(|err| recv_failure(err, args.timeout, "message"))?;
+        if !print_message(&msg) {
             return Ok(());
+        }
+        if socket_type == SocketType::Rep {
+            let answer = reply.clone().unwrap_or(msg);
+            socket
+                .send(answer)
+                .map_err(|err| Failure::runtime(format!("sending the reply failed: {err}")))?;
         }
         received += 1;
     }
+    // Closing the socket and the context waits for the last reply to go out.
+    drop(socket);
+    drop(ctx);
     Ok(())
+}
+
+/// A message of `frames`. For router and stream (`routed`) the first frame is a routing id in
+/// the escaped form `recv` prints, read back to its bytes.
+fn make_message<'a>(
+    frames: impl IntoIterator<Item = &'a [u8]>,
+    routed: bool,
+) -> Result<Message, String> {
+    let mut msg = Message::from_frames(frames);
+    if routed {
+        let id = msg.pop_front().unwrap_or_default();
+        let bytes = text::unescape(id.as_bytes()).map_err(|err| {
+            format!(
+                "bad routing id '{}': {err}",
+                String::from_utf8_lossy(id.as_bytes())
+            )
+        })?;
+        msg.push_front(bytes);
+    }
+    Ok(msg)
+}
+
+/// Waits until `wanted` subscriptions have arrived at an XPUB (with XPUB_VERBOSE, so that a
+/// topic another subscriber has already subscribed to counts again), within `timeout`.
+fn wait_for_subscribers(
+    socket: &oxmq::Socket,
+    wanted: u64,
+    timeout: Option<i32>,
+) -> Result<(), Failure> {
+    let deadline =
+        timeout.map(|ms| Instant::now() + Duration::from_millis(ms.unsigned_abs().into()));
+    let mut seen = 0u64;
+    while seen < wanted {
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+            socket
+                .set_rcvtimeo(ms)
+                .map_err(|err| Failure::runtime(format!("cannot set RCVTIMEO: {err}")))?;
+        }
+        match socket.recv() {
+            // A subscription is `\x01TOPIC`; `\x00TOPIC` cancels one.
+            Ok(msg) if msg.first().first() == Some(&1) => seen += 1,
+            Ok(_) => {}
+            Err(oxmq::Error::WouldBlock) if timeout.is_some() => {
+                return Err(Failure::runtime(format!(
+                    "{seen} of {wanted} subscriptions arrived within {} ms (--timeout)",
+                    timeout.unwrap_or_default()
+                )));
+            }
+            Err(err) => return Err(Failure::runtime(format!("recv failed: {err}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Sends a message whose first frame is a routing id (ROUTER with ROUTER_MANDATORY, STREAM):
+/// while no connected peer has that id, tries again until one has, within `timeout`.
+fn send_routed(socket: &oxmq::Socket, msg: Message, timeout: Option<i32>) -> Result<(), Failure> {
+    let deadline =
+        timeout.map(|ms| Instant::now() + Duration::from_millis(ms.unsigned_abs().into()));
+    let mut msg = msg;
+    loop {
+        match socket.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(err) if err.error() == oxmq::Error::HostUnreachable => {
+                msg = err.into_message();
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    let mut id = String::new();
+                    text::escape_into(&mut id, msg.first().as_bytes());
+                    return Err(Failure::runtime(format!(
+                        "no peer with routing id '{id}' connected within {} ms (--timeout)",
+                        timeout.unwrap_or_default()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // The peer is there but full: wait for room as any send does (SNDTIMEO).
+            Err(err) if err.error() == oxmq::Error::WouldBlock => {
+                return socket
+                    .send(err.into_message())
+                    .map_err(|err| send_failure(err, timeout));
+            }
+            Err(err) => return Err(send_failure(err.error(), timeout)),
+        }
+    }
 }
 
 fn run_send(args: SendArgs) -> Result<(), Failure> {
     let SendArgs {
         socket: args,
         linger,
+        wait_subscribers,
+        delay,
         frames,
     } = args;
+    let socket_type = checked_type(&args, Direction::Send)?;
+    let publisher = matches!(socket_type, SocketType::Pub | SocketType::XPub);
+    if wait_subscribers.is_some() && !publisher {
+        return Err(Failure::usage(format!(
+            "--wait-subscribers is for pub and xpub sockets, not {socket_type}"
+        )));
+    }
+    if socket_type == SocketType::Rep {
+        return Err(Failure::usage(
+            "a rep socket receives first: use `oxmq recv rep`, which answers each request \
+             (--reply)",
+        ));
+    }
+    let routed = matches!(socket_type, SocketType::Router | SocketType::Stream);
+    // Frames given as arguments are checked before any socket exists.
+    let message = if frames.is_empty() {
+        None
+    } else {
+        Some(make_message(frames.iter().map(|f| f.as_bytes()), routed).map_err(Failure::usage)?)
+    };
+    // A PUB cannot tell its subscriptions; an XPUB, which publishes the same way, can.
+    let created = match socket_type {
+        SocketType::Pub if wait_subscribers.is_some() => SocketType::XPub,
+        other => other,
+    };
     let ctx = Context::new();
-    let socket = open(&args, Direction::Send, &ctx, |socket| {
+    let socket = open(&args, created, &ctx, |socket| {
         if let Some(ms) = args.timeout {
             socket.set_sndtimeo(ms)?;
             // Queue messages only for peers that are connected, so that a send to an absent
             // peer waits (and times out) instead of filling a pipe nobody will read.
             socket.set_immediate(true)?;
+            if socket_type == SocketType::Req {
+                socket.set_rcvtimeo(ms)?;
+            }
         }
         if let Some(ms) = linger {
             socket.set_linger(ms)?;
         }
+        if wait_subscribers.is_some() {
+            socket.set_xpub_verbose(true)?;
+        }
+        if socket_type == SocketType::Router {
+            socket.set_router_mandatory(true)?;
+        }
         Ok(())
     })?;
-    let send = |msg: Message| {
-        socket.send(msg).map_err(|err| match (err, args.timeout) {
-            (oxmq::Error::WouldBlock, Some(ms)) => Failure::runtime(format!(
-                "no peer took the message within {ms} ms (--timeout)"
-            )),
-            (err, _) => Failure::runtime(format!("send failed: {err}")),
-        })
+    if let Some(wanted) = wait_subscribers {
+        wait_for_subscribers(&socket, wanted, args.timeout)?;
+    }
+    let delay = delay.unwrap_or(if publisher && wait_subscribers.is_none() {
+        DEFAULT_PUB_DELAY_MS
+    } else {
+        0
+    });
+    if delay > 0 {
+        std::thread::sleep(Duration::from_millis(delay.unsigned_abs().into()));
+    }
+    // Sends one message (and for req, waits for its reply and prints it); `false` when the
+    // reader of our output went away.
+    let send = |msg: Message| -> Result<bool, Failure> {
+        if routed {
+            send_routed(&socket, msg, args.timeout)?;
+        } else {
+            socket
+                .send(msg)
+                .map_err(|err| send_failure(err, args.timeout))?;
+        }
+        if socket_type == SocketType::Req {
+            let reply = socket
+                .recv()
+                .map_err(|err| recv_failure(err, args.timeout, "reply"))?;
+            return Ok(print_message(&reply));
+        }
+        Ok(true)
     };
-    if frames.is_empty() {
+    let send_times = |msg: &Message| -> Result<bool, Failure> {
+        for _ in 0..args.count.unwrap_or(1) {
+            if !send(msg.clone())? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    if let Some(msg) = message {
+        send_times(&msg)?;
+    } else {
         // Lines are bytes, not necessarily UTF-8; a tab separates frames.
         let mut stdin = std::io::stdin().lock();
         let mut line = Vec::new();
@@ -377,15 +710,11 @@ fn run_send(args: SendArgs) -> Result<(), Failure> {
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            let msg = Message::from_frames(line.split(|&b| b == b'\t'));
-            for _ in 0..args.count.unwrap_or(1) {
-                send(msg.clone())?;
+            let msg = make_message(line.split(|&b| b == b'\t'), routed)
+                .map_err(|err| Failure::runtime(format!("standard input: {err}")))?;
+            if !send_times(&msg)? {
+                break;
             }
-        }
-    } else {
-        let msg = Message::from_frames(frames.iter().map(String::as_str));
-        for _ in 0..args.count.unwrap_or(1) {
-            send(msg.clone())?;
         }
     }
     // Closing the socket and the context waits for queued messages to go out, for up to LINGER
@@ -394,3 +723,7 @@ fn run_send(args: SendArgs) -> Result<(), Failure> {
     drop(ctx);
     Ok(())
 }
+
+/// How long `send pub` waits before its first message by default, in milliseconds: enough for
+/// subscribers connecting at the same time, on one machine, to subscribe.
+const DEFAULT_PUB_DELAY_MS: i32 = 200;

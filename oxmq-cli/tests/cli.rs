@@ -667,3 +667,619 @@ fn help_documents_the_exit_status() {
         }
     }
 }
+
+/// Starts oxmq with `args`, its standard output and error piped.
+fn spawn(args: &[&str]) -> std::process::Child {
+    oxmq()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` (see [`wait`]), asserts that it succeeded and returns its standard output.
+fn succeeds(child: std::process::Child) -> String {
+    let out = wait(child);
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts oxmq with `args` and `input` on its standard input.
+fn spawn_with_input(args: &[&str], input: &[u8]) -> std::process::Child {
+    let mut child = oxmq()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child
+}
+
+#[test]
+fn recv_sub_gets_only_its_topics_from_send_pub_wait_subscribers() {
+    let endpoint = free_endpoint();
+    let recv = spawn(&[
+        "recv",
+        "sub",
+        "--bind",
+        &endpoint,
+        "--subscribe",
+        "alpha",
+        "--subscribe",
+        "beta",
+        "--count",
+        "3",
+        "--timeout",
+        "20000",
+    ]);
+    // The subscriber sends one subscription per topic: two.
+    let send = spawn_with_input(
+        &[
+            "send",
+            "pub",
+            "--connect",
+            &endpoint,
+            "--wait-subscribers",
+            "2",
+            "--timeout",
+            "20000",
+        ],
+        b"gamma\t1\nalpha\t2\nbeta\t3\ndelta\t4\nalphabet\t5\n",
+    );
+    assert_eq!(succeeds(send), "");
+    assert_eq!(succeeds(recv), "alpha\t2\nbeta\t3\nalphabet\t5\n");
+}
+
+#[test]
+fn send_pub_wait_subscribers_1_reaches_a_subscriber_of_everything() {
+    let endpoint = free_endpoint();
+    let send = spawn(&[
+        "send",
+        "pub",
+        "--bind",
+        &endpoint,
+        "--wait-subscribers",
+        "1",
+        "--timeout",
+        "20000",
+        "--count",
+        "3",
+        "news",
+    ]);
+    // No --subscribe: everything.
+    let recv = spawn(&[
+        "recv",
+        "sub",
+        "--connect",
+        &endpoint,
+        "--count",
+        "3",
+        "--timeout",
+        "20000",
+    ]);
+    assert_eq!(succeeds(send), "");
+    assert_eq!(succeeds(recv), "news\n".repeat(3));
+}
+
+#[test]
+fn recv_xsub_subscribes_and_send_xpub_waits_for_it() {
+    let endpoint = free_endpoint();
+    let recv = spawn(&[
+        "recv",
+        "xsub",
+        "--bind",
+        &endpoint,
+        "--subscribe",
+        "b",
+        "--count",
+        "1",
+        "--timeout",
+        "20000",
+    ]);
+    let send = spawn_with_input(
+        &[
+            "send",
+            "xpub",
+            "--connect",
+            &endpoint,
+            "--wait-subscribers",
+            "1",
+            "--timeout",
+            "20000",
+        ],
+        b"a1\nb2\n",
+    );
+    assert_eq!(succeeds(send), "");
+    assert_eq!(succeeds(recv), "b2\n");
+}
+
+#[test]
+fn send_pub_wait_subscribers_gives_up_at_the_timeout() {
+    let (code, stderr) = one_line_error(&[
+        "send",
+        "pub",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--wait-subscribers",
+        "1",
+        "--timeout",
+        "200",
+        "x",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("0 of 1 subscriptions"), "{stderr}");
+    assert!(stderr.contains("200 ms"), "{stderr}");
+}
+
+#[test]
+fn send_req_prints_the_replies_of_recv_rep_with_reply() {
+    let endpoint = free_endpoint();
+    let rep = spawn(&[
+        "recv",
+        "rep",
+        "--bind",
+        &endpoint,
+        "--count",
+        "2",
+        "--timeout",
+        "20000",
+        "--reply",
+        "ok",
+        "",
+        "done",
+    ]);
+    let req = spawn(&[
+        "send",
+        "req",
+        "--connect",
+        &endpoint,
+        "--count",
+        "2",
+        "--timeout",
+        "20000",
+        "hello",
+        "world",
+    ]);
+    assert_eq!(succeeds(req), "ok\t\tdone\n".repeat(2));
+    assert_eq!(succeeds(rep), "hello\tworld\n".repeat(2));
+}
+
+#[test]
+fn recv_rep_without_reply_echoes_each_request() {
+    let endpoint = free_endpoint();
+    let rep = spawn(&[
+        "recv",
+        "rep",
+        "--bind",
+        &endpoint,
+        "--count",
+        "2",
+        "--timeout",
+        "20000",
+    ]);
+    let req = spawn_with_input(
+        &["send", "req", "--connect", &endpoint, "--timeout", "20000"],
+        b"one\ttwo\nbell\x07\n",
+    );
+    let expected = "one\ttwo\nbell\\x07\n";
+    assert_eq!(succeeds(req), expected);
+    assert_eq!(succeeds(rep), expected);
+}
+
+#[test]
+fn send_req_gives_up_when_no_reply_comes() {
+    let ctx = oxmq::Context::new();
+    let rep = ctx.socket(oxmq::SocketType::Rep).unwrap();
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = rep.last_endpoint();
+    // The request is taken, never answered.
+    let (code, stderr) = one_line_error(&[
+        "send",
+        "req",
+        "--connect",
+        &endpoint,
+        "--timeout",
+        "300",
+        "anyone?",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no reply arrived within 300 ms"),
+        "{stderr}"
+    );
+    rep.set_rcvtimeo(10_000).unwrap();
+    assert_eq!(rep.recv().unwrap()[0], b"anyone?");
+}
+
+#[test]
+fn recv_router_prints_the_routing_id_first() {
+    let endpoint = free_endpoint();
+    let router = spawn(&[
+        "recv",
+        "router",
+        "--bind",
+        &endpoint,
+        "--count",
+        "1",
+        "--timeout",
+        "20000",
+    ]);
+    let dealer = spawn(&[
+        "send",
+        "dealer",
+        "--connect",
+        &endpoint,
+        "--routing-id",
+        "client-1",
+        "--timeout",
+        "20000",
+        "hi",
+        "there",
+    ]);
+    assert_eq!(succeeds(dealer), "");
+    assert_eq!(succeeds(router), "client-1\thi\tthere\n");
+}
+
+#[test]
+fn recv_router_prints_a_generated_routing_id_escaped() {
+    let endpoint = free_endpoint();
+    let router = spawn(&[
+        "recv",
+        "router",
+        "--bind",
+        &endpoint,
+        "--count",
+        "1",
+        "--timeout",
+        "20000",
+    ]);
+    let dealer = spawn(&[
+        "send",
+        "dealer",
+        "--connect",
+        &endpoint,
+        "--timeout",
+        "20000",
+        "hi",
+    ]);
+    assert_eq!(succeeds(dealer), "");
+    let out = succeeds(router);
+    let (id, rest) = out.split_once('\t').unwrap();
+    assert_eq!(rest, "hi\n");
+    // A ROUTER makes up 5-byte ids that start with a zero byte, printed escaped.
+    assert!(id.starts_with("\\x00"), "{out:?}");
+    let bytes = oxmq_cli::text::unescape(id.as_bytes()).unwrap();
+    assert_eq!(bytes.len(), 5, "{out:?}");
+    assert_eq!(bytes[0], 0);
+}
+
+#[test]
+fn send_router_addresses_a_dealer_by_its_routing_id() {
+    let endpoint = free_endpoint();
+    let dealer = spawn(&[
+        "recv",
+        "dealer",
+        "--connect",
+        &endpoint,
+        "--routing-id",
+        "worker\\x01",
+        "--count",
+        "2",
+        "--timeout",
+        "20000",
+    ]);
+    // The ROUTER binds; the message waits until the DEALER has connected (ROUTER_MANDATORY).
+    let router = spawn(&[
+        "send",
+        "router",
+        "--bind",
+        &endpoint,
+        "--timeout",
+        "20000",
+        "--count",
+        "2",
+        "worker\\x01",
+        "job",
+    ]);
+    assert_eq!(succeeds(router), "");
+    assert_eq!(succeeds(dealer), "job\njob\n");
+}
+
+#[test]
+fn a_binary_routing_id_printed_by_recv_router_addresses_the_peer_in_send_router() {
+    let id = b"\x01\xff\tid\\";
+    let ctx = oxmq::Context::new();
+    let dealer = ctx.socket(oxmq::SocketType::Dealer).unwrap();
+    dealer.set_routing_id(id).unwrap();
+    dealer.set_rcvtimeo(20_000).unwrap();
+    let (first, second) = (free_endpoint(), free_endpoint());
+    let router = spawn(&[
+        "recv",
+        "router",
+        "--bind",
+        &first,
+        "--count",
+        "1",
+        "--timeout",
+        "20000",
+    ]);
+    dealer.connect(&first).unwrap();
+    dealer.send("hello").unwrap();
+    let out = succeeds(router);
+    let printed = out.strip_suffix("\thello\n").unwrap();
+    assert_eq!(printed, "\\x01\\xff\\tid\\\\");
+    // What recv printed, given back to send router, names the same peer (the same escapes
+    // also work on standard input).
+    dealer.connect(&second).unwrap();
+    let router = spawn_with_input(
+        &["send", "router", "--bind", &second, "--timeout", "20000"],
+        format!("{printed}\tback\n").as_bytes(),
+    );
+    assert_eq!(succeeds(router), "");
+    assert_eq!(dealer.recv().unwrap()[0], b"back");
+}
+
+#[test]
+fn send_router_to_an_unknown_routing_id_fails_at_the_timeout() {
+    let (code, stderr) = one_line_error(&[
+        "send",
+        "router",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--timeout",
+        "200",
+        "nobody",
+        "x",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no peer with routing id 'nobody'") && stderr.contains("200 ms"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn pair_and_push_pull_and_dealer_work_as_the_generic_case() {
+    for (sender, receiver) in [("pair", "pair"), ("dealer", "dealer"), ("push", "pull")] {
+        let endpoint = free_endpoint();
+        let recv = spawn(&[
+            "recv",
+            receiver,
+            "--bind",
+            &endpoint,
+            "--count",
+            "1",
+            "--timeout",
+            "20000",
+        ]);
+        let send = spawn(&[
+            "send",
+            sender,
+            "--connect",
+            &endpoint,
+            "--timeout",
+            "20000",
+            "a",
+            "b",
+        ]);
+        assert_eq!(succeeds(send), "", "{sender}");
+        assert_eq!(succeeds(recv), "a\tb\n", "{receiver}");
+    }
+}
+
+#[test]
+fn recv_stream_prints_the_connection_id_and_the_raw_bytes() {
+    let endpoint = free_endpoint();
+    // The connect notification, then the data.
+    let recv = spawn(&[
+        "recv",
+        "stream",
+        "--bind",
+        &endpoint,
+        "--count",
+        "2",
+        "--timeout",
+        "20000",
+    ]);
+    let addr = endpoint.trim_start_matches("tcp://");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut raw = loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Err(err) => panic!("{err}"),
+        }
+    };
+    raw.write_all(b"raw bytes\n").unwrap();
+    let out = succeeds(recv);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    let (id, empty) = lines[0].split_once('\t').unwrap();
+    assert_eq!(empty, "");
+    assert_eq!(lines[1], format!("{id}\traw bytes\\n"));
+}
+
+#[test]
+fn options_for_other_socket_types_and_wrong_first_moves_are_exit_code_2() {
+    let endpoint = "tcp://127.0.0.1:5555";
+    for (args, says) in [
+        (
+            vec!["recv", "pull", "--connect", endpoint, "--subscribe", "a"],
+            "--subscribe is for sub and xsub",
+        ),
+        (
+            vec!["recv", "dealer", "--connect", endpoint, "--reply", "x"],
+            "--reply is for rep",
+        ),
+        (
+            vec![
+                "send",
+                "push",
+                "--connect",
+                endpoint,
+                "--wait-subscribers",
+                "1",
+                "x",
+            ],
+            "--wait-subscribers is for pub and xpub",
+        ),
+        (
+            vec!["recv", "req", "--connect", endpoint],
+            "use `oxmq send req`",
+        ),
+        (
+            vec!["send", "rep", "--connect", endpoint, "x"],
+            "use `oxmq recv rep`",
+        ),
+        (
+            vec!["send", "router", "--connect", endpoint, "bad\\q", "x"],
+            "bad routing id 'bad\\q'",
+        ),
+        (
+            vec![
+                "send",
+                "dealer",
+                "--connect",
+                endpoint,
+                "--routing-id",
+                "\\x00a",
+                "x",
+            ],
+            "does not start with a zero byte",
+        ),
+    ] {
+        let (code, stderr) = one_line_error(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn libzmq_sub_receives_from_send_pub_wait_subscribers() {
+    let ctx = zmq::Context::new();
+    let sub = ctx.socket(zmq::SUB).unwrap();
+    sub.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = sub.get_last_endpoint().unwrap().unwrap();
+    sub.set_subscribe(b"t").unwrap();
+    sub.set_rcvtimeo(20_000).unwrap();
+    let send = spawn_with_input(
+        &[
+            "send",
+            "pub",
+            "--connect",
+            &endpoint,
+            "--wait-subscribers",
+            "1",
+            "--timeout",
+            "20000",
+        ],
+        b"x\t0\nt\t1\n",
+    );
+    // libzmq sends a bound SUB's subscriptions to a new peer only while the application is
+    // in a call on the socket: receive first.
+    assert_eq!(
+        sub.recv_multipart(0).unwrap(),
+        [b"t".to_vec(), b"1".to_vec()]
+    );
+    assert_eq!(succeeds(send), "");
+}
+
+#[test]
+fn libzmq_req_and_dealer_talk_to_recv_rep_and_send_router() {
+    let ctx = zmq::Context::new();
+    // libzmq REQ -> oxmq recv rep --reply.
+    let endpoint = free_endpoint();
+    let rep = spawn(&[
+        "recv",
+        "rep",
+        "--bind",
+        &endpoint,
+        "--count",
+        "1",
+        "--timeout",
+        "20000",
+        "--reply",
+        "pong",
+    ]);
+    let req = ctx.socket(zmq::REQ).unwrap();
+    req.set_rcvtimeo(20_000).unwrap();
+    req.connect(&endpoint).unwrap();
+    req.send("ping", 0).unwrap();
+    assert_eq!(req.recv_bytes(0).unwrap(), b"pong");
+    assert_eq!(succeeds(rep), "ping\n");
+    // oxmq send req -> libzmq REP.
+    let zrep = ctx.socket(zmq::REP).unwrap();
+    zrep.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = zrep.get_last_endpoint().unwrap().unwrap();
+    let req = spawn(&[
+        "send",
+        "req",
+        "--connect",
+        &endpoint,
+        "--timeout",
+        "20000",
+        "q",
+    ]);
+    zrep.set_rcvtimeo(20_000).unwrap();
+    assert_eq!(zrep.recv_bytes(0).unwrap(), b"q");
+    zrep.send_multipart(["a", "b"], 0).unwrap();
+    assert_eq!(succeeds(req), "a\tb\n");
+    // oxmq send router -> libzmq DEALER with a routing id.
+    let dealer = ctx.socket(zmq::DEALER).unwrap();
+    dealer.set_identity(b"zd").unwrap();
+    dealer.set_rcvtimeo(20_000).unwrap();
+    let endpoint = free_endpoint();
+    let router = spawn(&[
+        "send",
+        "router",
+        "--bind",
+        &endpoint,
+        "--timeout",
+        "20000",
+        "zd",
+        "for you",
+    ]);
+    dealer.connect(&endpoint).unwrap();
+    assert_eq!(dealer.recv_bytes(0).unwrap(), b"for you");
+    assert_eq!(succeeds(router), "");
+}
+
+#[test]
+fn help_documents_what_each_socket_type_does() {
+    for (command, needles) in [
+        (
+            "recv",
+            &[
+                "--subscribe <TOPIC>",
+                "--reply <FRAME>...",
+                "--routing-id <ID>",
+                "router",
+            ][..],
+        ),
+        (
+            "send",
+            &[
+                "--wait-subscribers <N>",
+                "--delay <MS>",
+                "ROUTER_MANDATORY",
+                "req",
+            ][..],
+        ),
+    ] {
+        let out = oxmq().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        for needle in needles {
+            assert!(help.contains(needle), "{command}: {needle}: {help}");
+        }
+    }
+}

@@ -23,35 +23,46 @@
 //!
 //! # Design
 //!
-//! The wire protocol lives in the sans-I/O crate [`oxmq_proto`]: greeting, framing, commands and
-//! security handshakes as plain state machines over byte buffers. This crate owns everything
-//! that touches the operating system:
+//! The wire protocol lives in the sans-I/O crate [`oxmq_proto`]: greeting, framing, commands,
+//! security handshakes and the connection after the handshake (heartbeats, subscriptions) as
+//! plain state machines over byte buffers with time passed in. This crate owns everything that
+//! touches the operating system:
 //!
 //! ```text
-//!   application thread                 I/O thread (one by default)
-//!  ┌──────────────────────┐   pipe   ┌────────────────────────────────┐
-//!  │ Socket ── Pattern ───┼─────────►│ Session ── Engine ── Stream ───┼──► tcp / ipc
-//!  │ (PUSH: load balance, │◄─────────┼ (reconnect,  (handshake,       │
-//!  │  PULL: fair queue)   │   pipe   │  linger)      batched codec)   │
-//!  └──────────────────────┘          └────────────────────────────────┘
+//!   application thread                    I/O thread (one by default)
+//!  ┌─────────────────────────┐   pipe   ┌────────────────────────────────┐
+//!  │ Socket ── Pattern ──────┼─────────►│ Session ── Engine ── Stream ───┼──► tcp / ipc
+//!  │ (PUB: match and fan out,│◄─────────┼ (reconnect,  (bytes through    │
+//!  │  ROUTER: route by id)   │   pipe   │  linger)      proto, batched)  │
+//!  └─────────────────────────┘          └────────────────────────────────┘
 //! ```
 //!
+//! The modules form one chain of layers, each using only those below it (`tests/layers.rs`
+//! checks it): `message` <- `signal` <- `pipe` <- `transport` <- `engine` <- `io` <- the socket
+//! types (`socket/*.rs`) <- the face (`Context`, `Socket`).
+//!
 //! - A **pipe** is a lock-free single-producer single-consumer queue of whole messages, bounded
-//!   by the high-water mark. Inproc connects two sockets with a pair of pipes directly: messages
-//!   move between threads without being encoded or copied and no I/O thread is involved.
-//! - A **pattern** (one file per socket type under `socket/`) routes messages across its peers'
-//!   pipes and knows nothing of transports.
+//!   by the high-water mark (or a single overwritten slot with CONFLATE). Control messages
+//!   (subscriptions, routing ids) travel in the same pipes, in order with the data. Inproc
+//!   connects two sockets with a pair of pipes directly: messages move between threads without
+//!   being encoded or copied and no I/O thread is involved.
+//! - A **peer** is a pipe pair with an id; peers reach a socket, and leave it, through its
+//!   mailbox, which the socket reads on its own thread before it sends or receives.
+//! - A **pattern** (one file per socket type under `socket/`) routes messages across its peers
+//!   and knows nothing of transports: load balancing, fair queueing, subscription tries,
+//!   routing-id tables.
 //! - A **session** is one peer on an I/O thread: it dials and redials (connect side), or serves an
 //!   accepted connection (bind side), and runs an **engine** for the connection.
-//! - The **engine** runs the handshake and then moves messages between pipes and the stream:
-//!   every frame of one read is decoded and published with one flush; queued messages are
-//!   encoded into one buffer (large bodies by reference) and leave in one `writev`. Small frames
-//!   live inline in [`Frame`], so the hot path allocates nothing for them.
+//! - The **engine** pumps bytes: every frame of one read is decoded and published with one
+//!   flush; queued messages are encoded into one buffer (large bodies by reference) and leave in
+//!   one `writev`. Small frames live inline in [`Frame`], so the hot path allocates nothing for
+//!   them. A reply sent right after a receive may be written straight from the caller's thread
+//!   when the connection is idle.
 //! - Threads wake each other only when the other side has said it is going to sleep (see the
 //!   `signal` module): a busy peer costs a fence and a load per batch, not a system call.
 //!
 //! The blocking API needs no async runtime. Errors are [`Error`], whose variants map one to one
-//! onto libzmq's errno values.
+//! onto libzmq's errno values; a send that fails hands the message back ([`SendError`]).
 //!
 //! # Differences from libzmq
 //!
@@ -64,6 +75,15 @@
 //!   a closing connection shuts down its write side and waits for the peer to take the rest or
 //!   close, instead of closing at once. With LINGER -1 that last wait ends when the peer has
 //!   taken nothing for 10 s.
+//! - CONFLATE keeps a multi-part message whole (libzmq keeps one of its parts), and never
+//!   conflates subscriptions (a libzmq SUB with CONFLATE can lose all but its last one).
+//! - A peer whose routing id is already in use at a ROUTER is disconnected (libzmq leaves it
+//!   unnamed and then takes its next message for an id); a CONNECT_ROUTING_ID already in use is
+//!   EINVAL at `connect` (libzmq aborts).
+//! - An XPUB in manual mode remembers which peer each pending subscription came from, so
+//!   messages from an XSUB in between cannot shift which peer a `subscribe` applies to.
+//! - STREAM closes a connection when an empty frame is sent to its routing id, as libzmq's
+//!   manual says (libzmq 4.3 drops the pipe but keeps the TCP connection open).
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

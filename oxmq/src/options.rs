@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use oxmq_proto::SocketType;
 
 use crate::error::{Error, Result};
 
@@ -76,6 +77,8 @@ pub(crate) struct Options {
     pub rcvbuf: i32,
     /// STREAM: an empty message for each connection made and lost.
     pub stream_notify: bool,
+    /// CONFLATE: keep only the newest message in each queue (DEALER, PULL, PUSH, PUB, SUB).
+    pub conflate: bool,
     /// CONNECT_ROUTING_ID: the routing id a ROUTER (or REP) gives the peer of its next
     /// `connect()`, instead of the id the peer announces. Consumed by that connect.
     pub connect_routing_id: Option<Bytes>,
@@ -100,6 +103,7 @@ impl Default for Options {
             sndbuf: -1,
             rcvbuf: -1,
             stream_notify: true,
+            conflate: false,
             connect_routing_id: None,
         }
     }
@@ -114,6 +118,28 @@ impl Options {
     /// MAXMSGSIZE as a byte limit.
     pub(crate) fn max_frame_size(&self) -> Option<u64> {
         u64::try_from(self.maxmsgsize).ok()
+    }
+
+    /// Whether the queues a socket of `socket_type` receives from keep only the newest message
+    /// (CONFLATE applies to DEALER, PULL and SUB, as in libzmq).
+    pub(crate) fn conflate_incoming(&self, socket_type: SocketType) -> bool {
+        self.conflate
+            && matches!(
+                socket_type,
+                SocketType::Dealer | SocketType::Pull | SocketType::Sub
+            )
+    }
+
+    /// Whether the queues a socket of `socket_type` sends into keep only the newest message
+    /// (CONFLATE applies to DEALER, PUSH and PUB). Subscriptions and other control messages
+    /// never travel through a conflating queue, unlike in libzmq, where a SUB with CONFLATE can
+    /// lose all but its last subscription.
+    pub(crate) fn conflate_outgoing(&self, socket_type: SocketType) -> bool {
+        self.conflate
+            && matches!(
+                socket_type,
+                SocketType::Dealer | SocketType::Push | SocketType::Pub
+            )
     }
 
     /// A high-water mark as a queue bound; 0 means unbounded.

@@ -492,3 +492,72 @@ fn a_huge_topic_works_on_a_small_stack() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn conflate_keeps_only_the_newest_message_whole() {
+    for endpoint in [common::inproc(), "tcp://127.0.0.1:*".to_owned()] {
+        let ctx = Context::new();
+        let (publisher, endpoint) = bound(&ctx, SocketType::Pub, &endpoint);
+        let sub = socket(&ctx, SocketType::Sub);
+        sub.set_conflate(true).unwrap();
+        sub.connect(&endpoint).unwrap();
+        sub.subscribe(b"").unwrap();
+        // A subscriber without CONFLATE sees everything: when it has the last message, the
+        // conflating one has been sent all of them too.
+        let witness = socket(&ctx, SocketType::Sub);
+        witness.connect(&endpoint).unwrap();
+        witness.subscribe(b"").unwrap();
+        sync_with(&publisher, &sub, b"sync");
+        sync_with(&publisher, &witness, b"sync");
+        for i in 0..1000 {
+            publisher
+                .send(Message::from_frames([
+                    format!("{i}"),
+                    "second frame".into(),
+                ]))
+                .unwrap();
+        }
+        for i in 0..1000 {
+            assert_eq!(witness.recv().unwrap()[0], format!("{i}").as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut received = 0;
+        let newest = loop {
+            let msg = sub.recv().unwrap();
+            received += 1;
+            if msg[0] == b"999" {
+                break msg;
+            }
+        };
+        assert_eq!(newest.len(), 2, "kept whole");
+        assert!(
+            received < 10,
+            "{received} of 1000 messages kept over {endpoint}"
+        );
+        assert_eq!(sub.try_recv(), Err(Error::WouldBlock), "over {endpoint}");
+    }
+}
+
+#[test]
+fn has_incoming_is_false_while_only_unwanted_messages_wait() {
+    let ctx = Context::new();
+    let endpoint = common::inproc();
+    // A publisher in manual mode that sends everything to the subscriber, whatever it asked
+    // for: the subscriber's own filter must drop what it did not subscribe to.
+    let xpub = socket(&ctx, SocketType::XPub);
+    xpub.set_xpub_manual(true).unwrap();
+    xpub.bind(&endpoint).unwrap();
+    let sub = socket(&ctx, SocketType::Sub);
+    sub.connect(&endpoint).unwrap();
+    sub.subscribe(b"want").unwrap();
+    assert_eq!(xpub.recv().unwrap()[0], b"\x01want");
+    xpub.subscribe(b"").unwrap();
+    xpub.send("unwanted").unwrap();
+    assert!(
+        !sub.has_incoming(),
+        "a message the filter drops is not incoming"
+    );
+    xpub.send("wanted").unwrap();
+    assert!(sub.has_incoming());
+    assert_eq!(sub.recv().unwrap()[0], b"wanted");
+}

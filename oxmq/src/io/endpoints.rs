@@ -58,6 +58,8 @@ impl Env<'_> {
             rcvhwm: self.opts.rcvhwm,
             routing_id: self.opts.routing_id.clone(),
             wants_routing_id: wants_routing_id(self.link.socket_type()),
+            conflate_in: self.opts.conflate_incoming(self.link.socket_type()),
+            conflate_out: self.opts.conflate_outgoing(self.link.socket_type()),
         }
     }
 }
@@ -167,9 +169,19 @@ impl Endpoints {
             // Without IMMEDIATE the peer exists from now on: messages queue for it while the
             // connection is being made, as in libzmq.
             let act = env.link.activation();
-            let (to_peer, from_socket) =
-                pipe(Options::hwm(env.opts.sndhwm), None, Some(Arc::clone(&act)));
-            let (to_socket, from_peer) = pipe(Options::hwm(env.opts.rcvhwm), Some(act), None);
+            let socket_type = env.link.socket_type();
+            let (to_peer, from_socket) = pipe(
+                Options::hwm(env.opts.sndhwm),
+                env.opts.conflate_outgoing(socket_type),
+                None,
+                Some(Arc::clone(&act)),
+            );
+            let (to_socket, from_peer) = pipe(
+                Options::hwm(env.opts.rcvhwm),
+                env.opts.conflate_incoming(socket_type),
+                Some(act),
+                None,
+            );
             let gate = WriteGate::new();
             let mut peer = Peer::new(to_peer, from_peer, id);
             if env.link.socket_type() != SocketType::Stream {

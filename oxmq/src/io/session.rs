@@ -52,6 +52,9 @@ const DISCARD_BUDGET: usize = 1024 * 1024;
 /// The scratch buffer a closing connection's input is read into and forgotten.
 const DISCARD_CHUNK: usize = 16 * 1024;
 
+/// Rounds of [`Session::drive`] before a busy session yields its thread.
+const ROUNDS_PER_TURN: usize = 8;
+
 /// How the session came to be.
 pub(crate) enum Role {
     /// Accepted by the listener of this endpoint.
@@ -276,8 +279,12 @@ impl Session {
     }
 
     /// One turn of work. Returns `false` when the session should be removed.
+    ///
+    /// When new work shows up right after the session announced it would wait, it goes round
+    /// again, up to [`ROUNDS_PER_TURN`] times; then it yields to the other connections of the
+    /// thread and is requeued, so a peer that never lets up cannot starve them.
     pub(crate) fn drive(&mut self, io: &mut IoCtx<'_>) -> bool {
-        for _ in 0..8 {
+        for _ in 0..ROUNDS_PER_TURN {
             if let Some(alive) = self.check_socket_closed(io) {
                 return alive;
             }
@@ -500,13 +507,16 @@ impl Session {
             }
         }
         if self.outgoing.is_none() {
+            let socket_type = self.socket.socket_type();
             let (to_peer, from_socket) = pipe(
                 Options::hwm(self.opts.sndhwm),
+                self.opts.conflate_outgoing(socket_type),
                 Some(Arc::clone(&self.act)),
                 Some(self.socket.activation()),
             );
             let (to_socket, from_peer) = pipe(
                 Options::hwm(self.opts.rcvhwm),
+                self.opts.conflate_incoming(socket_type),
                 Some(self.socket.activation()),
                 Some(Arc::clone(&self.act)),
             );

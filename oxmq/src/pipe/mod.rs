@@ -18,7 +18,7 @@ mod queue;
 pub(crate) use peer::{DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::message::Message;
 use crate::signal::Activation;
@@ -40,9 +40,18 @@ struct Shared {
     reader_closed: AtomicBool,
     reader_act: OnceLock<Arc<Activation>>,
     writer_act: OnceLock<Arc<Activation>>,
+    /// CONFLATE: instead of the queue, one slot that each write overwrites, so the reader gets
+    /// only the newest message and the writer never waits.
+    slot: Option<Mutex<Option<Message>>>,
 }
 
 impl Shared {
+    fn slot(&self) -> Option<MutexGuard<'_, Option<Message>>> {
+        self.slot
+            .as_ref()
+            .map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     #[inline]
     fn notify(act: &OnceLock<Arc<Activation>>) {
         match act.get() {
@@ -73,15 +82,17 @@ impl<T> std::ops::Deref for CacheLine<T> {
     }
 }
 
-/// Creates a pipe bounded by `hwm` messages (0: unbounded). Either activation may be given later
-/// with [`PipeWriter::set_activation`] / [`PipeReader::set_activation`] (an inproc connect whose
-/// peer has not bound yet).
+/// Creates a pipe bounded by `hwm` messages (0: unbounded), or, with `conflate`, one that keeps
+/// only the newest message (CONFLATE). Either activation may be given later with
+/// [`PipeWriter::set_activation`] / [`PipeReader::set_activation`] (an inproc connect whose peer
+/// has not bound yet).
 pub(crate) fn pipe(
     hwm: usize,
+    conflate: bool,
     reader_act: Option<Arc<Activation>>,
     writer_act: Option<Arc<Activation>>,
 ) -> (PipeWriter, PipeReader) {
-    let hwm = hwm as u64;
+    let hwm = if conflate { 0 } else { hwm as u64 };
     let shared = Arc::new(Shared {
         hwm,
         lwm: low_water_mark(hwm),
@@ -91,6 +102,7 @@ pub(crate) fn pipe(
         reader_closed: AtomicBool::new(false),
         reader_act: once(reader_act),
         writer_act: once(writer_act),
+        slot: conflate.then(|| Mutex::new(None)),
     });
     let (producer, consumer) = queue::channel();
     (
@@ -99,6 +111,7 @@ pub(crate) fn pipe(
             shared: Arc::clone(&shared),
             written: 0,
             peer_read: 0,
+            slot_written: false,
         },
         PipeReader {
             queue: consumer,
@@ -134,6 +147,8 @@ pub(crate) struct PipeWriter {
     written: u64,
     /// Last credit seen from the reader.
     peer_read: u64,
+    /// CONFLATE: the slot was written since the last flush.
+    slot_written: bool,
 }
 
 impl PipeWriter {
@@ -158,6 +173,11 @@ impl PipeWriter {
     /// Queues a message without publishing it; the caller checked [`can_write`](Self::can_write).
     #[inline]
     pub(crate) fn write(&mut self, msg: Message) {
+        if let Some(mut slot) = self.shared.slot() {
+            *slot = Some(msg);
+            self.slot_written = true;
+            return;
+        }
         self.queue.push(msg);
         self.written += 1;
     }
@@ -165,7 +185,9 @@ impl PipeWriter {
     /// Publishes the written messages and wakes the reader if it waits.
     #[inline]
     pub(crate) fn flush(&mut self) {
-        if self.queue.unflushed() > 0 {
+        if std::mem::take(&mut self.slot_written) {
+            Shared::notify(&self.shared.reader_act);
+        } else if self.queue.unflushed() > 0 {
             self.queue.flush();
             Shared::notify(&self.shared.reader_act);
         }
@@ -196,6 +218,9 @@ impl PipeWriter {
     /// found the pipe empty, which is when it matters: see `direct`).
     #[inline]
     pub(crate) fn is_drained(&self) -> bool {
+        if let Some(slot) = self.shared.slot() {
+            return slot.is_none();
+        }
         self.shared.read.load(Ordering::Acquire) == self.written
     }
 
@@ -232,6 +257,9 @@ impl PipeReader {
     /// The next message, if one was published.
     #[inline]
     pub(crate) fn recv(&mut self) -> Option<Message> {
+        if let Some(mut slot) = self.shared.slot() {
+            return slot.take();
+        }
         match self.queue.pop() {
             Some(msg) => {
                 if self.queue.read_count() - self.credited >= self.shared.lwm {
@@ -262,12 +290,15 @@ impl PipeReader {
     /// Whether a message is ready to be read.
     #[inline]
     pub(crate) fn has_message(&mut self) -> bool {
+        if let Some(slot) = self.shared.slot() {
+            return slot.is_some();
+        }
         self.queue.has_item()
     }
 
     /// Whether the writer closed its end and every message has been read.
     pub(crate) fn is_finished(&mut self) -> bool {
-        self.shared.writer_closed.load(Ordering::Acquire) && !self.queue.has_item()
+        self.shared.writer_closed.load(Ordering::Acquire) && !self.has_message()
     }
 
     /// Whether the writer closed its end (messages may remain).
@@ -300,7 +331,7 @@ mod tests {
 
     #[test]
     fn hwm_bounds_the_writer_and_credit_returns_in_batches() {
-        let (mut w, mut r) = pipe(4, None, None);
+        let (mut w, mut r) = pipe(4, false, None, None);
         for i in 0..4u8 {
             assert!(w.send(Message::from(&[i])).is_ok());
         }
@@ -317,7 +348,7 @@ mod tests {
 
     #[test]
     fn empty_pipe_returns_all_credit() {
-        let (mut w, mut r) = pipe(10, None, None);
+        let (mut w, mut r) = pipe(10, false, None, None);
         for _ in 0..10 {
             w.send(Message::new()).unwrap();
         }
@@ -328,7 +359,7 @@ mod tests {
 
     #[test]
     fn unbounded_pipe_never_fills() {
-        let (mut w, mut r) = pipe(0, None, None);
+        let (mut w, mut r) = pipe(0, false, None, None);
         for _ in 0..10_000 {
             w.send(Message::new()).unwrap();
         }
@@ -340,8 +371,26 @@ mod tests {
     }
 
     #[test]
+    fn a_conflating_pipe_keeps_only_the_newest_message_and_never_fills() {
+        let (mut w, mut r) = pipe(1, true, None, None);
+        for i in 0..100u8 {
+            assert!(w.send(Message::from(&[i])).is_ok(), "never full");
+        }
+        assert!(!w.is_drained());
+        assert!(r.has_message());
+        assert_eq!(r.recv(), Some(Message::from(&[99u8])));
+        assert_eq!(r.recv(), None);
+        assert!(w.is_drained());
+        w.send(Message::from("last")).unwrap();
+        drop(w);
+        assert!(!r.is_finished());
+        assert_eq!(r.recv(), Some(Message::from("last")));
+        assert!(r.is_finished());
+    }
+
+    #[test]
     fn close_is_seen_after_the_last_message() {
-        let (mut w, mut r) = pipe(10, None, None);
+        let (mut w, mut r) = pipe(10, false, None, None);
         w.send(Message::from("last")).unwrap();
         drop(w);
         assert!(r.writer_closed());
@@ -352,7 +401,7 @@ mod tests {
 
     #[test]
     fn reader_drop_closes_the_writer() {
-        let (mut w, r) = pipe(10, None, None);
+        let (mut w, r) = pipe(10, false, None, None);
         drop(r);
         assert!(w.is_closed());
         assert!(w.send(Message::new()).is_err());
@@ -361,7 +410,7 @@ mod tests {
     #[test]
     fn a_waiting_reader_is_woken_by_a_write() {
         let act = Activation::for_thread();
-        let (mut w, mut r) = pipe(10, Some(Arc::clone(&act)), None);
+        let (mut w, mut r) = pipe(10, false, Some(Arc::clone(&act)), None);
         act.prepare_wait();
         assert!(r.recv().is_none());
         let t = std::thread::spawn(move || {

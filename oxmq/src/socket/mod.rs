@@ -513,6 +513,13 @@ impl Socket {
         set_backlog, backlog, backlog: i32, options::check_non_negative
     );
     option!(
+        /// ZMQ_CONFLATE: keep only the newest message in each queue, for DEALER, PULL, PUSH,
+        /// PUB and SUB (default false; other types ignore it, as in libzmq). A multi-part
+        /// message is kept whole (libzmq keeps only one of its parts). Applies to connections
+        /// made afterwards.
+        set_conflate, conflate, conflate: bool, Ok
+    );
+    option!(
         /// ZMQ_IPV6: bind `*` dual-stack and resolve names to IPv6 too (default false).
         set_ipv6, ipv6, ipv6: bool, Ok
     );

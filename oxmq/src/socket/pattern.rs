@@ -85,7 +85,6 @@ pub(crate) fn int_value(value: &[u8]) -> Result<i32, Error> {
 }
 
 /// Reads a boolean option value (an `int`; any non-zero is true, as in libzmq).
-#[allow(dead_code)] // the socket types' options, next
 pub(crate) fn bool_value(value: &[u8]) -> Result<bool, Error> {
     int_value(value).map(|v| v != 0)
 }
@@ -96,6 +95,16 @@ pub(crate) fn flag_value(value: &[u8]) -> Result<bool, Error> {
     match int_value(value)? {
         v if v < 0 => Err(Error::Invalid),
         v => Ok(v != 0),
+    }
+}
+
+/// The integer options the publish-subscribe types answer: TOPICS_COUNT (`topics`) and
+/// INVERT_MATCHING.
+pub(crate) fn subscription_option(option: i32, topics: usize, invert: bool) -> Result<i32, Error> {
+    match option {
+        crate::options::number::TOPICS_COUNT => Ok(i32::try_from(topics).unwrap_or(i32::MAX)),
+        crate::options::number::INVERT_MATCHING => Ok(i32::from(invert)),
+        _ => Err(Error::Invalid),
     }
 }
 

@@ -2,34 +2,34 @@
 //! PUSH peers.
 
 use super::pattern::Pattern;
-use super::util::fq::FairQueue;
+use super::util::duplex::Duplex;
 use crate::error::Error;
 use crate::message::Message;
 use crate::pipe::{Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Pull {
-    fq: FairQueue,
+    peers: Duplex,
 }
 
 impl Pattern for Pull {
     fn attach(&mut self, peer: Peer) {
-        self.fq.attach(peer);
+        self.peers.attach(peer);
     }
 
     fn detach(&mut self, id: PeerId) {
-        self.fq.detach(id);
+        self.peers.detach(id);
     }
 
     fn detach_endpoint(&mut self, endpoint_id: u64) {
-        self.fq.detach_endpoint(endpoint_id);
+        self.peers.detach_endpoint(endpoint_id);
     }
 
     fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.fq.recv_data().map(|(_, msg)| msg))
+        Ok(self.peers.recv().map(|(_, msg)| msg))
     }
 
     fn can_recv(&mut self) -> bool {
-        self.fq.can_recv()
+        self.peers.can_recv()
     }
 }

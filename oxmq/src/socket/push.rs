@@ -2,33 +2,33 @@
 //! PULL peers; when every peer is at its high-water mark, `send` blocks.
 
 use super::pattern::{Pattern, Refused};
-use super::util::lb::LoadBalancer;
+use super::util::duplex::Duplex;
 use crate::message::Message;
 use crate::pipe::{Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Push {
-    lb: LoadBalancer,
+    peers: Duplex,
 }
 
 impl Pattern for Push {
     fn attach(&mut self, peer: Peer) {
-        self.lb.attach(peer);
+        self.peers.attach(peer);
     }
 
     fn detach(&mut self, id: PeerId) {
-        self.lb.detach(id);
+        self.peers.detach(id);
     }
 
     fn detach_endpoint(&mut self, endpoint_id: u64) {
-        self.lb.detach_endpoint(endpoint_id);
+        self.peers.detach_endpoint(endpoint_id);
     }
 
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
-        self.lb.send(msg).map(drop).map_err(Refused::Full)
+        self.peers.send(msg).map(drop).map_err(Refused::Full)
     }
 
     fn can_send(&mut self) -> bool {
-        self.lb.can_send()
+        self.peers.can_send()
     }
 }

@@ -7,11 +7,10 @@
 //! `util::routing`): a request without an envelope is dropped, and a reply whose requester is
 //! gone (or full) is dropped too.
 
-use super::pattern::{Pattern, Refused, flag_value};
+use super::pattern::{Pattern, Refused};
 use super::util::routing::RoutingTable;
 use crate::error::Error;
 use crate::message::{Frame, Message};
-use crate::options::number;
 use crate::pipe::{Peer, PeerId};
 
 #[derive(Default)]
@@ -22,10 +21,6 @@ pub(crate) struct Rep {
     envelope: Option<Vec<Frame>>,
     /// A well-formed request read ahead by `can_recv`: its envelope and body.
     ready: Option<(Vec<Frame>, Message)>,
-    /// ROUTER_MANDATORY, which libzmq's REP accepts from ROUTER: a reply to a vanished
-    /// requester fails instead of being dropped.
-    mandatory: bool,
-    probe_router: bool,
 }
 
 /// Splits a request (routing id first) into its envelope and its body; `None` when it has no
@@ -55,10 +50,7 @@ impl Rep {
 }
 
 impl Pattern for Rep {
-    fn attach(&mut self, mut peer: Peer) {
-        if self.probe_router {
-            let _ = peer.send(Message::new());
-        }
+    fn attach(&mut self, peer: Peer) {
         self.table.attach(peer);
     }
 
@@ -78,7 +70,7 @@ impl Pattern for Rep {
         for frame in envelope.into_iter().rev() {
             msg.push_front(frame);
         }
-        let refused = match self.table.send(msg, self.mandatory) {
+        let refused = match self.table.send(msg) {
             Ok(()) => return Ok(()),
             Err(refused) => refused,
         };
@@ -115,7 +107,7 @@ impl Pattern for Rep {
     }
 
     fn can_send(&mut self) -> bool {
-        self.envelope.is_some() && (!self.mandatory || self.table.can_send_any())
+        self.envelope.is_some() && (!self.table.mandatory || self.table.can_send_any())
     }
 
     fn can_recv(&mut self) -> bool {
@@ -129,13 +121,7 @@ impl Pattern for Rep {
     }
 
     fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
-        match option {
-            number::ROUTER_MANDATORY => self.mandatory = flag_value(value)?,
-            number::ROUTER_HANDOVER => self.table.handover = flag_value(value)?,
-            number::PROBE_ROUTER => self.probe_router = flag_value(value)?,
-            _ => return Err(Error::Invalid),
-        }
-        Ok(())
+        self.table.set_option(option, value)
     }
 
     fn routing_id_in_use(&mut self, id: &[u8]) -> bool {

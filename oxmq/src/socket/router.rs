@@ -6,27 +6,19 @@
 //! ROUTER_MANDATORY is set: then the send fails with `EHOSTUNREACH`, or waits (`EAGAIN` when it
 //! may not) while the peer is full.
 
-use super::pattern::{Pattern, Refused, flag_value};
+use super::pattern::{Pattern, Refused};
 use super::util::routing::RoutingTable;
 use crate::error::Error;
 use crate::message::Message;
-use crate::options::number;
 use crate::pipe::{Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Router {
     table: RoutingTable,
-    /// ROUTER_MANDATORY.
-    mandatory: bool,
-    /// PROBE_ROUTER: greet each new peer with an empty message.
-    probe_router: bool,
 }
 
 impl Pattern for Router {
-    fn attach(&mut self, mut peer: Peer) {
-        if self.probe_router {
-            let _ = peer.send(Message::new());
-        }
+    fn attach(&mut self, peer: Peer) {
         self.table.attach(peer);
     }
 
@@ -39,7 +31,7 @@ impl Pattern for Router {
     }
 
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
-        self.table.send(msg, self.mandatory)
+        self.table.send(msg)
     }
 
     fn recv(&mut self) -> Result<Option<Message>, Error> {
@@ -48,7 +40,7 @@ impl Pattern for Router {
 
     fn can_send(&mut self) -> bool {
         // Without MANDATORY every send succeeds (or drops the message), as in libzmq.
-        !self.mandatory || self.table.can_send_any()
+        !self.table.mandatory || self.table.can_send_any()
     }
 
     fn can_recv(&mut self) -> bool {
@@ -56,13 +48,7 @@ impl Pattern for Router {
     }
 
     fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
-        match option {
-            number::ROUTER_MANDATORY => self.mandatory = flag_value(value)?,
-            number::ROUTER_HANDOVER => self.table.handover = flag_value(value)?,
-            number::PROBE_ROUTER => self.probe_router = flag_value(value)?,
-            _ => return Err(Error::Invalid),
-        }
-        Ok(())
+        self.table.set_option(option, value)
     }
 
     fn routing_id_in_use(&mut self, id: &[u8]) -> bool {

@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::pattern::{Pattern, Refused, bool_value, int_value};
+use super::pattern::{Pattern, Refused, bool_value, flag_value, subscription_option};
 use super::util::dist::Distributor;
 use super::util::mtrie::{MultiTrie, RemoveResult};
 use crate::error::Error;
@@ -281,14 +281,7 @@ impl Pattern for XPub {
     }
 
     fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
-        let flag = || {
-            let v = int_value(value)?;
-            if v < 0 {
-                Err(Error::Invalid)
-            } else {
-                Ok(v != 0)
-            }
-        };
+        let flag = || flag_value(value);
         match option {
             number::XPUB_VERBOSE => {
                 self.verbose_subs = flag()?;
@@ -325,10 +318,6 @@ impl Pattern for XPub {
     }
 
     fn option(&self, option: i32) -> Result<i32, Error> {
-        match option {
-            number::TOPICS_COUNT => Ok(i32::try_from(self.subscriptions.len()).unwrap_or(i32::MAX)),
-            number::INVERT_MATCHING => Ok(i32::from(self.invert_matching)),
-            _ => Err(Error::Invalid),
-        }
+        subscription_option(option, self.subscriptions.len(), self.invert_matching)
     }
 }

@@ -11,7 +11,7 @@
 //! SUB subscribes through options (`subscribe`/`unsubscribe`) and cannot send; XSUB subscribes by
 //! sending `1topic`/`0topic` messages and passes its other messages upstream.
 
-use super::pattern::{Pattern, Refused, bool_value, int_value};
+use super::pattern::{Pattern, Refused, bool_value, flag_value, subscription_option};
 use super::util::dist::Distributor;
 use super::util::trie::Trie;
 use crate::error::Error;
@@ -30,6 +30,9 @@ pub(crate) struct XSub {
     subscriptions: Trie,
     only_first_subscribe: bool,
     invert_matching: bool,
+    /// A message that passed the filter, read ahead by `can_recv` (so that POLLIN is never
+    /// reported for a message the filter would drop).
+    prefetched: Option<Message>,
 }
 
 impl XSub {
@@ -41,6 +44,7 @@ impl XSub {
             subscriptions: Trie::new(),
             only_first_subscribe: false,
             invert_matching: false,
+            prefetched: None,
         }
     }
 
@@ -172,7 +176,7 @@ impl Pattern for XSub {
     }
 
     fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.next_message())
+        Ok(self.prefetched.take().or_else(|| self.next_message()))
     }
 
     fn can_send(&mut self) -> bool {
@@ -180,10 +184,10 @@ impl Pattern for XSub {
     }
 
     fn can_recv(&mut self) -> bool {
-        self.peers
-            .peers_mut()
-            .iter_mut()
-            .any(|peer| peer.reader.has_message())
+        if self.prefetched.is_none() {
+            self.prefetched = self.next_message();
+        }
+        self.prefetched.is_some()
     }
 
     fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
@@ -191,11 +195,7 @@ impl Pattern for XSub {
             number::SUBSCRIBE if self.options_only => self.subscribe(value),
             number::UNSUBSCRIBE if self.options_only => self.unsubscribe(value),
             number::ONLY_FIRST_SUBSCRIBE if !self.options_only => {
-                let v = int_value(value)?;
-                if v < 0 {
-                    return Err(Error::Invalid);
-                }
-                self.only_first_subscribe = v != 0;
+                self.only_first_subscribe = flag_value(value)?;
             }
             number::INVERT_MATCHING => self.invert_matching = bool_value(value)?,
             _ => return Err(Error::Invalid),
@@ -204,10 +204,6 @@ impl Pattern for XSub {
     }
 
     fn option(&self, option: i32) -> Result<i32, Error> {
-        match option {
-            number::TOPICS_COUNT => Ok(i32::try_from(self.subscriptions.len()).unwrap_or(i32::MAX)),
-            number::INVERT_MATCHING => Ok(i32::from(self.invert_matching)),
-            _ => Err(Error::Invalid),
-        }
+        subscription_option(option, self.subscriptions.len(), self.invert_matching)
     }
 }

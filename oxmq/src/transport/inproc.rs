@@ -25,6 +25,10 @@ pub(crate) struct InprocOptions {
     /// The socket learns peers' routing ids (ROUTER): give it the binder's in-band when the
     /// connect came first.
     pub wants_routing_id: bool,
+    /// CONFLATE for what the socket receives.
+    pub conflate_in: bool,
+    /// CONFLATE for what the socket sends.
+    pub conflate_out: bool,
 }
 
 /// libzmq gives an inproc pipe the sum of the sender's SNDHWM and the receiver's RCVHWM; either
@@ -129,20 +133,34 @@ impl Registry {
         let act = Arc::clone(mailbox.activation());
         let binding = names.bound.get(name);
         let binder_act = binding.map(|b| Arc::clone(b.mailbox.activation()));
-        let (to_binder_hwm, to_connecter_hwm) = match binding {
-            Some(b) => (
-                inproc_hwm(opts.sndhwm, b.opts.rcvhwm),
-                inproc_hwm(b.opts.sndhwm, opts.rcvhwm),
-            ),
-            // Unknown until the bind: libzmq uses the connecter's own options then.
-            None => (
-                inproc_hwm(opts.sndhwm, opts.rcvhwm),
-                inproc_hwm(opts.sndhwm, opts.rcvhwm),
-            ),
-        };
-        let (to_binder, binder_reads) =
-            pipe(to_binder_hwm, binder_act.clone(), Some(Arc::clone(&act)));
-        let (to_connecter, connecter_reads) = pipe(to_connecter_hwm, Some(act), binder_act);
+        let (to_binder_hwm, to_connecter_hwm, to_binder_conflates, to_connecter_conflates) =
+            match binding {
+                Some(b) => (
+                    inproc_hwm(opts.sndhwm, b.opts.rcvhwm),
+                    inproc_hwm(b.opts.sndhwm, opts.rcvhwm),
+                    opts.conflate_out || b.opts.conflate_in,
+                    b.opts.conflate_out || opts.conflate_in,
+                ),
+                // Unknown until the bind: libzmq uses the connecter's own options then.
+                None => (
+                    inproc_hwm(opts.sndhwm, opts.rcvhwm),
+                    inproc_hwm(opts.sndhwm, opts.rcvhwm),
+                    opts.conflate_out,
+                    opts.conflate_in,
+                ),
+            };
+        let (to_binder, binder_reads) = pipe(
+            to_binder_hwm,
+            to_binder_conflates,
+            binder_act.clone(),
+            Some(Arc::clone(&act)),
+        );
+        let (to_connecter, connecter_reads) = pipe(
+            to_connecter_hwm,
+            to_connecter_conflates,
+            Some(act),
+            binder_act,
+        );
         let mut binder_peer = Peer::new(to_connecter, binder_reads, 0);
         let mut connecter_peer = Peer::new(to_binder, connecter_reads, endpoint_id);
         binder_peer.routing_id = Some(opts.routing_id.clone());

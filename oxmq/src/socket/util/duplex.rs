@@ -1,4 +1,7 @@
-//! Load balancing out and fair queueing in over one set of peers (DEALER, REQ).
+//! Load balancing out and fair queueing in over one set of peers (PUSH, PULL, DEALER, REQ).
+//!
+//! Each message goes to the next peer, in turn, that has room for it; messages are taken from
+//! the peers in turn, so one busy peer cannot starve the others.
 
 use crate::message::{Kind, Message};
 use crate::pipe::{Peer, PeerId};

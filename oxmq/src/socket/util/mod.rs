@@ -3,8 +3,6 @@
 
 pub(crate) mod dist;
 pub(crate) mod duplex;
-pub(crate) mod fq;
-pub(crate) mod lb;
 pub(crate) mod mtrie;
 pub(crate) mod routing;
 pub(crate) mod trie;

@@ -26,8 +26,9 @@ use bytes::Bytes;
 
 use crate::error::Error;
 use crate::message::{Kind, Message};
+use crate::options::number;
 use crate::pipe::{Peer, PeerId};
-use crate::socket::pattern::Refused;
+use crate::socket::pattern::{Refused, flag_value};
 
 /// A random 32-bit value (for counters that libzmq starts at a random point).
 pub(crate) fn random_u32() -> u32 {
@@ -95,11 +96,30 @@ pub(crate) struct RoutingTable {
     prefetched: Option<Message>,
     /// ROUTER_HANDOVER.
     pub handover: bool,
+    /// ROUTER_MANDATORY: an unroutable message fails instead of being dropped.
+    pub mandatory: bool,
+    /// PROBE_ROUTER: greet each new peer with an empty message.
+    pub probe_router: bool,
 }
 
 impl RoutingTable {
+    /// Sets ROUTER_MANDATORY, ROUTER_HANDOVER or PROBE_ROUTER (the options ROUTER and REP share).
+    pub(crate) fn set_option(&mut self, option: i32, value: &[u8]) -> Result<(), Error> {
+        let flag = flag_value(value);
+        match option {
+            number::ROUTER_MANDATORY => self.mandatory = flag?,
+            number::ROUTER_HANDOVER => self.handover = flag?,
+            number::PROBE_ROUTER => self.probe_router = flag?,
+            _ => return Err(Error::Invalid),
+        }
+        Ok(())
+    }
+
     /// Adds a peer, and names it if its routing id is known.
-    pub(crate) fn attach(&mut self, peer: Peer) {
+    pub(crate) fn attach(&mut self, mut peer: Peer) {
+        if self.probe_router {
+            let _ = peer.send(Message::new());
+        }
         let id = peer.id;
         let known = peer.assigned_id.clone().or_else(|| peer.routing_id.clone());
         self.peers.insert(
@@ -156,7 +176,8 @@ impl RoutingTable {
     /// Sends `msg` to the peer its first frame names. Without `mandatory`, a message for an
     /// unknown peer or a full one is dropped; with it, they give `HostUnreachable` and `Full`.
     /// A message of one frame names a peer but carries nothing: it is dropped.
-    pub(crate) fn send(&mut self, mut msg: Message, mandatory: bool) -> Result<(), Refused> {
+    pub(crate) fn send(&mut self, mut msg: Message) -> Result<(), Refused> {
+        let mandatory = self.mandatory;
         let Some(routing_id) = msg.pop_front() else {
             return Ok(());
         };
