@@ -7,6 +7,7 @@
 //! many peers, shares their bodies instead of copying them, and a `Vec<u8>` turned into a frame is
 //! moved, not copied.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Deref;
@@ -243,7 +244,63 @@ pub struct Message {
 #[derive(Clone)]
 enum Parts {
     One(Frame),
-    Many(VecDeque<Frame>),
+    Many(FrameDeque),
+}
+
+/// The most spare frame buffers one thread keeps, and the largest it keeps.
+const SPARE_BUFFERS: usize = 32;
+const SPARE_CAPACITY: usize = 16;
+
+thread_local! {
+    static SPARE: RefCell<Vec<VecDeque<Frame>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The frames of a multi-part message. Its buffer comes from, and goes back to, a small
+/// per-thread pool: a thread that builds and drops multi-part messages in turn (a ROUTER putting
+/// the routing id in front of each message it receives, an application reading them) allocates
+/// nothing for them in the steady state.
+struct FrameDeque(VecDeque<Frame>);
+
+impl FrameDeque {
+    fn with_capacity(capacity: usize) -> FrameDeque {
+        if capacity <= SPARE_CAPACITY {
+            let spare = SPARE
+                .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+                .ok()
+                .flatten();
+            if let Some(frames) = spare {
+                return FrameDeque(frames);
+            }
+        }
+        FrameDeque(VecDeque::with_capacity(capacity.max(4)))
+    }
+}
+
+impl Clone for FrameDeque {
+    fn clone(&self) -> FrameDeque {
+        let mut frames = FrameDeque::with_capacity(self.0.len());
+        frames.0.extend(self.0.iter().cloned());
+        frames
+    }
+}
+
+impl Drop for FrameDeque {
+    fn drop(&mut self) {
+        let capacity = self.0.capacity();
+        if capacity == 0 || capacity > SPARE_CAPACITY {
+            return;
+        }
+        let mut frames = std::mem::take(&mut self.0);
+        frames.clear();
+        // During thread exit the pool may be gone: the buffer is then simply freed.
+        let _ = SPARE.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SPARE_BUFFERS {
+                    spare.push(frames);
+                }
+            }
+        });
+    }
 }
 
 impl Default for Parts {
@@ -293,10 +350,10 @@ impl Message {
         let Some(second) = iter.next() else {
             return Message::from(first);
         };
-        let mut frames = VecDeque::with_capacity(2 + iter.size_hint().0);
-        frames.push_back(first);
-        frames.push_back(second.into());
-        frames.extend(iter.map(Into::into));
+        let mut frames = FrameDeque::with_capacity(2 + iter.size_hint().0);
+        frames.0.push_back(first);
+        frames.0.push_back(second.into());
+        frames.0.extend(iter.map(Into::into));
         Message {
             parts: Parts::Many(frames),
             kind: Kind::Data,
@@ -319,12 +376,12 @@ impl Message {
 
     fn deque(&mut self) -> &mut VecDeque<Frame> {
         if let Parts::One(frame) = &mut self.parts {
-            let mut frames = VecDeque::with_capacity(4);
-            frames.push_back(std::mem::take(frame));
+            let mut frames = FrameDeque::with_capacity(4);
+            frames.0.push_back(std::mem::take(frame));
             self.parts = Parts::Many(frames);
         }
         match &mut self.parts {
-            Parts::Many(frames) => frames,
+            Parts::Many(frames) => &mut frames.0,
             Parts::One(_) => unreachable!("converted above"),
         }
     }
@@ -343,7 +400,7 @@ impl Message {
     /// at least one frame (use [`Message::into_frames`] to take them all).
     pub fn pop_front(&mut self) -> Option<Frame> {
         match &mut self.parts {
-            Parts::Many(frames) if frames.len() > 1 => frames.pop_front(),
+            Parts::Many(frames) if frames.0.len() > 1 => frames.0.pop_front(),
             _ => None,
         }
     }
@@ -351,7 +408,7 @@ impl Message {
     /// Removes and returns the last frame, unless it is the only one.
     pub fn pop(&mut self) -> Option<Frame> {
         match &mut self.parts {
-            Parts::Many(frames) if frames.len() > 1 => frames.pop_back(),
+            Parts::Many(frames) if frames.0.len() > 1 => frames.0.pop_back(),
             _ => None,
         }
     }
@@ -362,7 +419,7 @@ impl Message {
     pub fn len(&self) -> usize {
         match &self.parts {
             Parts::One(_) => 1,
-            Parts::Many(frames) => frames.len(),
+            Parts::Many(frames) => frames.0.len(),
         }
     }
 
@@ -371,7 +428,7 @@ impl Message {
     pub fn get(&self, index: usize) -> Option<&Frame> {
         match &self.parts {
             Parts::One(frame) => (index == 0).then_some(frame),
-            Parts::Many(frames) => frames.get(index),
+            Parts::Many(frames) => frames.0.get(index),
         }
     }
 
@@ -381,7 +438,7 @@ impl Message {
         match &self.parts {
             Parts::One(frame) => frame,
             // A message never holds fewer than one frame.
-            Parts::Many(frames) => &frames[0],
+            Parts::Many(frames) => &frames.0[0],
         }
     }
 
@@ -390,7 +447,7 @@ impl Message {
     pub fn last(&self) -> &Frame {
         match &self.parts {
             Parts::One(frame) => frame,
-            Parts::Many(frames) => &frames[frames.len() - 1],
+            Parts::Many(frames) => &frames.0[frames.0.len() - 1],
         }
     }
 
@@ -402,7 +459,7 @@ impl Message {
                 inner: FramesInner::One(Some(frame)),
             },
             Parts::Many(frames) => Frames {
-                inner: FramesInner::Many(frames.iter()),
+                inner: FramesInner::Many(frames.0.iter()),
             },
         }
     }
@@ -421,7 +478,7 @@ impl Message {
     pub fn into_frames(self) -> Vec<Frame> {
         match self.parts {
             Parts::One(frame) => vec![frame],
-            Parts::Many(frames) => frames.into(),
+            Parts::Many(mut frames) => std::mem::take(&mut frames.0).into(),
         }
     }
 }

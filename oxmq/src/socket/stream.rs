@@ -12,7 +12,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 
 use super::pattern::{Pattern, Refused};
-use super::util::dist::PeerMap;
+use super::util::PeerMap;
 use super::util::routing::IdGenerator;
 use crate::error::Error;
 use crate::message::{Kind, Message};

@@ -6,34 +6,9 @@
 //! reference counted) and copy small inline frames. A peer at its high-water mark misses the
 //! message; one slow peer never holds up the others.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use super::PeerMap;
 use crate::message::Message;
 use crate::pipe::{Peer, PeerId};
-
-/// Peer ids are small sequential integers: one multiplication spreads them well enough.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// A map keyed by [`PeerId`].
-pub(crate) type PeerMap<V> = HashMap<PeerId, V, BuildHasherDefault<IdHasher>>;
 
 /// The peers a message is distributed to.
 #[derive(Default)]

@@ -24,8 +24,9 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
+use super::PeerMap;
 use crate::error::Error;
-use crate::message::{Kind, Message};
+use crate::message::{Frame, Kind, Message};
 use crate::options::number;
 use crate::pipe::{Peer, PeerId};
 use crate::socket::pattern::{Refused, flag_value};
@@ -65,7 +66,9 @@ impl IdGenerator {
 struct Entry {
     peer: Peer,
     /// `None` while the peer is anonymous.
-    routing_id: Option<Bytes>,
+    /// As a frame: pushing it in front of each received message copies a few bytes and
+    /// touches no reference count.
+    routing_id: Option<Frame>,
     /// Its far end went away: its id is free again, its remaining messages are still read.
     detached: bool,
     /// A data message read while looking for the peer's routing id (see `take_routing_id`).
@@ -83,7 +86,7 @@ enum Read {
 /// The peers of a ROUTER or REP by routing id, with fair-queued receiving.
 #[derive(Default)]
 pub(crate) struct RoutingTable {
-    peers: HashMap<PeerId, Entry>,
+    peers: PeerMap<Entry>,
     /// Fair-queueing order.
     order: Vec<PeerId>,
     next: usize,
@@ -146,8 +149,8 @@ impl RoutingTable {
         };
         entry.detached = true;
         if let Some(routing_id) = &entry.routing_id {
-            if self.ids.get(routing_id) == Some(&id) {
-                self.ids.remove(routing_id);
+            if self.ids.get(routing_id.as_bytes()) == Some(&id) {
+                self.ids.remove(routing_id.as_bytes());
             }
         }
         if entry.peer.reader.is_finished() {
@@ -373,7 +376,7 @@ impl RoutingTable {
             if entry.routing_id.is_none() {
                 self.anonymous -= 1;
             }
-            entry.routing_id = Some(routing_id);
+            entry.routing_id = Some(Frame::from(routing_id));
         }
         true
     }
@@ -393,8 +396,8 @@ impl RoutingTable {
         let entry = self.peers.remove(&id)?;
         match &entry.routing_id {
             Some(routing_id) => {
-                if self.ids.get(routing_id) == Some(&id) {
-                    self.ids.remove(routing_id);
+                if self.ids.get(routing_id.as_bytes()) == Some(&id) {
+                    self.ids.remove(routing_id.as_bytes());
                 }
             }
             None => self.anonymous -= 1,
