@@ -111,7 +111,9 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::{Command, MAX_PING_CONTEXT, split_command};
 use crate::error::{ConnectionError, FrameError};
-use crate::frame::{FrameDecoder, MAX_HEADER_LEN, encode_header};
+use crate::frame::{
+    FLAG_COMMAND, FLAG_LONG, FLAG_MORE, FrameDecoder, MAX_HEADER_LEN, encode_header,
+};
 
 /// SUBSCRIBE command name.
 const SUBSCRIBE: &[u8] = b"SUBSCRIBE";
@@ -350,7 +352,45 @@ impl Connection {
     /// New bytes since the previous call (the input is longer than what
     /// the previous call left, minus the `Data` frame removed) cancel the
     /// heartbeat timeout and the peer's TTL deadline.
+    #[inline]
     pub fn poll_input(
+        &mut self,
+        input: &mut BytesMut,
+        now: Instant,
+    ) -> Result<Input, ConnectionError> {
+        // The hot path, inlined into the caller: a complete short data frame at the front
+        // (flags without COMMAND or LONG, a one-byte size), which is most frames of small
+        // messages. Everything else takes the general path below.
+        if let (None, Some(&[flags, size])) = (&self.failed, input.first_chunk::<2>()) {
+            let size = usize::from(size);
+            let total = size + 2;
+            if flags & (FLAG_COMMAND | FLAG_LONG) == 0
+                && input.len() >= total
+                && self.decoder.max_size().is_none_or(|max| size as u64 <= max)
+            {
+                if input.len() > self.expected_len {
+                    self.timeout_deadline = None;
+                    self.ttl_deadline = None;
+                }
+                let more = flags & FLAG_MORE != 0;
+                let first = !self.in_message;
+                self.in_message = more;
+                self.expected_len = input.len() - total;
+                return Ok(Input::Data {
+                    first,
+                    more,
+                    header_len: 2,
+                    size,
+                });
+            }
+        }
+        self.poll_input_general(input, now)
+    }
+
+    /// [`Connection::poll_input`] for every case (commands, long frames, incomplete frames,
+    /// errors).
+    #[inline(never)]
+    fn poll_input_general(
         &mut self,
         input: &mut BytesMut,
         now: Instant,

@@ -46,10 +46,19 @@ struct Shared {
 }
 
 impl Shared {
-    fn slot(&self) -> Option<MutexGuard<'_, Option<Message>>> {
-        self.slot
-            .as_ref()
-            .map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()))
+    /// Whether this is a CONFLATE pipe (one branch on the hot path; the slot's own code is
+    /// kept out of line).
+    #[inline(always)]
+    fn conflates(&self) -> bool {
+        self.slot.is_some()
+    }
+
+    #[cold]
+    fn slot(&self) -> MutexGuard<'_, Option<Message>> {
+        match &self.slot {
+            Some(slot) => slot.lock().unwrap_or_else(|e| e.into_inner()),
+            None => unreachable!("only CONFLATE pipes have a slot"),
+        }
     }
 
     #[inline]
@@ -153,7 +162,7 @@ pub(crate) struct PipeWriter {
 
 impl PipeWriter {
     /// Whether one more message fits under the high-water mark and the reader is still there.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn can_write(&mut self) -> bool {
         if self.shared.hwm == 0 || self.written - self.peer_read < self.shared.hwm {
             return !self.is_closed();
@@ -171,19 +180,25 @@ impl PipeWriter {
     }
 
     /// Queues a message without publishing it; the caller checked [`can_write`](Self::can_write).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write(&mut self, msg: Message) {
-        if let Some(mut slot) = self.shared.slot() {
-            *slot = Some(msg);
-            self.slot_written = true;
-            return;
+        if self.shared.conflates() {
+            return self.overwrite(msg);
         }
         self.queue.push(msg);
         self.written += 1;
     }
 
+    /// CONFLATE: replaces the message in the slot.
+    #[cold]
+    #[inline(never)]
+    fn overwrite(&mut self, msg: Message) {
+        *self.shared.slot() = Some(msg);
+        self.slot_written = true;
+    }
+
     /// Publishes the written messages and wakes the reader if it waits.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn flush(&mut self) {
         if std::mem::take(&mut self.slot_written) {
             Shared::notify(&self.shared.reader_act);
@@ -194,7 +209,7 @@ impl PipeWriter {
     }
 
     /// Writes and flushes one message, or hands it back when the pipe is full or closed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn send(&mut self, msg: Message) -> Result<(), Message> {
         if !self.can_write() {
             return Err(msg);
@@ -218,8 +233,8 @@ impl PipeWriter {
     /// found the pipe empty, which is when it matters: see `direct`).
     #[inline]
     pub(crate) fn is_drained(&self) -> bool {
-        if let Some(slot) = self.shared.slot() {
-            return slot.is_none();
+        if self.shared.conflates() {
+            return self.shared.slot().is_none();
         }
         self.shared.read.load(Ordering::Acquire) == self.written
     }
@@ -255,10 +270,10 @@ pub(crate) struct PipeReader {
 
 impl PipeReader {
     /// The next message, if one was published.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn recv(&mut self) -> Option<Message> {
-        if let Some(mut slot) = self.shared.slot() {
-            return slot.take();
+        if self.shared.conflates() {
+            return self.shared.slot().take();
         }
         match self.queue.pop() {
             Some(msg) => {
@@ -290,8 +305,8 @@ impl PipeReader {
     /// Whether a message is ready to be read.
     #[inline]
     pub(crate) fn has_message(&mut self) -> bool {
-        if let Some(slot) = self.shared.slot() {
-            return slot.is_some();
+        if self.shared.conflates() {
+            return self.shared.slot().is_some();
         }
         self.queue.has_item()
     }

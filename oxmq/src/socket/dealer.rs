@@ -36,8 +36,12 @@ impl Pattern for Dealer {
         self.peers.send(msg).map(drop).map_err(Refused::Full)
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.peers.recv().map(|(_, msg)| msg))
+    fn check_recv(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
+        self.peers.recv_message()
     }
 
     fn can_send(&mut self) -> bool {

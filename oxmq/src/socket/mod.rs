@@ -306,6 +306,9 @@ impl Socket {
         self.send_msg(msg.into(), true)
     }
 
+    /// The first attempt of a send, inlined into `send` and `try_send`: when the pattern takes
+    /// the message at once, nothing else runs.
+    #[inline]
     fn send_msg(&self, msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
         let mut core = self.core();
         if let Err(error) = self.check_term() {
@@ -317,11 +320,22 @@ impl Socket {
         core.process_mail(&self.link);
         let direct = std::mem::take(&mut core.replying);
         core.set_rhythm(direct);
-        let mut msg = match core.pattern.send(msg) {
-            Ok(()) => return Ok(()),
-            Err(Refused::Full(back)) => back,
-            Err(Refused::Failed(error, message)) => return Err(SendError { error, message }),
-        };
+        match core.pattern.send(msg) {
+            Ok(()) => Ok(()),
+            Err(Refused::Full(back)) => self.send_blocking(&mut core, back, dont_wait),
+            Err(Refused::Failed(error, message)) => Err(SendError { error, message }),
+        }
+    }
+
+    /// A send that could not happen at once: waits (up to SNDTIMEO) for a peer with room.
+    #[inline(never)]
+    fn send_blocking(
+        &self,
+        core: &mut Core,
+        msg: Message,
+        dont_wait: bool,
+    ) -> std::result::Result<(), SendError> {
+        let mut msg = msg;
         core.set_rhythm(false);
         let timeout = if dont_wait {
             Some(Duration::ZERO)
@@ -368,14 +382,23 @@ impl Socket {
         self.recv_msg(true)
     }
 
+    /// The first attempt of a receive, inlined into `recv` and `try_recv`.
+    #[inline]
     fn recv_msg(&self, dont_wait: bool) -> Result<Message> {
         let mut core = self.core();
         self.check_term()?;
         core.process_mail(&self.link);
-        if let Some(msg) = core.pattern.recv()? {
+        core.pattern.check_recv()?;
+        if let Some(msg) = core.pattern.recv() {
             core.replying = true;
             return Ok(msg);
         }
+        self.recv_blocking(&mut core, dont_wait)
+    }
+
+    /// A receive with nothing waiting: waits (up to RCVTIMEO) for a message.
+    #[inline(never)]
+    fn recv_blocking(&self, core: &mut Core, dont_wait: bool) -> Result<Message> {
         let timeout = if dont_wait {
             Some(Duration::ZERO)
         } else {
@@ -389,17 +412,10 @@ impl Socket {
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
-            match core.pattern.recv() {
-                Ok(Some(msg)) => {
-                    activation.cancel_wait();
-                    core.replying = true;
-                    return Ok(msg);
-                }
-                Ok(None) => {}
-                Err(err) => {
-                    activation.cancel_wait();
-                    return Err(err);
-                }
+            if let Some(msg) = core.pattern.recv() {
+                activation.cancel_wait();
+                core.replying = true;
+                return Ok(msg);
             }
             if self.ctx.is_terminated() {
                 activation.cancel_wait();

@@ -58,17 +58,19 @@ impl Pattern for Pair {
         }
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
-        let Some(peer) = self.peer.as_mut() else {
-            return Ok(None);
-        };
+    fn check_recv(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
+        let peer = self.peer.as_mut()?;
         while let Some(msg) = peer.reader.recv() {
             if msg.kind() == Kind::Data {
-                return Ok(Some(msg));
+                return Some(msg);
             }
         }
         self.prune();
-        Ok(None)
+        None
     }
 
     fn can_send(&mut self) -> bool {

@@ -39,9 +39,16 @@ pub(crate) trait Pattern: Send {
         Err(Refused::Failed(Error::NotSupported, msg))
     }
 
-    /// The next message to deliver, if one is waiting.
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
+    /// Whether receiving is allowed now: ENOTSUP for a type that never receives, EFSM for a
+    /// REQ that has no request out or a REP that owes a reply. Checked once per receive call.
+    fn check_recv(&self) -> Result<(), Error> {
         Err(Error::NotSupported)
+    }
+
+    /// The next message to deliver, if one is waiting ([`check_recv`](Self::check_recv)
+    /// passed).
+    fn recv(&mut self) -> Option<Message> {
+        None
     }
 
     /// Whether a send would succeed now (`ZMQ_POLLOUT`).

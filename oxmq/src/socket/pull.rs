@@ -25,8 +25,12 @@ impl Pattern for Pull {
         self.peers.detach_endpoint(endpoint_id);
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.peers.recv().map(|(_, msg)| msg))
+    fn check_recv(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
+        self.peers.recv_message()
     }
 
     fn can_recv(&mut self) -> bool {

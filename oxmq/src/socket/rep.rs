@@ -95,15 +95,17 @@ impl Pattern for Rep {
         Err(refused)
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
+    fn check_recv(&self) -> Result<(), Error> {
         if self.envelope.is_some() {
             return Err(Error::InvalidState);
         }
-        let Some((envelope, body)) = self.ready.take().or_else(|| self.next_request()) else {
-            return Ok(None);
-        };
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
+        let (envelope, body) = self.ready.take().or_else(|| self.next_request())?;
         self.envelope = Some(envelope);
-        Ok(Some(body))
+        Some(body)
     }
 
     fn can_send(&mut self) -> bool {

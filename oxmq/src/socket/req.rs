@@ -119,20 +119,24 @@ impl Pattern for Req {
         }
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
+    fn check_recv(&self) -> Result<(), Error> {
         if !self.receiving_reply {
             return Err(Error::InvalidState);
         }
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
         while let Some((peer, msg)) = self.peers.recv() {
             if self.reply_peer.is_some_and(|asked| asked != peer) {
                 continue;
             }
             if let Some(reply) = self.open_reply(msg) {
                 self.receiving_reply = false;
-                return Ok(Some(reply));
+                return Some(reply);
             }
         }
-        Ok(None)
+        None
     }
 
     fn can_send(&mut self) -> bool {

@@ -34,8 +34,12 @@ impl Pattern for Router {
         self.table.send(msg)
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.table.recv())
+    fn check_recv(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
+        self.table.recv()
     }
 
     fn can_send(&mut self) -> bool {

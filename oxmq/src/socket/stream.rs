@@ -113,7 +113,11 @@ impl Pattern for Stream {
         }
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
+    fn check_recv(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
         loop {
             let count = self.peers.len();
             let mut finished = None;
@@ -136,12 +140,12 @@ impl Pattern for Stream {
                 Some((id, mut msg)) if msg.kind() == Kind::Data => {
                     let routing_id = self.routing_ids.get(&id).cloned().unwrap_or_default();
                     msg.push_front(routing_id);
-                    return Ok(Some(msg));
+                    return Some(msg);
                 }
                 Some(_) => continue,
                 None => match finished {
                     Some(position) => self.remove(position),
-                    None => return Ok(None),
+                    None => return None,
                 },
             }
         }

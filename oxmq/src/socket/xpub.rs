@@ -253,17 +253,20 @@ impl Pattern for XPub {
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
+    fn check_recv(&self) -> Result<(), Error> {
         if self.publisher_only {
             return Err(Error::NotSupported);
         }
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
         self.read_all();
-        Ok(self.pending.pop_front().map(|(msg, source)| {
-            if self.manual {
-                self.last_pipe = source;
-            }
-            msg
-        }))
+        let (msg, source) = self.pending.pop_front()?;
+        if self.manual {
+            self.last_pipe = source;
+        }
+        Some(msg)
     }
 
     fn can_send(&mut self) -> bool {

@@ -175,8 +175,12 @@ impl Pattern for XSub {
         Ok(())
     }
 
-    fn recv(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.prefetched.take().or_else(|| self.next_message()))
+    fn check_recv(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn recv(&mut self) -> Option<Message> {
+        self.prefetched.take().or_else(|| self.next_message())
     }
 
     fn can_send(&mut self) -> bool {

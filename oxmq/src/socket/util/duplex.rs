@@ -126,6 +126,28 @@ impl Duplex {
         None
     }
 
+    /// The next data message from the next peer that has one, when who sent it does not matter.
+    #[inline]
+    pub(crate) fn recv_message(&mut self) -> Option<Message> {
+        let count = self.peers.len();
+        let mut saw_finished = false;
+        for i in 0..count {
+            let index = (self.next_in + i) % count;
+            let reader = &mut self.peers[index].reader;
+            while let Some(msg) = reader.recv() {
+                if msg.kind() == Kind::Data {
+                    self.next_in = index + 1;
+                    return Some(msg);
+                }
+            }
+            saw_finished |= reader.is_finished();
+        }
+        if saw_finished {
+            self.prune();
+        }
+        None
+    }
+
     /// Whether some peer has a message waiting.
     pub(crate) fn can_recv(&mut self) -> bool {
         self.peers.iter_mut().any(|peer| peer.reader.has_message())
