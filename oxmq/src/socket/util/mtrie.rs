@@ -16,10 +16,10 @@
 //! its label) and its children.
 //!
 //! The layout follows what a lookup reads, as in [`Trie`](super::trie::Trie) (see
-//! [`radix`](super::radix)): a node's children are stored by value in one exact-size array,
-//! sorted by the first byte of their labels (no two share one); the node keeps these first bytes,
+//! [`radix`](super::radix)): a node's children are stored by value in one array, sorted by
+//! the first byte of their labels (no two share one); the node keeps these first bytes,
 //! its *keys*, and a child keeps only the rest of its label, its *tail*. Tail and keys are one byte
-//! string inside the node, on the heap only when they are longer than 29 bytes. With a peer of 8
+//! string inside the node, on the heap only when they are longer than 21 bytes. With a peer of 8
 //! bytes a node is 64 bytes, aligned to a cache line, so a lookup reads one cache line per level
 //! of the tree: the peers, the keys (scanned for the next byte of the topic: linearly up to 16
 //! keys, by binary search beyond), and the pointer to the children; then the chosen child's line,
@@ -39,9 +39,11 @@
 //!   parent followed by its tail;
 //! - every node other than the root either has peers or has at least two children (a node with one
 //!   child and no peers is merged with that child, a node with neither is removed);
-//! - a node has as many keys as children, in ascending order; child arrays, peer arrays and heap
-//!   bytes are allocated to their exact length, a single peer is inline, and tail and keys are
-//!   inline exactly when they fit.
+//! - a node has as many keys as children, in ascending order; a child array's capacity is at
+//!   most four times its length, plus four (it doubles when full, and is shrunk
+//!   when its length falls to a quarter of its capacity); peer arrays and heap bytes are
+//!   allocated to their exact length, a single peer is inline, and tail and keys are inline
+//!   exactly when they fit.
 //!
 //! (Only a callback of [`MultiTrie::remove_peer`] that panics can leave redundant nodes behind;
 //! the next `remove_peer` that empties a set removes them.)
@@ -69,9 +71,9 @@
 //! there are at most `2 × len() + 1` nodes, and the heap bytes hold at most the total length of
 //! the distinct prefixes plus one key per node: memory is O(distinct prefix bytes + distinct
 //! prefixes + (prefix, peer) pairs). Removing gives memory back at once: a leaf without peers is
-//! removed from its parent's array, which is reallocated to its new length, a node left with one
-//! child and no peers is merged with that child, and a peer array is reallocated to its new
-//! length.
+//! removed from its parent's array, which is shrunk when its length falls to a quarter of its
+//! capacity, a node left with one child and no peers is merged with that child, and a peer array
+//! is reallocated to its new length.
 //!
 //! # Complexity
 //!
@@ -87,7 +89,9 @@ use std::fmt;
 use std::mem;
 use std::slice;
 
-use super::radix::{Bytes, common_prefix_len, insert_at, remove_at, starts_with};
+use super::radix::{
+    Bytes, common_prefix_len, grow_insert, insert_at, remove_at, shrink, shrink_remove, starts_with,
+};
 
 /// A map from byte-string prefixes to sets of peers, matched against message topics.
 ///
@@ -110,8 +114,8 @@ pub(crate) enum RemoveResult {
     Remaining,
 }
 
-/// The bytes inline in a node: 29, so that a node with 8-byte peers is 64 bytes.
-const INLINE: usize = 29;
+/// The bytes inline in a node: 21, so that a node with 8-byte peers is 64 bytes.
+const INLINE: usize = 21;
 
 /// One node of the radix tree: 64 bytes, one cache line, with 8-byte peers.
 #[repr(align(64))]
@@ -121,7 +125,7 @@ struct Node<P> {
     /// The peers subscribed to the prefix this node spells.
     peers: Peers<P>,
     /// The children, in the order of their keys.
-    children: Box<[Node<P>]>,
+    children: Vec<Node<P>>,
 }
 
 const _: () = assert!(mem::size_of::<Node<u64>>() == 64);
@@ -380,7 +384,7 @@ impl<P: Copy + Ord> MultiTrie<P> {
         let mut survivors: Vec<Node<P>> = Vec::new();
         let mut keys: Vec<u8> = Vec::new();
         let mut frames: Vec<Frame<P>> = Vec::new();
-        let mut root_pending = mem::take(&mut self.root.children).into_vec();
+        let mut root_pending = mem::take(&mut self.root.children);
         root_pending.reverse();
         let mut root_kept = 0;
         loop {
@@ -394,7 +398,7 @@ impl<P: Copy + Ord> MultiTrie<P> {
                     .map(|child| (child, nth_last_key(&self.root, root_pending.len()))),
             };
             if let Some((mut node, key)) = next {
-                let mut pending = mem::take(&mut node.children).into_vec();
+                let mut pending = mem::take(&mut node.children);
                 pending.reverse();
                 frames.push(Frame {
                     key,
@@ -456,7 +460,7 @@ impl<P: Copy + Ord> MultiTrie<P> {
         let mut size = 0;
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
-            size += mem::size_of_val(&*node.children) + node.bytes.heap_size();
+            size += node.children.capacity() * mem::size_of::<Node<P>>() + node.bytes.heap_size();
             if let Peers::Many(peers) = &node.peers {
                 size += mem::size_of_val(&**peers);
             }
@@ -490,6 +494,10 @@ impl<P: Copy + Ord> MultiTrie<P> {
             }
             node.bytes.assert_canonical();
             assert_eq!(node.bytes.keys().len(), node.children.len(), "keys");
+            assert!(
+                node.children.capacity() <= 4 * node.children.len() + 4,
+                "child slack"
+            );
             stack.extend(node.children.iter().map(|child| (child, false)));
         }
         assert_eq!(with_peers, self.len, "len");
@@ -517,19 +525,19 @@ impl<P> Node<P> {
         Self {
             bytes: Bytes::new(&[tail], &[]),
             peers,
-            children: Box::default(),
+            children: Vec::new(),
         }
     }
 
     /// Inserts `child`, whose key is `key`, at `index`.
     fn insert_child(&mut self, index: usize, key: u8, child: Node<P>) {
-        insert_at(&mut self.children, index, child);
+        grow_insert(&mut self.children, index, child);
         self.bytes.insert_key(index, key);
     }
 
     /// Removes the child at `index`, which has no children.
     fn remove_child(&mut self, index: usize) {
-        let child = remove_at(&mut self.children, index);
+        let child = shrink_remove(&mut self.children, index);
         debug_assert!(child.children.is_empty());
         self.bytes.remove_key(index);
     }
@@ -547,14 +555,14 @@ impl<P> Node<P> {
             children: mem::take(&mut self.children),
         };
         self.bytes = Bytes::new(&[&tail[..at]], &[key]);
-        self.children = Box::new([lower]);
+        self.children = vec![lower];
     }
 
     /// Absorbs the only child: its key and tail are appended to this node's tail, and its peers,
     /// keys and children become this node's. The node must have no peers and exactly one child.
     fn merge_with_only_child(&mut self) {
         debug_assert!(self.peers.is_empty() && self.children.len() == 1);
-        let Some(mut child) = mem::take(&mut self.children).into_vec().pop() else {
+        let Some(mut child) = mem::take(&mut self.children).pop() else {
             return;
         };
         self.bytes = Bytes::new(
@@ -657,7 +665,8 @@ fn reattach<P>(
     debug_assert!(pending.is_empty());
     let from = survivors.len() - kept;
     pending.extend(survivors.drain(from..));
-    node.children = pending.into_boxed_slice();
+    shrink(&mut pending);
+    node.children = pending;
     node.bytes.set_keys(&keys[from..]);
     keys.truncate(from);
 }
@@ -1053,12 +1062,13 @@ mod tests {
             assert_eq!(map.remove(&topics[i], 1), RemoveResult::LastRemoved);
             if i % 10_000 == 0 {
                 map.assert_invariants();
-                // Memory follows what is left: at most 2 × len + 1 nodes of 64 bytes, one key
-                // per node and the bytes of the prefixes (one peer each: inline).
+                // Memory follows what is left: at most 2 × len + 1 nodes, in child arrays of at
+                // most 4 × length + 4 slots of 64 bytes, one key per node and the bytes of the
+                // prefixes (one peer each: inline).
                 let left = &topics[i + 1..];
                 let bytes: usize = left.iter().map(Vec::len).sum();
                 let nodes = 2 * left.len() + 1;
-                assert!(map.heap_size() <= 64 * nodes + nodes + bytes, "memory");
+                assert!(map.heap_size() <= 64 * 8 * nodes + nodes + bytes, "memory");
             }
         }
         assert!(map.is_empty());

@@ -2,7 +2,7 @@
 //! [`MultiTrie`](super::mtrie::MultiTrie)) keeps: the rest of its label and its children's first
 //! bytes, in one place, inline in the node when they are short.
 //!
-//! Both trees store a node's children by value in one exact-size array, sorted by the first byte
+//! Both trees store a node's children by value in one array, sorted by the first byte
 //! of their labels, and keep these first bytes (the *keys*) in the parent, not in the children:
 //! the search for the next byte of a topic reads the keys from the node it is at, and a child's
 //! own copy of its label starts after that byte (its *tail*; empty for a one-byte label), so the
@@ -164,6 +164,32 @@ pub(crate) fn remove_at<T>(slice: &mut Box<[T]>, index: usize) -> T {
     value
 }
 
+/// Inserts `value` at `index` of a child array. A full array doubles (from one entry, and not
+/// beyond 256, the most children a node has): filling a node costs a few reallocations, not one
+/// per child, and the capacity stays within twice the length.
+pub(crate) fn grow_insert<T>(vec: &mut Vec<T>, index: usize, value: T) {
+    if vec.len() == vec.capacity() {
+        let room = 256usize.saturating_sub(vec.len()).max(1);
+        vec.reserve_exact(vec.len().clamp(1, room));
+    }
+    vec.insert(index, value);
+}
+
+/// Removes the element at `index` of a child array, and gives back its spare capacity once the
+/// length has fallen to a quarter of it: the capacity stays within 4 × length + 4.
+pub(crate) fn shrink_remove<T>(vec: &mut Vec<T>, index: usize) -> T {
+    let value = vec.remove(index);
+    shrink(vec);
+    value
+}
+
+/// Gives back a vector's spare capacity once it is four times its length or more.
+pub(crate) fn shrink<T>(vec: &mut Vec<T>) {
+    if vec.len() <= vec.capacity() / 4 {
+        vec.shrink_to_fit();
+    }
+}
+
 /// Whether `data` starts with `tail`. An empty tail (a one-byte label) costs one test.
 #[inline]
 pub(crate) fn starts_with(data: &[u8], tail: &[u8]) -> bool {
@@ -240,6 +266,17 @@ mod tests {
         assert_eq!(&*slice, [1, 2, 3]);
         assert_eq!(remove_at(&mut slice, 1), 2);
         assert_eq!(&*slice, [1, 3]);
+        let mut vec = Vec::new();
+        for i in 0..256 {
+            grow_insert(&mut vec, 0, i);
+            assert!(vec.capacity() <= 2 * vec.len(), "{}", vec.capacity());
+        }
+        assert_eq!(vec.capacity(), 256);
+        while !vec.is_empty() {
+            shrink_remove(&mut vec, 0);
+            assert!(vec.capacity() <= 4 * vec.len() + 4);
+        }
+        assert_eq!(vec.capacity(), 0);
         assert!(starts_with(b"abc", b""));
         assert!(starts_with(b"abc", b"ab"));
         assert!(!starts_with(b"ab", b"abc"));

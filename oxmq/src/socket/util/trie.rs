@@ -15,10 +15,9 @@
 //! its label) and its children.
 //!
 //! The layout follows what a lookup reads (see [`radix`](super::radix)): a node's children are
-//! stored by value in one exact-size array, sorted by the first byte of their labels (no two
-//! share one); the node keeps these first bytes, its *keys*, and a child keeps only the rest of
+//! stored by value in one array, sorted by the first byte of their labels (no two share one); the node keeps these first bytes, its *keys*, and a child keeps only the rest of
 //! its label, its *tail*. Tail and keys are one byte string inside the node, on the heap only
-//! when they are longer than 37 bytes. A node is 64 bytes, aligned to a cache line, so a lookup
+//! when they are longer than 29 bytes. A node is 64 bytes, aligned to a cache line, so a lookup
 //! reads one cache line per level of the tree: the count, the keys (scanned for the next byte of
 //! the topic: linearly up to 16 keys, by binary search beyond), and the pointer to the children;
 //! then the chosen child's line, whose tail is compared with the topic (not at all for a one-byte
@@ -33,8 +32,10 @@
 //!   parent followed by its tail;
 //! - every node other than the root either is counted or has at least two children (a node with
 //!   one child and no count is merged with that child, a node with neither is removed);
-//! - a node has as many keys as children, in ascending order; child arrays and heap bytes are
-//!   allocated to their exact length, and tail and keys are inline exactly when they fit.
+//! - a node has as many keys as children, in ascending order; a child array's capacity is at
+//!   most four times its length, plus four (it doubles when full, and is shrunk
+//!   when its length falls to a quarter of its capacity); heap bytes are allocated to their exact
+//!   length, and tail and keys are inline exactly when they fit.
 //!
 //! # No recursion
 //!
@@ -52,8 +53,9 @@
 //! so there are at most `2 × len() + 1` nodes of 64 bytes, and the heap bytes hold at most the
 //! total length of the distinct prefixes plus one key per node: memory is O(distinct prefix
 //! bytes + distinct prefixes), whatever the number of duplicates. Removing a prefix gives its
-//! memory back at once: the leaf is removed from its parent's array, which is reallocated to its
-//! new length, and a node left with one child and no count is merged with that child.
+//! memory back at once: the leaf is removed from its parent's array, which is shrunk when its
+//! length falls to a quarter of its capacity, and a node left with one child and no count is
+//! merged with that child.
 //!
 //! # Complexity
 //!
@@ -66,7 +68,7 @@
 use std::fmt;
 use std::mem;
 
-use super::radix::{Bytes, common_prefix_len, insert_at, remove_at, starts_with};
+use super::radix::{Bytes, common_prefix_len, grow_insert, shrink_remove, starts_with};
 
 /// A set of byte-string prefixes, each counted, matched against message topics.
 ///
@@ -78,8 +80,8 @@ pub(crate) struct Trie {
     len: usize,
 }
 
-/// The bytes inline in a node: 37, so that a node is 64 bytes.
-const INLINE: usize = 37;
+/// The bytes inline in a node: 29, so that a node is 64 bytes.
+const INLINE: usize = 29;
 
 /// One node of the radix tree: 64 bytes, one cache line.
 #[repr(align(64))]
@@ -89,7 +91,7 @@ struct Node {
     /// How many times the prefix this node spells was added and not removed yet.
     count: usize,
     /// The children, in the order of their keys.
-    children: Box<[Node]>,
+    children: Vec<Node>,
 }
 
 const _: () = assert!(mem::size_of::<Node>() == 64);
@@ -278,7 +280,7 @@ impl Trie {
         let mut size = 0;
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
-            size += mem::size_of_val(&*node.children) + node.bytes.heap_size();
+            size += node.children.capacity() * mem::size_of::<Node>() + node.bytes.heap_size();
             stack.extend(node.children.iter());
         }
         size
@@ -302,6 +304,10 @@ impl Trie {
             }
             node.bytes.assert_canonical();
             assert_eq!(node.bytes.keys().len(), node.children.len(), "keys");
+            assert!(
+                node.children.capacity() <= 4 * node.children.len() + 4,
+                "slack"
+            );
             stack.extend(node.children.iter().map(|child| (child, false)));
         }
         assert_eq!(counted, self.len, "len");
@@ -329,19 +335,19 @@ impl Node {
         Self {
             bytes: Bytes::new(&[tail], &[]),
             count,
-            children: Box::default(),
+            children: Vec::new(),
         }
     }
 
     /// Inserts `child`, whose key is `key`, at `index`.
     fn insert_child(&mut self, index: usize, key: u8, child: Node) {
-        insert_at(&mut self.children, index, child);
+        grow_insert(&mut self.children, index, child);
         self.bytes.insert_key(index, key);
     }
 
     /// Removes the child at `index`, which has no children.
     fn remove_child(&mut self, index: usize) {
-        let child = remove_at(&mut self.children, index);
+        let child = shrink_remove(&mut self.children, index);
         debug_assert!(child.children.is_empty());
         self.bytes.remove_key(index);
     }
@@ -359,14 +365,14 @@ impl Node {
             children: mem::take(&mut self.children),
         };
         self.bytes = Bytes::new(&[&tail[..at]], &[key]);
-        self.children = Box::new([lower]);
+        self.children = vec![lower];
     }
 
     /// Absorbs the only child: its key and tail are appended to this node's tail, and its count,
     /// keys and children become this node's. The node must have no count and exactly one child.
     fn merge_with_only_child(&mut self) {
         debug_assert!(self.count == 0 && self.children.len() == 1);
-        let Some(mut child) = mem::take(&mut self.children).into_vec().pop() else {
+        let Some(mut child) = mem::take(&mut self.children).pop() else {
             return;
         };
         self.bytes = Bytes::new(
@@ -718,12 +724,13 @@ mod tests {
             assert!(trie.remove(&topics[i]));
             if i % 10_000 == 0 {
                 trie.assert_invariants();
-                // Memory follows what is left: at most 2 × len + 1 nodes of 64 bytes, one key
-                // per node and the bytes of the prefixes.
+                // Memory follows what is left: at most 2 × len + 1 nodes, in child arrays of at
+                // most 4 × length + 4 slots of 64 bytes, one key per node and the bytes of the
+                // prefixes.
                 let left = &topics[i + 1..];
                 let bytes: usize = left.iter().map(Vec::len).sum();
                 let nodes = 2 * left.len() + 1;
-                assert!(trie.heap_size() <= 64 * nodes + nodes + bytes, "memory");
+                assert!(trie.heap_size() <= 64 * 8 * nodes + nodes + bytes, "memory");
             }
         }
         assert!(trie.is_empty());
