@@ -4,6 +4,7 @@
 pub(crate) mod dist;
 pub(crate) mod duplex;
 pub(crate) mod mtrie;
+pub(crate) mod radix;
 pub(crate) mod routing;
 pub(crate) mod trie;
 

@@ -9,34 +9,41 @@
 //!
 //! # Design
 //!
-//! The map is a radix tree (a compressed trie). Every node except the root stores the label of
-//! the edge that leads to it as one byte string, so a topic that shares nothing with the others is
-//! a single node however long it is, and the concatenated labels from the root to a node spell
-//! the prefix that node stands for. A node stores the peers subscribed to its prefix as a sorted
-//! vector without duplicates (empty for a node that only exists because two longer prefixes share
-//! its label), and its children.
+//! The map is a radix tree (a compressed trie). Every edge carries a non-empty label, so a topic
+//! that shares nothing with the others is a single node however long it is, and the concatenated
+//! labels from the root to a node spell the prefix that node stands for. A node stores the peers
+//! subscribed to its prefix (none for a node that only exists because two longer prefixes share
+//! its label) and its children.
 //!
-//! The children are a vector sorted by the first byte of their labels; no two children share a
-//! first byte, and each entry keeps a copy of that byte next to the child's pointer. Finding the
-//! child for the next byte of a topic is a binary search over these entries: at most 9
-//! comparisons at the full fan-out of 256, within one contiguous block of 16 bytes per child. A
-//! 256-slot table would find the child with one load, but would cost 2 KiB of pointers per node
-//! whatever its fan-out, so memory would follow the number of nodes times 256 instead of the
-//! number of subscriptions (libzmq's tables, which span the range of the children's first bytes,
-//! have the same worst case). Below the first levels of a tree most nodes have few children,
-//! where the binary search is one or two comparisons.
+//! The layout follows what a lookup reads, as in [`Trie`](super::trie::Trie) (see
+//! [`radix`](super::radix)): a node's children are stored by value in one array, sorted by
+//! the first byte of their labels (no two share one); the node keeps these first bytes,
+//! its *keys*, and a child keeps only the rest of its label, its *tail*. Tail and keys are one byte
+//! string inside the node, on the heap only when they are longer than 21 bytes. With a peer of 8
+//! bytes a node is 64 bytes, aligned to a cache line, so a lookup reads one cache line per level
+//! of the tree: the peers, the keys (scanned for the next byte of the topic: linearly up to 16
+//! keys, by binary search beyond), and the pointer to the children; then the chosen child's line,
+//! whose tail is compared with the topic (not at all for a one-byte label). A 256-slot table would
+//! find the child with one load, but would cost 2 KiB of pointers per node whatever its fan-out,
+//! so memory would follow the number of nodes times 256 instead of the number of subscriptions
+//! (libzmq's tables, which span the range of the children's first bytes, have the same worst
+//! case).
 //!
-//! The peer sets are sorted vectors rather than hash sets because they are iterated on every
-//! published message and are small in the common case: they cost one allocation of exactly the
-//! peers' size, and a binary search finds a peer.
+//! A prefix's peers are iterated on every published message and are few in the common case: one
+//! peer is kept inline in the node, and two or more are a sorted array without duplicates, of
+//! exactly their size, where a binary search finds a peer.
 //!
 //! The tree keeps these invariants between calls:
 //!
-//! - the root has an empty label; every other node has a non-empty label;
+//! - the root has no label (an empty tail and no key); every other node's label is its key in its
+//!   parent followed by its tail;
 //! - every node other than the root either has peers or has at least two children (a node with one
 //!   child and no peers is merged with that child, a node with neither is removed);
-//! - labels are allocated to their exact length, and a child or peer vector's capacity is at most
-//!   four times its length, plus four.
+//! - a node has as many keys as children, in ascending order; a child array's capacity is at
+//!   most four times its length, plus four (it doubles when full, and is shrunk
+//!   when its length falls to a quarter of its capacity); peer arrays and heap bytes are
+//!   allocated to their exact length, a single peer is inline, and tail and keys are inline
+//!   exactly when they fit.
 //!
 //! (Only a callback of [`MultiTrie::remove_peer`] that panics can leave redundant nodes behind;
 //! the next `remove_peer` that empties a set removes them.)
@@ -46,39 +53,45 @@
 //! Nothing recurses, so no call's stack use grows with the length of a topic or the depth of the
 //! tree. [`MultiTrie::add`], [`MultiTrie::remove`] and [`MultiTrie::matching`] are loops that
 //! follow one path from the root; [`MultiTrie::for_each`], [`MultiTrie::remove_peer`] and the
-//! tree's destruction walk it with explicit stacks on the heap. A derived `Drop` of nested boxes
-//! would recurse once per level, so [`MultiTrie`] implements `Drop` itself: it detaches children
-//! into a vector before each node is freed, and nodes are only ever dropped without children.
+//! tree's destruction walk it with explicit stacks on the heap. A derived `Drop` of nested arrays
+//! would recurse once per level, so [`MultiTrie`] implements `Drop` itself: it detaches each
+//! node's children before the node is freed, and nodes are only ever dropped without children.
 //!
 //! [`MultiTrie::remove_peer`] works in two passes. The first visits every node, takes the peer
 //! out of its set and calls the callback; the tree's shape does not change, so a panicking
 //! callback leaves a tree that is still correct, if not pruned. The second pass, run only if a set
 //! became empty, prunes the tree bottom-up: it detaches each node's children, rebuilds the child
-//! vector with the children that are still needed (reusing its allocation), then removes or merges
-//! the node itself.
+//! array with the children that are still needed (reusing its allocation) and the keys with their
+//! keys, then removes or merges the node itself.
 //!
 //! # Memory
 //!
-//! Adding a prefix allocates at most two nodes (a new leaf and, when the prefix diverges inside an
+//! Adding a prefix creates at most two nodes (a new leaf and, when the prefix diverges inside an
 //! edge, the node that splits that edge). Each node but the root has peers or two children, so
-//! there are at most `2 × len() + 1` nodes, and the labels hold at most the total length of the
-//! distinct prefixes: memory is O(distinct prefix bytes + distinct prefixes + (prefix, peer)
-//! pairs). Removing gives memory back at once: a leaf without peers is freed, a node left with one
-//! child and no peers is merged with that child, and a child or peer vector is shrunk when its
-//! length falls to a quarter of its capacity.
+//! there are at most `2 × len() + 1` nodes, and the heap bytes hold at most the total length of
+//! the distinct prefixes plus one key per node: memory is O(distinct prefix bytes + distinct
+//! prefixes + (prefix, peer) pairs). Removing gives memory back at once: a leaf without peers is
+//! removed from its parent's array, which is shrunk when its length falls to a quarter of its
+//! capacity, a node left with one child and no peers is merged with that child, and a peer array
+//! is reallocated to its new length.
 //!
 //! # Complexity
 //!
-//! With `n` the length of the argument: `matching` is O(n + reported peers) (at most one binary
-//! search per node on the path and one byte comparison per byte, with edge labels compared as
-//! whole slices), does not allocate, and does not depend on the number of subscriptions. `add`
-//! and `remove` are O(n + log(peers of the prefix)) plus the copy of at most two labels and one
-//! insertion or removal in a child vector and in a peer vector. `for_each` and `remove_peer` are
-//! linear in the size of the tree plus the bytes they hand out: like libzmq, the map keeps no index
-//! from a peer to its prefixes, so forgetting a peer visits every node.
+//! With `n` the length of the argument: `matching` is O(n + reported peers) (at most one search
+//! of at most 256 keys per node on the path and one byte comparison per byte, with tails compared
+//! as whole slices), does not allocate, and does not depend on the number of subscriptions. `add`
+//! and `remove` are O(n + fan-out + peers of the prefix) plus the copy of at most two labels, one
+//! child array, one key string and one peer array. `for_each` and `remove_peer` are linear in the
+//! size of the tree plus the bytes they hand out: like libzmq, the map keeps no index from a peer
+//! to its prefixes, so forgetting a peer visits every node.
 
 use std::fmt;
 use std::mem;
+use std::slice;
+
+use super::radix::{
+    Bytes, common_prefix_len, grow_insert, insert_at, remove_at, shrink, shrink_remove, starts_with,
+};
 
 /// A map from byte-string prefixes to sets of peers, matched against message topics.
 ///
@@ -101,31 +114,40 @@ pub(crate) enum RemoveResult {
     Remaining,
 }
 
-/// One node of the radix tree.
+/// The bytes inline in a node: 21, so that a node with 8-byte peers is 64 bytes.
+const INLINE: usize = 21;
+
+/// One node of the radix tree: 64 bytes, one cache line, with 8-byte peers.
+#[repr(align(64))]
 struct Node<P> {
-    /// The label of the edge from the parent: empty for the root only.
-    label: Box<[u8]>,
-    /// The peers subscribed to the prefix this node spells, sorted, without duplicates.
-    peers: Vec<P>,
-    /// The children, sorted by the first byte of their labels, at most one per byte.
-    children: Vec<Edge<P>>,
+    /// The tail of the label and the children's keys.
+    bytes: Bytes<INLINE>,
+    /// The peers subscribed to the prefix this node spells.
+    peers: Peers<P>,
+    /// The children, in the order of their keys.
+    children: Vec<Node<P>>,
 }
 
-/// A child of a node, with the first byte of its label kept inline for the binary search.
-struct Edge<P> {
-    /// `node.label[0]`.
-    first: u8,
-    /// The child.
-    node: Box<Node<P>>,
+const _: () = assert!(mem::size_of::<Node<u64>>() == 64);
+
+/// The peers of a prefix.
+enum Peers<P> {
+    /// Exactly one.
+    One(P),
+    /// None (empty) or at least two, sorted, without duplicates.
+    Many(Box<[P]>),
 }
 
 /// A node being pruned by [`MultiTrie::prune`], with its children detached.
 struct Frame<P> {
-    /// The node, its `children` vector empty until the node is finished.
-    edge: Edge<P>,
-    /// The children not visited yet, in descending order of first byte so that `pop` gives the
-    /// next one.
-    pending: Vec<Edge<P>>,
+    /// The node's key in its parent.
+    key: u8,
+    /// The node, its `children` empty until the node is finished; its keys are still those of
+    /// all its children.
+    node: Node<P>,
+    /// The children not visited yet, in descending order of key so that `pop` gives the next
+    /// one.
+    pending: Vec<Node<P>>,
     /// How many children were kept: they are the last entries of the shared survivor stack.
     kept: usize,
 }
@@ -134,7 +156,7 @@ struct Frame<P> {
 impl<P> Default for MultiTrie<P> {
     fn default() -> Self {
         Self {
-            root: Node::empty(Box::default()),
+            root: Node::leaf(&[], Peers::none()),
             len: 0,
         }
     }
@@ -172,27 +194,26 @@ impl<P: Copy + Ord> MultiTrie<P> {
     pub(crate) fn add(&mut self, prefix: &[u8], peer: P) -> bool {
         let mut node = &mut self.root;
         let mut rest = prefix;
-        while let Some(&first) = rest.first() {
-            let index = match node.find(first) {
+        while let Some((&first, after)) = rest.split_first() {
+            let index = match node.bytes.find(first) {
                 Ok(index) => index,
                 Err(index) => {
-                    node.children.insert(index, Edge::leaf(rest, peer));
+                    node.insert_child(index, first, Node::leaf(after, Peers::One(peer)));
                     self.len += 1;
                     return true;
                 }
             };
-            let child = &mut *node.children[index].node;
-            let common = common_prefix_len(&child.label, rest);
-            if common < child.label.len() {
+            let child = &mut node.children[index];
+            let tail = child.bytes.tail();
+            let common = common_prefix_len(tail, after);
+            if common < tail.len() {
                 child.split(common);
             }
-            rest = &rest[common..];
+            rest = &after[common..];
             node = child;
         }
         let first = node.peers.is_empty();
-        if let Err(index) = node.peers.binary_search(&peer) {
-            node.peers.insert(index, peer);
-        }
+        node.peers.insert(peer);
         if first {
             self.len += 1;
         }
@@ -203,37 +224,34 @@ impl<P: Copy + Ord> MultiTrie<P> {
     /// when `peer` was not subscribed to it, [`RemoveResult::LastRemoved`] when it was the last
     /// peer of the prefix, [`RemoveResult::Remaining`] otherwise.
     pub(crate) fn remove(&mut self, prefix: &[u8], peer: P) -> RemoveResult {
-        let Some(&first) = prefix.first() else {
+        if prefix.is_empty() {
             return release(&mut self.root.peers, peer, &mut self.len);
-        };
+        }
         let mut parent = &mut self.root;
         let mut parent_is_root = true;
-        let mut first = first;
         let mut rest = prefix;
-        loop {
-            let Ok(index) = parent.find(first) else {
+        while let Some((&first, after)) = rest.split_first() {
+            let Ok(index) = parent.bytes.find(first) else {
                 return RemoveResult::NotFound;
             };
-            let label = &parent.children[index].node.label;
-            if !rest.starts_with(label) {
+            let tail = parent.children[index].bytes.tail();
+            if !after.starts_with(tail) {
                 return RemoveResult::NotFound;
             }
-            if label.len() < rest.len() {
-                rest = &rest[label.len()..];
-                first = rest[0];
-                parent = &mut *parent.children[index].node;
+            if tail.len() < after.len() {
+                rest = &after[tail.len()..];
+                parent = &mut parent.children[index];
                 parent_is_root = false;
                 continue;
             }
-            let node = &mut *parent.children[index].node;
+            let node = &mut parent.children[index];
             let result = release(&mut node.peers, peer, &mut self.len);
             if result != RemoveResult::LastRemoved {
                 return result;
             }
             match node.children.len() {
                 0 => {
-                    parent.children.remove(index);
-                    shrink(&mut parent.children);
+                    parent.remove_child(index);
                     if !parent_is_root && parent.peers.is_empty() && parent.children.len() == 1 {
                         parent.merge_with_only_child();
                     }
@@ -243,6 +261,7 @@ impl<P: Copy + Ord> MultiTrie<P> {
             }
             return result;
         }
+        RemoveResult::NotFound
     }
 
     /// Unsubscribes `peer` from every prefix, and calls `f` with each prefix that has no peer
@@ -265,22 +284,28 @@ impl<P: Copy + Ord> MultiTrie<P> {
     pub(crate) fn remove_peer_each(&mut self, peer: P, mut f: impl FnMut(&[u8], RemoveResult)) {
         let mut emptied = false;
         let mut prefix = Vec::new();
-        // Nodes still to visit, each with the length of its parent's prefix.
-        let mut stack: Vec<(&mut Node<P>, usize)> = vec![(&mut self.root, 0)];
-        while let Some((node, depth)) = stack.pop() {
+        // Nodes still to visit, each with the length of its parent's prefix and its key.
+        let mut stack: Vec<(&mut Node<P>, usize, Option<u8>)> = vec![(&mut self.root, 0, None)];
+        while let Some((node, depth, key)) = stack.pop() {
             prefix.truncate(depth);
-            prefix.extend_from_slice(&node.label);
-            if node.peers.binary_search(&peer).is_ok() {
+            prefix.extend(key);
+            prefix.extend_from_slice(node.bytes.tail());
+            if node.peers.contains(peer) {
                 let result = release(&mut node.peers, peer, &mut self.len);
                 emptied |= result == RemoveResult::LastRemoved;
                 f(&prefix, result);
             }
             let depth = prefix.len();
+            let Node {
+                bytes, children, ..
+            } = node;
             stack.extend(
-                node.children
-                    .iter_mut()
+                bytes
+                    .keys()
+                    .iter()
+                    .zip(children.iter_mut())
                     .rev()
-                    .map(|edge| (&mut *edge.node, depth)),
+                    .map(|(&key, child)| (child, depth, Some(key))),
             );
         }
         if emptied {
@@ -300,20 +325,24 @@ impl<P: Copy + Ord> MultiTrie<P> {
         let mut node = &self.root;
         let mut rest = data;
         loop {
-            for &peer in &node.peers {
+            for &peer in node.peers.as_slice() {
                 f(peer);
             }
-            let Some(&first) = rest.first() else {
+            let Some((&first, after)) = rest.split_first() else {
                 return;
             };
-            let Ok(index) = node.find(first) else {
+            let Some(child) = node
+                .bytes
+                .position(first)
+                .and_then(|index| node.children.get(index))
+            else {
                 return;
             };
-            let child = &*node.children[index].node;
-            if !rest.starts_with(&child.label) {
+            let tail = child.bytes.tail();
+            if !starts_with(after, tail) {
                 return;
             }
-            rest = &rest[child.label.len()..];
+            rest = &after[tail.len()..];
             node = child;
         }
     }
@@ -323,56 +352,72 @@ impl<P: Copy + Ord> MultiTrie<P> {
     #[cfg(test)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], &[P])) {
         let mut prefix = Vec::new();
-        // Nodes still to visit, each with the length of its parent's prefix.
-        let mut stack: Vec<(&Node<P>, usize)> = vec![(&self.root, 0)];
-        while let Some((node, depth)) = stack.pop() {
+        // Nodes still to visit, each with the length of its parent's prefix and its key.
+        let mut stack: Vec<(&Node<P>, usize, Option<u8>)> = vec![(&self.root, 0, None)];
+        while let Some((node, depth, key)) = stack.pop() {
             prefix.truncate(depth);
-            prefix.extend_from_slice(&node.label);
+            prefix.extend(key);
+            prefix.extend_from_slice(node.bytes.tail());
             if !node.peers.is_empty() {
-                f(&prefix, &node.peers);
+                f(&prefix, node.peers.as_slice());
             }
             let depth = prefix.len();
-            stack.extend(node.children.iter().rev().map(|edge| (&*edge.node, depth)));
+            stack.extend(
+                node.bytes
+                    .keys()
+                    .iter()
+                    .zip(&node.children)
+                    .rev()
+                    .map(|(&key, child)| (child, depth, Some(key))),
+            );
         }
     }
 
     /// Restores the invariants everywhere after peer sets were emptied in place: removes the
     /// nodes without peers or children and merges those without peers and with one child,
-    /// bottom-up, without recursion. Allocates only its two stacks and the labels of merged
-    /// nodes: each child vector is rebuilt in its own allocation.
+    /// bottom-up, without recursion. Allocates only its stacks and the bytes of the nodes whose
+    /// keys or labels change: each child array is rebuilt in its own allocation.
     fn prune(&mut self) {
-        // Children kept so far by the nodes on `frames` (and the root), in ascending order of
-        // first byte within each node; each node's are on top of those of its ancestors.
-        let mut survivors: Vec<Edge<P>> = Vec::new();
+        // Children kept so far by the nodes on `frames` (and the root), in ascending order of key
+        // within each node; each node's are on top of those of its ancestors. `keys` holds their
+        // keys.
+        let mut survivors: Vec<Node<P>> = Vec::new();
+        let mut keys: Vec<u8> = Vec::new();
         let mut frames: Vec<Frame<P>> = Vec::new();
         let mut root_pending = mem::take(&mut self.root.children);
         root_pending.reverse();
         let mut root_kept = 0;
         loop {
             let next = match frames.last_mut() {
-                Some(top) => top.pending.pop(),
-                None => root_pending.pop(),
+                Some(top) => top
+                    .pending
+                    .pop()
+                    .map(|child| (child, nth_last_key(&top.node, top.pending.len()))),
+                None => root_pending
+                    .pop()
+                    .map(|child| (child, nth_last_key(&self.root, root_pending.len()))),
             };
-            if let Some(mut edge) = next {
-                let mut pending = mem::take(&mut edge.node.children);
+            if let Some((mut node, key)) = next {
+                let mut pending = mem::take(&mut node.children);
                 pending.reverse();
                 frames.push(Frame {
-                    edge,
+                    key,
+                    node,
                     pending,
                     kept: 0,
                 });
                 continue;
             }
             let Some(Frame {
-                mut edge,
+                key,
+                mut node,
                 pending,
                 kept,
             }) = frames.pop()
             else {
                 break;
             };
-            let node = &mut *edge.node;
-            node.children = reattach(pending, &mut survivors, kept);
+            reattach(&mut node, pending, &mut survivors, &mut keys, kept);
             if node.peers.is_empty() {
                 match node.children.len() {
                     // Dropped: it has no children any more.
@@ -381,13 +426,20 @@ impl<P: Copy + Ord> MultiTrie<P> {
                     _ => {}
                 }
             }
-            survivors.push(edge);
+            survivors.push(node);
+            keys.push(key);
             match frames.last_mut() {
                 Some(top) => top.kept += 1,
                 None => root_kept += 1,
             }
         }
-        self.root.children = reattach(root_pending, &mut survivors, root_kept);
+        reattach(
+            &mut self.root,
+            root_pending,
+            &mut survivors,
+            &mut keys,
+            root_kept,
+        );
     }
 
     /// The number of nodes in the tree, the root included.
@@ -397,15 +449,30 @@ impl<P: Copy + Ord> MultiTrie<P> {
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
             count += 1;
-            stack.extend(node.children.iter().map(|edge| &*edge.node));
+            stack.extend(node.children.iter());
         }
         count
+    }
+
+    /// The bytes the tree allocated on the heap: child arrays, peer arrays and heap bytes.
+    #[cfg(test)]
+    fn heap_size(&self) -> usize {
+        let mut size = 0;
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            size += node.children.capacity() * mem::size_of::<Node<P>>() + node.bytes.heap_size();
+            if let Peers::Many(peers) = &node.peers {
+                size += mem::size_of_val(&**peers);
+            }
+            stack.extend(node.children.iter());
+        }
+        size
     }
 
     /// Panics unless the tree keeps the invariants listed in the module documentation.
     #[cfg(test)]
     fn assert_invariants(&self) {
-        assert!(self.root.label.is_empty(), "root label");
+        assert!(self.root.bytes.tail().is_empty(), "root label");
         let mut with_peers = 0;
         let mut stack = vec![(&self.root, true)];
         while let Some((node, is_root)) = stack.pop() {
@@ -413,122 +480,165 @@ impl<P: Copy + Ord> MultiTrie<P> {
                 with_peers += 1;
             }
             if !is_root {
-                assert!(!node.label.is_empty(), "empty label below the root");
                 assert!(
                     !node.peers.is_empty() || node.children.len() >= 2,
                     "redundant node"
                 );
             }
-            assert!(
-                node.peers.windows(2).all(|pair| pair[0] < pair[1]),
-                "peers out of order"
-            );
-            assert!(
-                node.peers.capacity() <= 4 * node.peers.len() + 4,
-                "peer slack"
-            );
+            if let Peers::Many(peers) = &node.peers {
+                assert_ne!(peers.len(), 1, "one peer not inline");
+                assert!(
+                    peers.windows(2).all(|pair| pair[0] < pair[1]),
+                    "peers out of order"
+                );
+            }
+            node.bytes.assert_canonical();
+            assert_eq!(node.bytes.keys().len(), node.children.len(), "keys");
             assert!(
                 node.children.capacity() <= 4 * node.children.len() + 4,
                 "child slack"
             );
-            for pair in node.children.windows(2) {
-                assert!(pair[0].first < pair[1].first, "children out of order");
-            }
-            for edge in &node.children {
-                assert_eq!(edge.first, edge.node.label[0], "first byte");
-                stack.push((&edge.node, false));
-            }
+            stack.extend(node.children.iter().map(|child| (child, false)));
         }
         assert_eq!(with_peers, self.len, "len");
     }
 }
 
 impl<P> Drop for MultiTrie<P> {
-    /// Frees the nodes one at a time from an explicit stack, so that deep trees do not overflow
-    /// the thread's stack as a derived drop of the nested boxes would.
+    /// Frees the nodes one array at a time from an explicit stack, so that deep trees do not
+    /// overflow the thread's stack as a derived drop of the nested arrays would.
     fn drop(&mut self) {
-        let mut stack: Vec<Box<Node<P>>> = mem::take(&mut self.root.children)
-            .into_iter()
-            .map(|edge| edge.node)
-            .collect();
-        while let Some(mut node) = stack.pop() {
-            stack.extend(node.children.drain(..).map(|edge| edge.node));
+        let mut stack = vec![mem::take(&mut self.root.children)];
+        while let Some(mut children) = stack.pop() {
+            for child in children.iter_mut() {
+                if !child.children.is_empty() {
+                    stack.push(mem::take(&mut child.children));
+                }
+            }
         }
     }
 }
 
 impl<P> Node<P> {
-    /// A node with the given label, no peers and no children.
-    fn empty(label: Box<[u8]>) -> Self {
+    /// A node with the given tail and peers, and no children.
+    fn leaf(tail: &[u8], peers: Peers<P>) -> Self {
         Self {
-            label,
-            peers: Vec::new(),
+            bytes: Bytes::new(&[tail], &[]),
+            peers,
             children: Vec::new(),
         }
     }
 
-    /// The index of the child whose label starts with `first`, or where to insert it.
-    #[inline]
-    fn find(&self, first: u8) -> Result<usize, usize> {
-        self.children
-            .binary_search_by_key(&first, |edge| edge.first)
+    /// Inserts `child`, whose key is `key`, at `index`.
+    fn insert_child(&mut self, index: usize, key: u8, child: Node<P>) {
+        grow_insert(&mut self.children, index, child);
+        self.bytes.insert_key(index, key);
     }
 
-    /// Splits the label at `at` (0 < `at` < label length): this node keeps the first `at` bytes
-    /// and no peers, and gets one child that takes the rest of the label, the peers and the
-    /// children.
+    /// Removes the child at `index`, which has no children.
+    fn remove_child(&mut self, index: usize) {
+        let child = shrink_remove(&mut self.children, index);
+        debug_assert!(child.children.is_empty());
+        self.bytes.remove_key(index);
+    }
+
+    /// Splits the label after the key and `at` bytes of the tail (`at` < tail length): this node
+    /// keeps that much and no peers, and gets one child that takes the rest of the label, the
+    /// peers and the children.
     fn split(&mut self, at: usize) {
-        debug_assert!(0 < at && at < self.label.len());
-        let tail = Node {
-            label: self.label[at..].into(),
-            peers: mem::take(&mut self.peers),
+        let (tail, keys) = (self.bytes.tail(), self.bytes.keys());
+        debug_assert!(at < tail.len());
+        let key = tail[at];
+        let lower = Node {
+            bytes: Bytes::new(&[&tail[at + 1..]], keys),
+            peers: mem::replace(&mut self.peers, Peers::none()),
             children: mem::take(&mut self.children),
         };
-        self.label = self.label[..at].into();
-        self.children = vec![Edge {
-            first: tail.label[0],
-            node: Box::new(tail),
-        }];
+        self.bytes = Bytes::new(&[&tail[..at]], &[key]);
+        self.children = vec![lower];
     }
 
-    /// Absorbs the only child: its label is appended to this node's, and its peers and children
-    /// become this node's. The node must have no peers and exactly one child.
+    /// Absorbs the only child: its key and tail are appended to this node's tail, and its peers,
+    /// keys and children become this node's. The node must have no peers and exactly one child.
     fn merge_with_only_child(&mut self) {
         debug_assert!(self.peers.is_empty() && self.children.len() == 1);
-        let Some(Edge {
-            node: mut child, ..
-        }) = self.children.pop()
-        else {
+        let Some(mut child) = mem::take(&mut self.children).pop() else {
             return;
         };
-        let mut label = Vec::with_capacity(self.label.len() + child.label.len());
-        label.extend_from_slice(&self.label);
-        label.extend_from_slice(&child.label);
-        self.label = label.into_boxed_slice();
-        self.peers = mem::take(&mut child.peers);
+        self.bytes = Bytes::new(
+            &[self.bytes.tail(), self.bytes.keys(), child.bytes.tail()],
+            child.bytes.keys(),
+        );
+        self.peers = mem::replace(&mut child.peers, Peers::none());
         self.children = mem::take(&mut child.children);
     }
 }
 
-impl<P> Edge<P> {
-    /// A new leaf spelling `label` (not empty), with one peer.
-    fn leaf(label: &[u8], peer: P) -> Self {
-        let mut node = Node::empty(label.into());
-        node.peers = vec![peer];
-        Self {
-            first: label[0],
-            node: Box::new(node),
+impl<P> Peers<P> {
+    /// No peer. Does not allocate.
+    fn none() -> Self {
+        Self::Many(Box::default())
+    }
+
+    /// Whether there is no peer.
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::Many(peers) if peers.is_empty())
+    }
+
+    /// The peers, sorted.
+    #[inline]
+    fn as_slice(&self) -> &[P] {
+        match self {
+            Self::One(peer) => slice::from_ref(peer),
+            Self::Many(peers) => peers,
         }
     }
 }
 
+impl<P: Copy + Ord> Peers<P> {
+    /// Whether `peer` is one of them.
+    fn contains(&self, peer: P) -> bool {
+        self.as_slice().binary_search(&peer).is_ok()
+    }
+
+    /// Adds `peer`, unless it is one of them already.
+    fn insert(&mut self, peer: P) {
+        match self {
+            Self::Many(peers) if peers.is_empty() => *self = Self::One(peer),
+            Self::One(one) if *one == peer => {}
+            Self::One(one) => *self = Self::Many(Box::new([peer.min(*one), peer.max(*one)])),
+            Self::Many(peers) => {
+                if let Err(index) = peers.binary_search(&peer) {
+                    insert_at(peers, index, peer);
+                }
+            }
+        }
+    }
+
+    /// Removes `peer`. Returns whether it was one of them.
+    fn remove(&mut self, peer: P) -> bool {
+        match self {
+            Self::One(one) if *one == peer => *self = Self::none(),
+            Self::One(_) => return false,
+            Self::Many(peers) => {
+                let Ok(index) = peers.binary_search(&peer) else {
+                    return false;
+                };
+                remove_at(peers, index);
+                if let [last] = **peers {
+                    *self = Self::One(last);
+                }
+            }
+        }
+        true
+    }
+}
+
 /// Takes `peer` out of a prefix's `peers` and, when that empties them, one from the map's `len`.
-fn release<P: Copy + Ord>(peers: &mut Vec<P>, peer: P, len: &mut usize) -> RemoveResult {
-    let Ok(index) = peers.binary_search(&peer) else {
+fn release<P: Copy + Ord>(peers: &mut Peers<P>, peer: P, len: &mut usize) -> RemoveResult {
+    if !peers.remove(peer) {
         return RemoveResult::NotFound;
-    };
-    peers.remove(index);
-    shrink(peers);
+    }
     if !peers.is_empty() {
         return RemoveResult::Remaining;
     }
@@ -536,39 +646,29 @@ fn release<P: Copy + Ord>(peers: &mut Vec<P>, peer: P, len: &mut usize) -> Remov
     RemoveResult::LastRemoved
 }
 
-/// The child vector of a node finished by [`MultiTrie::prune`]: the node's own (emptied) vector
-/// `pending`, refilled with the last `kept` entries of `survivors`.
+/// The key of the child that comes `after` children before the end of `node`'s keys.
+fn nth_last_key<P>(node: &Node<P>, after: usize) -> u8 {
+    let keys = node.bytes.keys();
+    keys[keys.len() - after - 1]
+}
+
+/// Finishes a node of [`MultiTrie::prune`]: its child array becomes its own (emptied) vector
+/// `pending` refilled with the last `kept` entries of `survivors`, and its keys the last `kept`
+/// entries of `keys`.
 fn reattach<P>(
-    mut pending: Vec<Edge<P>>,
-    survivors: &mut Vec<Edge<P>>,
+    node: &mut Node<P>,
+    mut pending: Vec<Node<P>>,
+    survivors: &mut Vec<Node<P>>,
+    keys: &mut Vec<u8>,
     kept: usize,
-) -> Vec<Edge<P>> {
+) {
     debug_assert!(pending.is_empty());
-    pending.extend(survivors.drain(survivors.len() - kept..));
+    let from = survivors.len() - kept;
+    pending.extend(survivors.drain(from..));
     shrink(&mut pending);
-    pending
-}
-
-/// Gives back a vector's spare capacity once it is four times its length or more.
-fn shrink<T>(vec: &mut Vec<T>) {
-    if vec.len() <= vec.capacity() / 4 {
-        vec.shrink_to_fit();
-    }
-}
-
-/// The length of the longest common prefix of `a` and `b`. Compares 32-byte chunks as slices
-/// (one `memcmp` each) before the bytes of the last chunk, so long labels are compared quickly.
-fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
-    const CHUNK: usize = 32;
-    let len = a.len().min(b.len());
-    let mut i = 0;
-    while i + CHUNK <= len && a[i..i + CHUNK] == b[i..i + CHUNK] {
-        i += CHUNK;
-    }
-    while i < len && a[i] == b[i] {
-        i += 1;
-    }
-    i
+    node.children = pending;
+    node.bytes.set_keys(&keys[from..]);
+    keys.truncate(from);
 }
 
 #[cfg(test)]
@@ -597,6 +697,17 @@ mod tests {
         fn topic(&mut self, max_len: u64) -> Vec<u8> {
             let len = self.below(max_len + 1);
             (0..len).map(|_| b"abc"[self.below(3) as usize]).collect()
+        }
+
+        /// A topic made to exercise the node layout: one of a few stems (empty, or long enough
+        /// that a node's tail and keys no longer fit inline), then up to `max_len` bytes over a
+        /// 40-letter alphabet, so that nodes have more keys than a linear scan covers.
+        fn long_topic(&mut self, max_len: u64) -> Vec<u8> {
+            let stem = [0, 19, 20, 27, 28, 60][self.below(6) as usize];
+            let mut topic = vec![b'x'; stem];
+            let len = self.below(max_len + 1);
+            topic.extend((0..len).map(|_| b'0' + self.below(40) as u8));
+            topic
         }
     }
 
@@ -843,6 +954,17 @@ mod tests {
 
     #[test]
     fn agrees_with_a_naive_model() {
+        agrees_with_a_naive_model_on(XorShift::topic);
+    }
+
+    #[test]
+    fn agrees_with_a_naive_model_on_long_and_wide_nodes() {
+        agrees_with_a_naive_model_on(XorShift::long_topic);
+    }
+
+    /// Random operations on topics from `topic` (given a maximum length, 5 for a prefix and 7
+    /// for the data to match), checked against a naive model after each.
+    fn agrees_with_a_naive_model_on(topic: fn(&mut XorShift, u64) -> Vec<u8>) {
         for seed in [1, 0x9e37_79b9_7f4a_7c15, 42, 7_777_777] {
             let mut rng = XorShift(seed);
             let mut map = MultiTrie::new();
@@ -850,7 +972,7 @@ mod tests {
             for step in 0..5_000 {
                 match rng.below(20) {
                     0..=7 => {
-                        let prefix = rng.topic(5);
+                        let prefix = topic(&mut rng, 5);
                         let peer = rng.below(5);
                         let set = model.entry(prefix.clone()).or_default();
                         let first = set.is_empty();
@@ -858,7 +980,7 @@ mod tests {
                         assert_eq!(map.add(&prefix, peer), first, "add {prefix:?} {peer}");
                     }
                     8..=15 => {
-                        let prefix = rng.topic(5);
+                        let prefix = topic(&mut rng, 5);
                         let peer = rng.below(5);
                         let set = model.entry(prefix.clone()).or_default();
                         let expected = if !set.remove(&peer) {
@@ -886,7 +1008,7 @@ mod tests {
                         assert_eq!(remove_peer(&mut map, peer), expected, "remove_peer {peer}");
                     }
                     _ => {
-                        let data = rng.topic(7);
+                        let data = topic(&mut rng, 7);
                         let expected: BTreeSet<u64> = model
                             .iter()
                             .filter(|(prefix, _)| data.starts_with(prefix))
@@ -940,11 +1062,18 @@ mod tests {
             assert_eq!(map.remove(&topics[i], 1), RemoveResult::LastRemoved);
             if i % 10_000 == 0 {
                 map.assert_invariants();
+                // Memory follows what is left: at most 2 × len + 1 nodes, in child arrays of at
+                // most 4 × length + 4 slots of 64 bytes, one key per node and the bytes of the
+                // prefixes (one peer each: inline).
+                let left = &topics[i + 1..];
+                let bytes: usize = left.iter().map(Vec::len).sum();
+                let nodes = 2 * left.len() + 1;
+                assert!(map.heap_size() <= 64 * 8 * nodes + nodes + bytes, "memory");
             }
         }
         assert!(map.is_empty());
         assert_eq!(map.node_count(), 1);
-        assert!(map.root.children.capacity() <= 4);
+        assert_eq!(map.heap_size(), 0);
 
         // The same through remove_peer, with a second peer on every other topic.
         for (i, topic) in topics.iter().enumerate() {
@@ -959,7 +1088,7 @@ mod tests {
         assert_eq!(remove_peer(&mut map, 2).len(), 50_000);
         assert!(map.is_empty());
         assert_eq!(map.node_count(), 1);
-        assert!(map.root.children.capacity() <= 4);
+        assert_eq!(map.heap_size(), 0);
     }
 
     #[test]

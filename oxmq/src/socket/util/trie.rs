@@ -8,59 +8,67 @@
 //!
 //! # Design
 //!
-//! The set is a radix tree (a compressed trie). Every node except the root stores the label of
-//! the edge that leads to it as one byte string, so a topic that shares nothing with the others is
-//! a single node however long it is, and the concatenated labels from the root to a node spell
-//! the prefix that node stands for. A node stores how many times its prefix was added (0 for a
-//! node that only exists because two longer prefixes share its label) and its children.
+//! The set is a radix tree (a compressed trie). Every edge carries a non-empty label, so a topic
+//! that shares nothing with the others is a single node however long it is, and the concatenated
+//! labels from the root to a node spell the prefix that node stands for. A node stores how many
+//! times its prefix was added (0 for a node that only exists because two longer prefixes share
+//! its label) and its children.
 //!
-//! The children are a vector sorted by the first byte of their labels; no two children share a
-//! first byte, and each entry keeps a copy of that byte next to the child's pointer. Finding the
-//! child for the next byte of a topic is a binary search over these entries: at most 9
-//! comparisons at the full fan-out of 256, within one contiguous block of 16 bytes per child. A
-//! 256-slot table would find the child with one load, but would cost 2 KiB of pointers per node
-//! whatever its fan-out, so memory would follow the number of nodes times 256 instead of the
-//! number of subscriptions (libzmq's tables, which span the range of the children's first bytes,
-//! have the same worst case). Below the first levels of a tree most nodes have few children,
-//! where the binary search is one or two comparisons.
+//! The layout follows what a lookup reads (see [`radix`](super::radix)): a node's children are
+//! stored by value in one array, sorted by the first byte of their labels (no two share one); the node keeps these first bytes, its *keys*, and a child keeps only the rest of
+//! its label, its *tail*. Tail and keys are one byte string inside the node, on the heap only
+//! when they are longer than 29 bytes. A node is 64 bytes, aligned to a cache line, so a lookup
+//! reads one cache line per level of the tree: the count, the keys (scanned for the next byte of
+//! the topic: linearly up to 16 keys, by binary search beyond), and the pointer to the children;
+//! then the chosen child's line, whose tail is compared with the topic (not at all for a one-byte
+//! label). A 256-slot table would find the child with one load, but would cost 2 KiB of pointers
+//! per node whatever its fan-out, so memory would follow the number of nodes times 256 instead of
+//! the number of subscriptions (libzmq's tables, which span the range of the children's first
+//! bytes, have the same worst case).
 //!
 //! The tree keeps these invariants between calls:
 //!
-//! - the root has an empty label; every other node has a non-empty label;
+//! - the root has no label (an empty tail and no key); every other node's label is its key in its
+//!   parent followed by its tail;
 //! - every node other than the root either is counted or has at least two children (a node with
 //!   one child and no count is merged with that child, a node with neither is removed);
-//! - labels are allocated to their exact length, and a child vector's capacity is at most four
-//!   times its length, plus four.
+//! - a node has as many keys as children, in ascending order; a child array's capacity is at
+//!   most four times its length, plus four (it doubles when full, and is shrunk
+//!   when its length falls to a quarter of its capacity); heap bytes are allocated to their exact
+//!   length, and tail and keys are inline exactly when they fit.
 //!
 //! # No recursion
 //!
 //! Nothing recurses, so no call's stack use grows with the length of a topic or the depth of the
 //! tree. [`Trie::add`], [`Trie::remove`] and [`Trie::check`] are loops that follow one path from
 //! the root; [`Trie::for_each`] and the tree's destruction walk it with an explicit stack on the
-//! heap. A derived `Drop` of nested boxes would recurse once per level, so [`Trie`] implements
-//! `Drop` itself: it detaches children into a vector before each node is freed, and nodes are only
+//! heap. A derived `Drop` of nested arrays would recurse once per level, so [`Trie`] implements
+//! `Drop` itself: it detaches each node's children before the node is freed, and nodes are only
 //! ever dropped without children.
 //!
 //! # Memory
 //!
-//! Adding a prefix allocates at most two nodes (a new leaf and, when the prefix diverges inside an
+//! Adding a prefix creates at most two nodes (a new leaf and, when the prefix diverges inside an
 //! edge, the node that splits that edge). Each node but the root is counted or has two children,
-//! so there are at most `2 × len() + 1` nodes, and the labels hold at most the total length of
-//! the distinct prefixes: memory is O(distinct prefix bytes + distinct prefixes), whatever the
-//! number of duplicates. Removing a prefix gives its memory back at once: the leaf is freed, a
-//! node left with one child and no count is merged with that child, and a child vector is shrunk
-//! when its length falls to a quarter of its capacity.
+//! so there are at most `2 × len() + 1` nodes of 64 bytes, and the heap bytes hold at most the
+//! total length of the distinct prefixes plus one key per node: memory is O(distinct prefix
+//! bytes + distinct prefixes), whatever the number of duplicates. Removing a prefix gives its
+//! memory back at once: the leaf is removed from its parent's array, which is shrunk when its
+//! length falls to a quarter of its capacity, and a node left with one child and no count is
+//! merged with that child.
 //!
 //! # Complexity
 //!
-//! With `n` the length of the argument: `check` is O(n) (at most one binary search per node on
-//! the path and one byte comparison per byte, with edge labels compared as whole slices), does not
-//! allocate, and does not depend on the number of subscriptions. `add` and `remove` are O(n) plus
-//! the copy of at most two labels and one insertion or removal in a child vector. `for_each` is
-//! linear in the size of the tree plus the bytes it hands out.
+//! With `n` the length of the argument: `check` is O(n) (at most one search of at most 256 keys
+//! per node on the path and one byte comparison per byte, with tails compared as whole slices),
+//! does not allocate, and does not depend on the number of subscriptions. `add` and `remove` are
+//! O(n + fan-out) plus the copy of at most two labels, one child array and one key string.
+//! `for_each` is linear in the size of the tree plus the bytes it hands out.
 
 use std::fmt;
 use std::mem;
+
+use super::radix::{Bytes, common_prefix_len, grow_insert, shrink_remove, starts_with};
 
 /// A set of byte-string prefixes, each counted, matched against message topics.
 ///
@@ -72,23 +80,21 @@ pub(crate) struct Trie {
     len: usize,
 }
 
-/// One node of the radix tree.
+/// The bytes inline in a node: 29, so that a node is 64 bytes.
+const INLINE: usize = 29;
+
+/// One node of the radix tree: 64 bytes, one cache line.
+#[repr(align(64))]
 struct Node {
-    /// The label of the edge from the parent: empty for the root only.
-    label: Box<[u8]>,
+    /// The tail of the label and the children's keys.
+    bytes: Bytes<INLINE>,
     /// How many times the prefix this node spells was added and not removed yet.
     count: usize,
-    /// The children, sorted by the first byte of their labels, at most one per byte.
-    children: Vec<Edge>,
+    /// The children, in the order of their keys.
+    children: Vec<Node>,
 }
 
-/// A child of a node, with the first byte of its label kept inline for the binary search.
-struct Edge {
-    /// `node.label[0]`.
-    first: u8,
-    /// The child.
-    node: Box<Node>,
-}
+const _: () = assert!(mem::size_of::<Node>() == 64);
 
 /// An empty one, as `new()`.
 impl Default for Trie {
@@ -110,7 +116,7 @@ impl Trie {
     /// An empty set. Does not allocate.
     pub(crate) fn new() -> Self {
         Self {
-            root: Node::empty(Box::default()),
+            root: Node::leaf(&[], 0),
             len: 0,
         }
     }
@@ -131,21 +137,22 @@ impl Trie {
     pub(crate) fn add(&mut self, prefix: &[u8]) -> bool {
         let mut node = &mut self.root;
         let mut rest = prefix;
-        while let Some(&first) = rest.first() {
-            let index = match node.find(first) {
+        while let Some((&first, after)) = rest.split_first() {
+            let index = match node.bytes.find(first) {
                 Ok(index) => index,
                 Err(index) => {
-                    node.children.insert(index, Edge::leaf(rest));
+                    node.insert_child(index, first, Node::leaf(after, 1));
                     self.len += 1;
                     return true;
                 }
             };
-            let child = &mut *node.children[index].node;
-            let common = common_prefix_len(&child.label, rest);
-            if common < child.label.len() {
+            let child = &mut node.children[index];
+            let tail = child.bytes.tail();
+            let common = common_prefix_len(tail, after);
+            if common < tail.len() {
                 child.split(common);
             }
-            rest = &rest[common..];
+            rest = &after[common..];
             node = child;
         }
         node.count += 1;
@@ -160,36 +167,33 @@ impl Trie {
     /// count reached 0), `false` when it is still counted or was not in the set (then nothing
     /// changes).
     pub(crate) fn remove(&mut self, prefix: &[u8]) -> bool {
-        let Some(&first) = prefix.first() else {
+        if prefix.is_empty() {
             return release(&mut self.root.count, &mut self.len);
-        };
+        }
         let mut parent = &mut self.root;
         let mut parent_is_root = true;
-        let mut first = first;
         let mut rest = prefix;
-        loop {
-            let Ok(index) = parent.find(first) else {
+        while let Some((&first, after)) = rest.split_first() {
+            let Ok(index) = parent.bytes.find(first) else {
                 return false;
             };
-            let label = &parent.children[index].node.label;
-            if !rest.starts_with(label) {
+            let tail = parent.children[index].bytes.tail();
+            if !after.starts_with(tail) {
                 return false;
             }
-            if label.len() < rest.len() {
-                rest = &rest[label.len()..];
-                first = rest[0];
-                parent = &mut *parent.children[index].node;
+            if tail.len() < after.len() {
+                rest = &after[tail.len()..];
+                parent = &mut parent.children[index];
                 parent_is_root = false;
                 continue;
             }
-            let node = &mut *parent.children[index].node;
+            let node = &mut parent.children[index];
             if !release(&mut node.count, &mut self.len) {
                 return false;
             }
             match node.children.len() {
                 0 => {
-                    parent.children.remove(index);
-                    shrink(&mut parent.children);
+                    parent.remove_child(index);
                     if !parent_is_root && parent.count == 0 && parent.children.len() == 1 {
                         parent.merge_with_only_child();
                     }
@@ -199,6 +203,7 @@ impl Trie {
             }
             return true;
         }
+        false
     }
 
     /// Whether a prefix in the set is a prefix of `data`. The empty prefix, once added, matches
@@ -213,17 +218,21 @@ impl Trie {
             if node.count != 0 {
                 return true;
             }
-            let Some(&first) = rest.first() else {
+            let Some((&first, after)) = rest.split_first() else {
                 return false;
             };
-            let Ok(index) = node.find(first) else {
+            let Some(child) = node
+                .bytes
+                .position(first)
+                .and_then(|index| node.children.get(index))
+            else {
                 return false;
             };
-            let child = &*node.children[index].node;
-            if !rest.starts_with(&child.label) {
+            let tail = child.bytes.tail();
+            if !starts_with(after, tail) {
                 return false;
             }
-            rest = &rest[child.label.len()..];
+            rest = &after[tail.len()..];
             node = child;
         }
     }
@@ -232,16 +241,24 @@ impl Trie {
     /// order. The slice is only valid for the call: `f` copies what it keeps.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8])) {
         let mut prefix = Vec::new();
-        // Nodes still to visit, each with the length of its parent's prefix.
-        let mut stack: Vec<(&Node, usize)> = vec![(&self.root, 0)];
-        while let Some((node, depth)) = stack.pop() {
+        // Nodes still to visit, each with the length of its parent's prefix and its key.
+        let mut stack: Vec<(&Node, usize, Option<u8>)> = vec![(&self.root, 0, None)];
+        while let Some((node, depth, key)) = stack.pop() {
             prefix.truncate(depth);
-            prefix.extend_from_slice(&node.label);
+            prefix.extend(key);
+            prefix.extend_from_slice(node.bytes.tail());
             if node.count != 0 {
                 f(&prefix);
             }
             let depth = prefix.len();
-            stack.extend(node.children.iter().rev().map(|edge| (&*edge.node, depth)));
+            stack.extend(
+                node.bytes
+                    .keys()
+                    .iter()
+                    .zip(&node.children)
+                    .rev()
+                    .map(|(&key, child)| (child, depth, Some(key))),
+            );
         }
     }
 
@@ -252,15 +269,27 @@ impl Trie {
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
             count += 1;
-            stack.extend(node.children.iter().map(|edge| &*edge.node));
+            stack.extend(node.children.iter());
         }
         count
+    }
+
+    /// The bytes the tree allocated on the heap: child arrays and heap bytes.
+    #[cfg(test)]
+    fn heap_size(&self) -> usize {
+        let mut size = 0;
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            size += node.children.capacity() * mem::size_of::<Node>() + node.bytes.heap_size();
+            stack.extend(node.children.iter());
+        }
+        size
     }
 
     /// Panics unless the tree keeps the invariants listed in the module documentation.
     #[cfg(test)]
     fn assert_invariants(&self) {
-        assert!(self.root.label.is_empty(), "root label");
+        assert!(self.root.bytes.tail().is_empty(), "root label");
         let mut counted = 0;
         let mut stack = vec![(&self.root, true)];
         while let Some((node, is_root)) = stack.pop() {
@@ -268,104 +297,90 @@ impl Trie {
                 counted += 1;
             }
             if !is_root {
-                assert!(!node.label.is_empty(), "empty label below the root");
                 assert!(
                     node.count != 0 || node.children.len() >= 2,
                     "redundant node"
                 );
             }
+            node.bytes.assert_canonical();
+            assert_eq!(node.bytes.keys().len(), node.children.len(), "keys");
             assert!(
                 node.children.capacity() <= 4 * node.children.len() + 4,
                 "slack"
             );
-            for pair in node.children.windows(2) {
-                assert!(pair[0].first < pair[1].first, "children out of order");
-            }
-            for edge in &node.children {
-                assert_eq!(edge.first, edge.node.label[0], "first byte");
-                stack.push((&edge.node, false));
-            }
+            stack.extend(node.children.iter().map(|child| (child, false)));
         }
         assert_eq!(counted, self.len, "len");
     }
 }
 
 impl Drop for Trie {
-    /// Frees the nodes one at a time from an explicit stack, so that deep trees do not overflow
-    /// the thread's stack as a derived drop of the nested boxes would.
+    /// Frees the nodes one array at a time from an explicit stack, so that deep trees do not
+    /// overflow the thread's stack as a derived drop of the nested arrays would.
     fn drop(&mut self) {
-        let mut stack: Vec<Box<Node>> = mem::take(&mut self.root.children)
-            .into_iter()
-            .map(|edge| edge.node)
-            .collect();
-        while let Some(mut node) = stack.pop() {
-            stack.extend(node.children.drain(..).map(|edge| edge.node));
+        let mut stack = vec![mem::take(&mut self.root.children)];
+        while let Some(mut children) = stack.pop() {
+            for child in children.iter_mut() {
+                if !child.children.is_empty() {
+                    stack.push(mem::take(&mut child.children));
+                }
+            }
         }
     }
 }
 
 impl Node {
-    /// A node with the given label, no count and no children.
-    fn empty(label: Box<[u8]>) -> Self {
+    /// A node with the given tail, count and no children.
+    fn leaf(tail: &[u8], count: usize) -> Self {
         Self {
-            label,
-            count: 0,
+            bytes: Bytes::new(&[tail], &[]),
+            count,
             children: Vec::new(),
         }
     }
 
-    /// The index of the child whose label starts with `first`, or where to insert it.
-    #[inline]
-    fn find(&self, first: u8) -> Result<usize, usize> {
-        self.children
-            .binary_search_by_key(&first, |edge| edge.first)
+    /// Inserts `child`, whose key is `key`, at `index`.
+    fn insert_child(&mut self, index: usize, key: u8, child: Node) {
+        grow_insert(&mut self.children, index, child);
+        self.bytes.insert_key(index, key);
     }
 
-    /// Splits the label at `at` (0 < `at` < label length): this node keeps the first `at` bytes
-    /// and no count, and gets one child that takes the rest of the label, the count and the
-    /// children.
+    /// Removes the child at `index`, which has no children.
+    fn remove_child(&mut self, index: usize) {
+        let child = shrink_remove(&mut self.children, index);
+        debug_assert!(child.children.is_empty());
+        self.bytes.remove_key(index);
+    }
+
+    /// Splits the label after the key and `at` bytes of the tail (`at` < tail length): this node
+    /// keeps that much and no count, and gets one child that takes the rest of the label, the
+    /// count and the children.
     fn split(&mut self, at: usize) {
-        debug_assert!(0 < at && at < self.label.len());
-        let tail = Node {
-            label: self.label[at..].into(),
+        let (tail, keys) = (self.bytes.tail(), self.bytes.keys());
+        debug_assert!(at < tail.len());
+        let key = tail[at];
+        let lower = Node {
+            bytes: Bytes::new(&[&tail[at + 1..]], keys),
             count: mem::take(&mut self.count),
             children: mem::take(&mut self.children),
         };
-        self.label = self.label[..at].into();
-        self.children = vec![Edge {
-            first: tail.label[0],
-            node: Box::new(tail),
-        }];
+        self.bytes = Bytes::new(&[&tail[..at]], &[key]);
+        self.children = vec![lower];
     }
 
-    /// Absorbs the only child: its label is appended to this node's, and its count and children
-    /// become this node's. The node must have no count and exactly one child.
+    /// Absorbs the only child: its key and tail are appended to this node's tail, and its count,
+    /// keys and children become this node's. The node must have no count and exactly one child.
     fn merge_with_only_child(&mut self) {
         debug_assert!(self.count == 0 && self.children.len() == 1);
-        let Some(Edge {
-            node: mut child, ..
-        }) = self.children.pop()
-        else {
+        let Some(mut child) = mem::take(&mut self.children).pop() else {
             return;
         };
-        let mut label = Vec::with_capacity(self.label.len() + child.label.len());
-        label.extend_from_slice(&self.label);
-        label.extend_from_slice(&child.label);
-        self.label = label.into_boxed_slice();
+        self.bytes = Bytes::new(
+            &[self.bytes.tail(), self.bytes.keys(), child.bytes.tail()],
+            child.bytes.keys(),
+        );
         self.count = child.count;
         self.children = mem::take(&mut child.children);
-    }
-}
-
-impl Edge {
-    /// A new leaf spelling `label` (not empty), counted once.
-    fn leaf(label: &[u8]) -> Self {
-        let mut node = Node::empty(label.into());
-        node.count = 1;
-        Self {
-            first: label[0],
-            node: Box::new(node),
-        }
     }
 }
 
@@ -381,28 +396,6 @@ fn release(count: &mut usize, len: &mut usize) -> bool {
     }
     *len -= 1;
     true
-}
-
-/// Gives back a vector's spare capacity once it is four times its length or more.
-fn shrink<T>(vec: &mut Vec<T>) {
-    if vec.len() <= vec.capacity() / 4 {
-        vec.shrink_to_fit();
-    }
-}
-
-/// The length of the longest common prefix of `a` and `b`. Compares 32-byte chunks as slices
-/// (one `memcmp` each) before the bytes of the last chunk, so long labels are compared quickly.
-fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
-    const CHUNK: usize = 32;
-    let len = a.len().min(b.len());
-    let mut i = 0;
-    while i + CHUNK <= len && a[i..i + CHUNK] == b[i..i + CHUNK] {
-        i += CHUNK;
-    }
-    while i < len && a[i] == b[i] {
-        i += 1;
-    }
-    i
 }
 
 #[cfg(test)]
@@ -431,6 +424,17 @@ mod tests {
         fn topic(&mut self, max_len: u64) -> Vec<u8> {
             let len = self.below(max_len + 1);
             (0..len).map(|_| b"abc"[self.below(3) as usize]).collect()
+        }
+
+        /// A topic made to exercise the node layout: one of a few stems (empty, or long enough
+        /// that a node's tail and keys no longer fit inline), then up to `max_len` bytes over a
+        /// 40-letter alphabet, so that nodes have more keys than a linear scan covers.
+        fn long_topic(&mut self, max_len: u64) -> Vec<u8> {
+            let stem = [0, 19, 20, 27, 28, 60][self.below(6) as usize];
+            let mut topic = vec![b'x'; stem];
+            let len = self.below(max_len + 1);
+            topic.extend((0..len).map(|_| b'0' + self.below(40) as u8));
+            topic
         }
     }
 
@@ -621,6 +625,17 @@ mod tests {
 
     #[test]
     fn agrees_with_a_naive_model() {
+        agrees_with_a_naive_model_on(XorShift::topic);
+    }
+
+    #[test]
+    fn agrees_with_a_naive_model_on_long_and_wide_nodes() {
+        agrees_with_a_naive_model_on(XorShift::long_topic);
+    }
+
+    /// Random operations on topics from `topic` (given a maximum length, 5 for a prefix and 7
+    /// for the data to match), checked against a naive model after each.
+    fn agrees_with_a_naive_model_on(topic: fn(&mut XorShift, u64) -> Vec<u8>) {
         for seed in [1, 0x9e37_79b9_7f4a_7c15, 42, 7_777_777] {
             let mut rng = XorShift(seed);
             let mut trie = Trie::new();
@@ -628,13 +643,13 @@ mod tests {
             for step in 0..5_000 {
                 match rng.below(10) {
                     0..=3 => {
-                        let prefix = rng.topic(5);
+                        let prefix = topic(&mut rng, 5);
                         let count = model.entry(prefix.clone()).or_default();
                         *count += 1;
                         assert_eq!(trie.add(&prefix), *count == 1, "add {prefix:?}");
                     }
                     4..=7 => {
-                        let prefix = rng.topic(5);
+                        let prefix = topic(&mut rng, 5);
                         let expected = match model.get_mut(&prefix) {
                             None => false,
                             Some(count) => {
@@ -648,7 +663,7 @@ mod tests {
                         assert_eq!(trie.remove(&prefix), expected, "remove {prefix:?}");
                     }
                     _ => {
-                        let data = rng.topic(7);
+                        let data = topic(&mut rng, 7);
                         let expected = model.keys().any(|prefix| data.starts_with(prefix));
                         assert_eq!(trie.check(&data), expected, "check {data:?}");
                     }
@@ -709,11 +724,18 @@ mod tests {
             assert!(trie.remove(&topics[i]));
             if i % 10_000 == 0 {
                 trie.assert_invariants();
+                // Memory follows what is left: at most 2 × len + 1 nodes, in child arrays of at
+                // most 4 × length + 4 slots of 64 bytes, one key per node and the bytes of the
+                // prefixes.
+                let left = &topics[i + 1..];
+                let bytes: usize = left.iter().map(Vec::len).sum();
+                let nodes = 2 * left.len() + 1;
+                assert!(trie.heap_size() <= 64 * 8 * nodes + nodes + bytes, "memory");
             }
         }
         assert!(trie.is_empty());
         assert_eq!(trie.node_count(), 1);
-        assert!(trie.root.children.capacity() <= 4);
+        assert_eq!(trie.heap_size(), 0);
     }
 
     #[test]
