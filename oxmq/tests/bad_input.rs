@@ -11,10 +11,10 @@
 //!
 //! Cases about sizes also check that memory is not allocated from announced sizes.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use oxmq::{Context, Socket, SocketType};
@@ -35,26 +35,6 @@ const SNEAKY_FRAME: &[u8] = b"\x00\x06sneaky";
 // ---------------------------------------------------------------------------------------------
 // Panic watch
 
-static IO_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics on oxmq's own threads (I/O threads are named `oxmq-io-N`); test threads are not
-/// counted, so failing assertions keep their normal report.
-fn watch_io_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current()
-                .name()
-                .is_some_and(|name| name.starts_with("oxmq"))
-            {
-                IO_PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            default(info);
-        }));
-    });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The oxmq side
 
@@ -69,7 +49,7 @@ struct Server {
 
 impl Server {
     fn bind(socket_type: SocketType, configure: impl FnOnce(&Socket)) -> Server {
-        watch_io_panics();
+        common::watch_io_panics();
         let ctx = Context::new();
         let sock = ctx.socket(socket_type).expect("socket");
         sock.set_linger(0).expect("linger");
@@ -159,11 +139,7 @@ impl Server {
             }
             other => panic!("no legit-peer check for {other:?}"),
         }
-        assert_eq!(
-            IO_PANICS.load(Ordering::SeqCst),
-            0,
-            "an oxmq I/O thread panicked"
-        );
+        assert_eq!(common::io_panics(), 0, "an oxmq I/O thread panicked");
     }
 }
 

@@ -4,10 +4,10 @@
 //! Each case checks what oxmq does with the bad input (dropped, refused, connection closed),
 //! that the right messages still get through, and that no oxmq thread panicked.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use oxmq::{Context, Error, Message, Socket, SocketType};
@@ -16,31 +16,8 @@ use oxmq::{Context, Error, Message, Socket, SocketType};
 const WITHIN: Duration = Duration::from_secs(5);
 const TIMEOUT_MS: i32 = 5000;
 
-static IO_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics on oxmq's own threads (named `oxmq-*`).
-fn watch_io_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current()
-                .name()
-                .is_some_and(|name| name.starts_with("oxmq"))
-            {
-                IO_PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            default(info);
-        }));
-    });
-}
-
 fn assert_no_panics() {
-    assert_eq!(
-        IO_PANICS.load(Ordering::SeqCst),
-        0,
-        "an oxmq I/O thread panicked"
-    );
+    assert_eq!(common::io_panics(), 0, "an oxmq I/O thread panicked");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +197,7 @@ impl Raw {
 // The oxmq side
 
 fn sock(ctx: &Context, socket_type: SocketType) -> Socket {
-    watch_io_panics();
+    common::watch_io_panics();
     let socket = ctx.socket(socket_type).unwrap();
     socket.set_linger(0).unwrap();
     socket.set_rcvtimeo(TIMEOUT_MS).unwrap();

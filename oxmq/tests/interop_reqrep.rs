@@ -4,149 +4,13 @@
 //! and ipc, with oxmq binding or libzmq binding, and with oxmq as the client or as the server
 //! (the `matrix!` macro writes out the eight combinations). Messages are multi-part.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-use oxmq::{Context, Message, SocketType};
+use common::ends::{End, Transport, either, ox};
+use oxmq::{Message, SocketType};
 
-/// RCVTIMEO and SNDTIMEO of every socket, in milliseconds.
-const TIMEOUT_MS: i32 = 5000;
-
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Ipc,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-impl Transport {
-    fn bind_spec(self) -> String {
-        match self {
-            Transport::Tcp => "tcp://127.0.0.1:*".to_owned(),
-            Transport::Ipc => format!(
-                "ipc://{}",
-                std::env::temp_dir()
-                    .join(format!(
-                        "oxmq-interop-reqrep-{}-{}.sock",
-                        std::process::id(),
-                        COUNTER.fetch_add(1, Ordering::Relaxed)
-                    ))
-                    .display()
-            ),
-        }
-    }
-}
-
-/// A socket of either implementation. Frames travel as byte vectors.
-enum Sock {
-    Ox {
-        socket: oxmq::Socket,
-        _ctx: Context,
-    },
-    Lz {
-        socket: zmq::Socket,
-        /// The ipc paths it bound: libzmq 4.3 leaves the files behind.
-        ipc_files: Vec<PathBuf>,
-    },
-}
-
-impl Drop for Sock {
-    fn drop(&mut self) {
-        if let Sock::Lz { ipc_files, .. } = self {
-            for path in ipc_files.drain(..) {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-    }
-}
-
-fn lz_type(socket_type: SocketType) -> zmq::SocketType {
-    match socket_type {
-        SocketType::Req => zmq::REQ,
-        SocketType::Rep => zmq::REP,
-        SocketType::Dealer => zmq::DEALER,
-        SocketType::Router => zmq::ROUTER,
-        other => unreachable!("not used here: {other:?}"),
-    }
-}
-
-impl Sock {
-    fn new(oxmq: bool, socket_type: SocketType) -> Sock {
-        if oxmq {
-            let ctx = Context::new();
-            let socket = ctx.socket(socket_type).unwrap();
-            socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
-            socket.set_sndtimeo(TIMEOUT_MS).unwrap();
-            socket.set_linger(0).unwrap();
-            Sock::Ox { socket, _ctx: ctx }
-        } else {
-            let socket = zmq::Context::new().socket(lz_type(socket_type)).unwrap();
-            socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
-            socket.set_sndtimeo(TIMEOUT_MS).unwrap();
-            socket.set_linger(0).unwrap();
-            Sock::Lz {
-                socket,
-                ipc_files: Vec::new(),
-            }
-        }
-    }
-
-    fn bind(&mut self, spec: &str) -> String {
-        match self {
-            Sock::Ox { socket, .. } => {
-                socket.bind(spec).unwrap();
-                socket.last_endpoint()
-            }
-            Sock::Lz { socket, ipc_files } => {
-                socket.bind(spec).unwrap();
-                if let Some(path) = spec.strip_prefix("ipc://") {
-                    ipc_files.push(path.into());
-                }
-                socket.get_last_endpoint().unwrap().unwrap()
-            }
-        }
-    }
-
-    fn connect(&self, endpoint: &str) {
-        match self {
-            Sock::Ox { socket, .. } => socket.connect(endpoint).unwrap(),
-            Sock::Lz { socket, .. } => socket.connect(endpoint).unwrap(),
-        }
-    }
-
-    fn set_routing_id(&self, id: &[u8]) {
-        match self {
-            Sock::Ox { socket, .. } => socket.set_routing_id(id).unwrap(),
-            Sock::Lz { socket, .. } => socket.set_identity(id).unwrap(),
-        }
-    }
-
-    fn set_req_correlate(&self) {
-        match self {
-            Sock::Ox { socket, .. } => socket.set_req_correlate(true).unwrap(),
-            Sock::Lz { socket, .. } => socket.set_req_correlate(true).unwrap(),
-        }
-    }
-
-    fn send(&self, frames: &[Vec<u8>]) {
-        match self {
-            Sock::Ox { socket, .. } => socket
-                .send(Message::from_frames(frames.iter().map(Vec::as_slice)))
-                .unwrap(),
-            Sock::Lz { socket, .. } => socket
-                .send_multipart(frames.iter().map(Vec::as_slice), 0)
-                .unwrap(),
-        }
-    }
-
-    fn recv(&self) -> Vec<Vec<u8>> {
-        match self {
-            Sock::Ox { socket, .. } => socket.recv().unwrap().to_vecs(),
-            Sock::Lz { socket, .. } => socket.recv_multipart(0).unwrap(),
-        }
-    }
-}
+/// A socket of either implementation (see `common::ends`).
+type Sock = Box<dyn End>;
 
 fn frames(parts: &[&str]) -> Vec<Vec<u8>> {
     parts.iter().map(|part| part.as_bytes().to_vec()).collect()
@@ -169,8 +33,8 @@ fn pair(
     server_type: SocketType,
     configure: impl Fn(&Sock),
 ) -> (Sock, Sock) {
-    let mut client = Sock::new(setup.oxmq_is_client, client_type);
-    let mut server = Sock::new(!setup.oxmq_is_client, server_type);
+    let client = either(setup.oxmq_is_client, client_type);
+    let server = either(!setup.oxmq_is_client, server_type);
     configure(&client);
     let client_binds = setup.oxmq_binds == setup.oxmq_is_client;
     if client_binds {
@@ -198,12 +62,9 @@ fn req_rep(setup: Setup) {
 
 /// REQ with REQ_CORRELATE to REP: the request id travels in the envelope and back.
 fn req_correlate_rep(setup: Setup) {
-    let (req, rep) = pair(
-        setup,
-        SocketType::Req,
-        SocketType::Rep,
-        Sock::set_req_correlate,
-    );
+    let (req, rep) = pair(setup, SocketType::Req, SocketType::Rep, |socket: &Sock| {
+        socket.set_req_correlate()
+    });
     for round in 0..3 {
         req.send(&frames(&["ask", &format!("{round}")]));
         assert_eq!(rep.recv(), frames(&["ask", &format!("{round}")]));
@@ -318,13 +179,13 @@ matrix! {
 
 /// An oxmq ROUTER with several libzmq DEALERs that set ROUTING_ID: each is known by its id.
 fn router_with_named_libzmq_peers(transport: Transport) {
-    let mut router = Sock::new(true, SocketType::Router);
+    let router = either(true, SocketType::Router);
     let endpoint = router.bind(&transport.bind_spec());
     let names = ["alpha", "beta", "gamma"];
     let dealers: Vec<Sock> = names
         .iter()
         .map(|name| {
-            let dealer = Sock::new(false, SocketType::Dealer);
+            let dealer = either(false, SocketType::Dealer);
             dealer.set_routing_id(name.as_bytes());
             dealer.connect(&endpoint);
             dealer
@@ -353,13 +214,13 @@ fn router_with_named_libzmq_peers(transport: Transport) {
 
 /// A libzmq ROUTER with oxmq DEALERs that set ROUTING_ID (the Identity in our READY).
 fn libzmq_router_with_named_oxmq_peers(transport: Transport) {
-    let mut router = Sock::new(false, SocketType::Router);
+    let router = either(false, SocketType::Router);
     let endpoint = router.bind(&transport.bind_spec());
     let names = ["one", "two"];
     let dealers: Vec<Sock> = names
         .iter()
         .map(|name| {
-            let dealer = Sock::new(true, SocketType::Dealer);
+            let dealer = either(true, SocketType::Dealer);
             dealer.set_routing_id(name.as_bytes());
             dealer.connect(&endpoint);
             dealer.send(&frames(&["hi"]));
@@ -380,12 +241,10 @@ fn libzmq_router_with_named_oxmq_peers(transport: Transport) {
 /// An oxmq ROUTER connects to a libzmq ROUTER with CONNECT_ROUTING_ID and sends at once; the
 /// libzmq ROUTER answers by the oxmq ROUTER's own ROUTING_ID.
 fn router_to_libzmq_router_with_connect_routing_id(transport: Transport) {
-    let mut server = Sock::new(false, SocketType::Router);
+    let server = either(false, SocketType::Router);
     let endpoint = server.bind(&transport.bind_spec());
-    let ox = Sock::new(true, SocketType::Router);
-    let Sock::Ox { socket: client, .. } = &ox else {
-        unreachable!("an oxmq socket")
-    };
+    let ox = ox(SocketType::Router);
+    let client = &ox.socket;
     client.set_routing_id(b"client").unwrap();
     client.set_connect_routing_id(b"server").unwrap();
     client.connect(&endpoint).unwrap();

@@ -72,6 +72,8 @@ pub trait End: Send {
     fn set_routing_id(&self, id: &[u8]);
     /// Sets ROUTER_MANDATORY.
     fn set_router_mandatory(&self);
+    /// Sets REQ_CORRELATE.
+    fn set_req_correlate(&self);
     /// Sends without blocking; `false` when the message could not be sent now (EAGAIN,
     /// EHOSTUNREACH).
     fn try_send(&self, frames: &[Vec<u8>]) -> bool;
@@ -129,6 +131,10 @@ impl End for Ox {
 
     fn set_router_mandatory(&self) {
         self.socket.set_router_mandatory(true).unwrap();
+    }
+
+    fn set_req_correlate(&self) {
+        self.socket.set_req_correlate(true).unwrap();
     }
 
     fn try_send(&self, frames: &[Vec<u8>]) -> bool {
@@ -214,6 +220,10 @@ impl End for Lz {
 
     fn set_router_mandatory(&self) {
         self.socket.set_router_mandatory(true).unwrap();
+    }
+
+    fn set_req_correlate(&self) {
+        self.socket.set_req_correlate(true).unwrap();
     }
 
     fn try_send(&self, frames: &[Vec<u8>]) -> bool {

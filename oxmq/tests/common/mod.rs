@@ -1,7 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub mod ends;
 pub mod raw;
@@ -72,4 +72,29 @@ pub fn bound(ctx: &Context, socket_type: SocketType, endpoint: &str) -> (Socket,
     socket.bind(endpoint).expect("bind");
     let endpoint = socket.last_endpoint();
     (socket, endpoint)
+}
+
+static IO_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts counting panics on oxmq's own threads (named `oxmq-*`, such as the I/O threads); test
+/// threads are not counted, so failing assertions keep their normal report.
+pub fn watch_io_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current()
+                .name()
+                .is_some_and(|name| name.starts_with("oxmq"))
+            {
+                IO_PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            default(info);
+        }));
+    });
+}
+
+/// How many oxmq threads panicked since [`watch_io_panics`].
+pub fn io_panics() -> usize {
+    IO_PANICS.load(Ordering::SeqCst)
 }
