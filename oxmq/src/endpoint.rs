@@ -177,6 +177,39 @@ impl fmt::Display for Endpoint {
     }
 }
 
+impl IpcEndpoint {
+    /// The endpoint to bind: `ipc://*` becomes a fresh path in the temporary directory.
+    pub(crate) fn for_bind(&self) -> IpcEndpoint {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        match self {
+            IpcEndpoint::Any => {
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                IpcEndpoint::Path(
+                    std::env::temp_dir().join(format!("oxmq-{}-{n}.ipc", std::process::id())),
+                )
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The Unix socket address (`ipc://*` has none until [`IpcEndpoint::for_bind`] chose one).
+    pub(crate) fn socket_addr(&self) -> Result<std::os::unix::net::SocketAddr> {
+        use std::os::unix::net::SocketAddr as UnixAddr;
+        match self {
+            IpcEndpoint::Path(path) => UnixAddr::from_pathname(path).map_err(|_| Error::Invalid),
+            #[cfg(target_os = "linux")]
+            IpcEndpoint::Abstract(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                UnixAddr::from_abstract_name(name).map_err(|_| Error::Invalid)
+            }
+            #[cfg(not(target_os = "linux"))]
+            IpcEndpoint::Abstract(_) => Err(Error::NotSupported),
+            IpcEndpoint::Any => Err(Error::Invalid),
+        }
+    }
+}
+
 /// The endpoint string of a bound or connected tcp address, as `ZMQ_LAST_ENDPOINT` shows it.
 pub(crate) fn tcp_endpoint_string(addr: SocketAddr) -> String {
     match addr {

@@ -12,7 +12,7 @@ use oxmq_proto::SocketType;
 
 use super::link::SocketLink;
 use super::{ConnectTarget, IoCommand, IoPool, SessionPipes, transport_options};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, tcp_endpoint_string};
 use crate::engine::WriteGate;
 use crate::error::{Error, Result};
 use crate::options::Options;
@@ -103,9 +103,17 @@ impl Endpoints {
                 (endpoint.to_owned(), Kind::InprocBound)
             }
             parsed => {
+                let opts = transport_options(env.opts);
                 let (listener, text) = match parsed {
-                    Endpoint::Tcp(tcp) => tcp::bind(&tcp, &transport_options(env.opts))?,
-                    Endpoint::Ipc(ipc) => ipc::bind(&ipc, &transport_options(env.opts))?,
+                    Endpoint::Tcp(tcp) => {
+                        let (listener, local) = tcp::bind(tcp.bind_addr(env.opts.ipv6)?, &opts)?;
+                        (listener, tcp_endpoint_string(local))
+                    }
+                    Endpoint::Ipc(ipc) => {
+                        let ipc = ipc.for_bind();
+                        let listener = ipc::bind(&ipc.socket_addr()?, &opts)?;
+                        (listener, Endpoint::Ipc(ipc).to_string())
+                    }
                     Endpoint::Inproc(_) => unreachable!("handled above"),
                 };
                 let io = env.pool.choose()?;
@@ -147,7 +155,7 @@ impl Endpoints {
                 Self::start_connecter(env, ConnectTarget::Tcp(tcp), id)?
             }
             Endpoint::Ipc(ipc) => {
-                ipc::check(&ipc)?;
+                ipc.socket_addr()?;
                 Self::start_connecter(env, ConnectTarget::Ipc(ipc), id)?
             }
         };

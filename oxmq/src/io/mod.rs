@@ -67,7 +67,6 @@ impl IoShared {
 /// The options a transport reads, from the socket's.
 pub(crate) fn transport_options(opts: &Options) -> crate::transport::TransportOptions {
     crate::transport::TransportOptions {
-        ipv6: opts.ipv6,
         sndbuf: opts.sndbuf,
         rcvbuf: opts.rcvbuf,
         backlog: opts.backlog,

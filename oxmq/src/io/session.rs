@@ -608,7 +608,10 @@ impl Session {
                 .connect_addr(self.opts.ipv6)
                 .map_err(io::Error::from)
                 .and_then(|addr| tcp::connect(addr, &transport_options(&self.opts))),
-            ConnectTarget::Ipc(endpoint) => ipc::connect(endpoint, &transport_options(&self.opts)),
+            ConnectTarget::Ipc(endpoint) => endpoint
+                .socket_addr()
+                .map_err(io::Error::from)
+                .and_then(|addr| ipc::connect(&addr, &transport_options(&self.opts))),
         };
         match attempt {
             Ok(mut stream) => {

@@ -37,8 +37,6 @@ const MSG_NOSIGNAL: i32 = 0;
 /// The socket options a transport reads when it opens a listener or a connection.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TransportOptions {
-    /// Bind `*` dual-stack and resolve names to IPv6 too.
-    pub ipv6: bool,
     /// SO_SNDBUF (-1: the kernel's).
     pub sndbuf: i32,
     /// SO_RCVBUF (-1: the kernel's).

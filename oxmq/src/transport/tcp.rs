@@ -7,13 +7,13 @@ use mio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::{Listener, Stream, TransportOptions, set_buffers};
-use crate::endpoint::{TcpEndpoint, tcp_endpoint_string};
-use crate::error::Result;
 
-/// Binds a listener; returns it with the endpoint string it is reachable at (the real port for
-/// an ephemeral bind).
-pub(crate) fn bind(endpoint: &TcpEndpoint, opts: &TransportOptions) -> Result<(Listener, String)> {
-    let addr = endpoint.bind_addr(opts.ipv6)?;
+/// Binds a listener to `addr`; returns it with the address it is reachable at (the real port
+/// for an ephemeral bind).
+pub(crate) fn bind(
+    addr: SocketAddr,
+    opts: &TransportOptions,
+) -> io::Result<(Listener, SocketAddr)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         // libzmq binds `*` dual-stack when IPv6 is enabled.
@@ -26,7 +26,7 @@ pub(crate) fn bind(endpoint: &TcpEndpoint, opts: &TransportOptions) -> Result<(L
     socket.set_nonblocking(true)?;
     let local = socket.local_addr()?.as_socket().unwrap_or(addr);
     let listener = TcpListener::from_std(socket.into());
-    Ok((Listener::Tcp(listener), tcp_endpoint_string(local)))
+    Ok((Listener::Tcp(listener), local))
 }
 
 /// Starts a non-blocking connect.
