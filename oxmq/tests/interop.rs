@@ -106,26 +106,6 @@ macro_rules! matrix {
     )*};
 }
 
-/// Writes one test per transport for each scenario `fn(Transport)`.
-macro_rules! per_transport {
-    ($($name:ident => $scenario:expr;)*) => {$(
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn tcp() {
-                let scenario: fn(Transport) = $scenario;
-                scenario(Transport::Tcp);
-            }
-            #[test]
-            fn ipc() {
-                let scenario: fn(Transport) = $scenario;
-                scenario(Transport::Ipc);
-            }
-        }
-    )*};
-}
-
 /// `len` bytes that differ with `seed` and do not repeat with any short period, so a shifted,
 /// truncated or swapped frame cannot compare equal.
 fn pattern(len: usize, seed: u32) -> Vec<u8> {

@@ -256,26 +256,6 @@ fn router_to_libzmq_router_with_connect_routing_id(transport: Transport) {
     assert_eq!(client.recv().unwrap().to_vecs(), frames(&["server", "hi"]));
 }
 
-/// Writes one test per transport for each scenario `fn(Transport)`.
-macro_rules! per_transport {
-    ($($name:ident => $scenario:expr;)*) => {$(
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn tcp() {
-                let scenario: fn(Transport) = $scenario;
-                scenario(Transport::Tcp);
-            }
-            #[test]
-            fn ipc() {
-                let scenario: fn(Transport) = $scenario;
-                scenario(Transport::Ipc);
-            }
-        }
-    )*};
-}
-
 per_transport! {
     router_named_libzmq_peers => router_with_named_libzmq_peers;
     libzmq_router_named_oxmq_peers => libzmq_router_with_named_oxmq_peers;

@@ -98,3 +98,25 @@ pub fn watch_io_panics() {
 pub fn io_panics() -> usize {
     IO_PANICS.load(Ordering::SeqCst)
 }
+
+/// Writes one test per transport (`tcp`, `ipc`) for each scenario `fn(Transport)` (with
+/// `common::ends::Transport` in scope at the call site).
+#[macro_export]
+macro_rules! per_transport {
+    ($($name:ident => $scenario:expr;)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn tcp() {
+                let scenario: fn(Transport) = $scenario;
+                scenario(Transport::Tcp);
+            }
+            #[test]
+            fn ipc() {
+                let scenario: fn(Transport) = $scenario;
+                scenario(Transport::Ipc);
+            }
+        }
+    )*};
+}

@@ -401,42 +401,8 @@ fn release(count: &mut usize, len: &mut usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::socket::util::radix::XorShift;
     use std::collections::{BTreeSet, HashMap};
-
-    /// Marsaglia's xorshift64: a deterministic stream of pseudo-random numbers.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        /// A short string over a three-letter alphabet, so that topics share prefixes.
-        fn topic(&mut self, max_len: u64) -> Vec<u8> {
-            let len = self.below(max_len + 1);
-            (0..len).map(|_| b"abc"[self.below(3) as usize]).collect()
-        }
-
-        /// A topic made to exercise the node layout: one of a few stems (empty, or long enough
-        /// that a node's tail and keys no longer fit inline), then up to `max_len` bytes over a
-        /// 40-letter alphabet, so that nodes have more keys than a linear scan covers.
-        fn long_topic(&mut self, max_len: u64) -> Vec<u8> {
-            let stem = [0, 19, 20, 27, 28, 60][self.below(6) as usize];
-            let mut topic = vec![b'x'; stem];
-            let len = self.below(max_len + 1);
-            topic.extend((0..len).map(|_| b'0' + self.below(40) as u8));
-            topic
-        }
-    }
 
     /// The prefixes `for_each` visits, checking that none is visited twice.
     fn listed(trie: &Trie) -> BTreeSet<Vec<u8>> {
