@@ -335,6 +335,23 @@ impl Message {
         }
     }
 
+    /// Makes this a one-frame data message holding a copy of `data`, reusing this message's
+    /// inline frame when it has one (the engine fills a `Message::new()` already in a pipe, so
+    /// a small message is written once, where it is queued).
+    #[inline(always)]
+    pub(crate) fn set_bytes(&mut self, data: &[u8]) {
+        if let (Parts::One(frame), Kind::Data) = (&mut self.parts, self.kind) {
+            if let Repr::Inline { len, buf } = &mut frame.repr {
+                if let Some(dst) = buf.get_mut(..data.len()) {
+                    dst.copy_from_slice(data);
+                    *len = data.len() as u8;
+                    return;
+                }
+            }
+        }
+        *self = Message::from(Frame::copy_from_slice(data));
+    }
+
     /// A message made of `frames`, in order. An empty iterator gives a message of one empty frame:
     /// a ZeroMQ message always has at least one frame.
     pub fn from_frames<I, F>(frames: I) -> Message
@@ -614,6 +631,25 @@ mod tests {
         assert_eq!(msg.pop().unwrap(), b"tail");
         assert_eq!(msg.pop(), None);
         assert_eq!(msg, Message::from("body"));
+    }
+
+    #[test]
+    fn set_bytes_makes_a_one_frame_data_message_whatever_it_was() {
+        let large = vec![9u8; Frame::INLINE_CAPACITY + 1];
+        let starts = [
+            Message::new(),
+            Message::from("old"),
+            Message::from_frames(["a", "b"]),
+            Message::control(Kind::Subscribe, "topic"),
+        ];
+        for start in starts {
+            for data in [&b""[..], b"short", &large[..Frame::INLINE_CAPACITY], &large] {
+                let mut msg = start.clone();
+                msg.set_bytes(data);
+                assert_eq!(msg, Message::from(data));
+                assert_eq!(msg.kind(), Kind::Data);
+            }
+        }
     }
 
     #[test]

@@ -403,6 +403,16 @@ impl Engine {
                     size,
                 } => {
                     let total = header_len + size;
+                    // A PUB or XPUB acts on what its peers send before it publishes:
+                    // subscriptions may come as messages too (ZMTP 3.0, libzmq's XSUB).
+                    self.wrote_control |= self.takes_subscriptions;
+                    if first && !more && size <= Frame::INLINE_CAPACITY && self.partial.is_none() {
+                        // The common case, a small one-frame message: built in the pipe.
+                        let body = &self.rbuf[header_len..total];
+                        incoming.write_then(Message::new(), |msg| msg.set_bytes(body));
+                        self.rbuf.advance(total);
+                        continue;
+                    }
                     let part = if size <= Frame::INLINE_CAPACITY {
                         let part = Frame::copy_from_slice(&self.rbuf[header_len..total]);
                         self.rbuf.advance(total);
@@ -411,9 +421,6 @@ impl Engine {
                         self.rbuf.advance(header_len);
                         Frame::from(self.rbuf.split_to(size).freeze())
                     };
-                    // A PUB or XPUB acts on what its peers send before it publishes:
-                    // subscriptions may come as messages too (ZMTP 3.0, libzmq's XSUB).
-                    self.wrote_control |= self.takes_subscriptions;
                     match self.partial.take() {
                         None if first && !more => incoming.write(Message::from(part)),
                         None => self.partial = Some(Message::from(part)),
@@ -496,13 +503,20 @@ impl Engine {
             {
                 self.claim(gate);
             }
-            // Messages are taken from the pipe only while this engine owns the connection:
-            // otherwise a direct write could overtake them.
-            if let Some(pipe) = outgoing.as_deref_mut().filter(|_| self.claimed) {
-                while self.out.pending() < WRITE_BATCH {
-                    match pipe.recv() {
-                        Some(msg) => self.encode(&msg),
-                        None => break,
+            // Messages are taken from the pipe only while this engine owns the connection
+            // (otherwise a direct write could overtake them) and while the batch has room (a
+            // peer that does not read must not grow it: the pipe's high-water mark applies).
+            // One look at what the socket has published, then a batch of just that: more
+            // collects while the batch is written, instead of this thread chasing the socket's
+            // thread message by message.
+            let room = self.out.pending() < WRITE_BATCH;
+            if let Some(pipe) = outgoing.as_deref_mut().filter(|_| self.claimed && room) {
+                if let Some(msg) = pipe.recv() {
+                    self.encode(&msg);
+                    while self.out.pending() < WRITE_BATCH {
+                        if pipe.recv_seen_with(|msg| self.encode(msg)).is_none() {
+                            break;
+                        }
                     }
                 }
             }

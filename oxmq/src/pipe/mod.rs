@@ -189,6 +189,19 @@ impl PipeWriter {
         self.written += 1;
     }
 
+    /// Like [`write`](Self::write), with `fill` finishing the message where it is queued
+    /// (see `queue::Producer::push_then`): for messages made from bytes on the hot path.
+    #[inline(always)]
+    pub(crate) fn write_then(&mut self, msg: Message, fill: impl FnOnce(&mut Message)) {
+        if self.shared.conflates() {
+            let mut msg = msg;
+            fill(&mut msg);
+            return self.overwrite(msg);
+        }
+        self.queue.push_then(msg, fill);
+        self.written += 1;
+    }
+
     /// CONFLATE: replaces the message in the slot.
     #[cold]
     #[inline(never)]
@@ -217,6 +230,20 @@ impl PipeWriter {
         self.write(msg);
         self.flush();
         Ok(())
+    }
+
+    /// Moves `msg` into the pipe and flushes it, leaving an empty message in its place, or
+    /// leaves it where it is when the pipe is full or closed; returns whether it was sent.
+    /// Taking the message by reference lets it go from the caller's place to the queue in one
+    /// copy, where handing it back by value would copy it twice more.
+    #[inline(always)]
+    pub(crate) fn send_from(&mut self, msg: &mut Message) -> bool {
+        if !self.can_write() {
+            return false;
+        }
+        self.write(std::mem::take(msg));
+        self.flush();
+        true
     }
 
     /// Tells the reader's owner that control messages (subscriptions) were flushed into this
@@ -291,6 +318,48 @@ impl PipeReader {
         }
     }
 
+    /// Moves the next message into `out` (see `queue::Consumer::pop_into`), returning whether
+    /// there was one; credit as [`recv`](Self::recv).
+    #[inline(always)]
+    pub(crate) fn recv_into(&mut self, out: &mut Message) -> bool {
+        if self.shared.conflates() {
+            return match self.shared.slot().take() {
+                Some(msg) => {
+                    *out = msg;
+                    true
+                }
+                None => false,
+            };
+        }
+        if self.queue.pop_into(out) {
+            if self.queue.read_count() - self.credited >= self.shared.lwm {
+                self.return_credit();
+            }
+            true
+        } else {
+            if self.queue.read_count() != self.credited {
+                self.return_credit();
+            }
+            false
+        }
+    }
+
+    /// Runs `f` on the next message seen published (those seen when [`recv`](Self::recv) or [`has_message`](Self::has_message) last looked: a
+    /// reader draining in batches takes what was there and lets more collect behind it, instead
+    /// of chasing the writer message by message) where
+    /// it is queued, then drops it: for a reader that only encodes it, no copy of the message.
+    #[inline(always)]
+    pub(crate) fn recv_seen_with<R>(&mut self, f: impl FnOnce(&Message) -> R) -> Option<R> {
+        if self.shared.conflates() {
+            return None;
+        }
+        let result = self.queue.pop_seen_with(f)?;
+        if self.queue.read_count() - self.credited >= self.shared.lwm {
+            self.return_credit();
+        }
+        Some(result)
+    }
+
     fn return_credit(&mut self) {
         self.credited = self.queue.read_count();
         self.shared.read.store(self.credited, Ordering::Release);
@@ -359,6 +428,30 @@ mod tests {
         assert!(!w.can_write());
         assert_eq!(r.recv().unwrap()[0][0], 1);
         assert!(w.can_write());
+    }
+
+    #[test]
+    fn by_reference_sends_and_receives_leave_the_message_where_it_was_refused() {
+        let (mut w, mut r) = pipe(2, false, None, None);
+        let mut msg = Message::from("a");
+        assert!(w.send_from(&mut msg));
+        assert_eq!(msg, Message::new(), "a sent message leaves an empty one behind");
+        msg = Message::from("b");
+        assert!(w.send_from(&mut msg));
+        msg = Message::from("c");
+        assert!(!w.send_from(&mut msg), "over the HWM");
+        assert_eq!(msg, Message::from("c"), "a refused message stays with the caller");
+        let mut out = Message::new();
+        assert!(r.recv_into(&mut out));
+        assert_eq!(out, Message::from("a"));
+        assert_eq!(r.recv_seen_with(|m| m.clone()), Some(Message::from("b")));
+        assert!(!r.recv_into(&mut out));
+        assert!(w.send_from(&mut msg), "credit came back once the pipe was found empty");
+        w.write_then(Message::new(), |m| m.set_bytes(b"filled in place"));
+        w.flush();
+        assert!(r.has_message());
+        assert_eq!(r.recv_seen_with(|m| m.clone()), Some(Message::from("c")));
+        assert_eq!(r.recv(), Some(Message::from("filled in place")));
     }
 
     #[test]

@@ -78,19 +78,34 @@ impl Peer {
     }
 
     /// Sends `msg` to this peer: written straight to the connection when the socket is in
-    /// request-reply rhythm and the connection is idle, otherwise queued in the pipe. Hands the
-    /// message back when the pipe is full or closed.
+    /// request-reply rhythm and the connection is idle, otherwise queued in the pipe. Returns
+    /// whether the message was taken, leaving an empty message behind; when the pipe is full
+    /// or closed it stays in `msg`. Taking it by reference saves copying it back and forth
+    /// (see [`PipeWriter::send_from`]).
     #[inline]
-    pub(crate) fn send(&mut self, msg: Message) -> Result<(), Message> {
+    pub(crate) fn send_from(&mut self, msg: &mut Message) -> bool {
         if let Some(sink) = &self.sink {
             if self.rhythm.load(Ordering::Relaxed) {
                 let writer = &self.writer;
-                if !writer.is_closed() && sink.try_write(&msg, &|| writer.is_drained()) {
-                    return Ok(());
+                if !writer.is_closed() && sink.try_write(msg, &|| writer.is_drained()) {
+                    *msg = Message::new();
+                    return true;
                 }
             }
         }
-        self.writer.send(msg)
+        self.writer.send_from(msg)
+    }
+
+    /// [`send_from`](Self::send_from) by value: hands the message back when the pipe is full
+    /// or closed.
+    #[inline]
+    pub(crate) fn send(&mut self, msg: Message) -> Result<(), Message> {
+        let mut msg = msg;
+        if self.send_from(&mut msg) {
+            Ok(())
+        } else {
+            Err(msg)
+        }
     }
 
     /// Whether the peer is gone for good: it closed its end and everything it sent was read.

@@ -241,6 +241,14 @@ impl<T> Producer<T> {
     /// Writes an item; it is not visible to the consumer until [`flush`](Self::flush).
     #[inline]
     pub(crate) fn push(&mut self, item: T) {
+        self.push_then(item, |_| {});
+    }
+
+    /// Writes `item`, then lets `fill` finish it in place, before it is published: an item
+    /// completed where it is stored is not built on the stack and copied, a copy that stalls
+    /// on store forwarding when the item was just written field by field.
+    #[inline(always)]
+    pub(crate) fn push_then(&mut self, item: T, fill: impl FnOnce(&mut T)) {
         if self.tail_pos == CHUNK {
             self.grow();
         }
@@ -249,8 +257,12 @@ impl<T> Producer<T> {
         // (`pushed`) is not published, so the consumer does not read it, and
         // if the chunk is recycled the consumer's move-out of the old item
         // happened-before (spare swap Release -> Acquire). Writing a
-        // `MaybeUninit` overwrites nothing that needs dropping.
-        slot.with_mut(|p| unsafe { p.write(MaybeUninit::new(item)) });
+        // `MaybeUninit` overwrites nothing that needs dropping. The item is
+        // ours alone until `flush` publishes it, so `fill` may change it.
+        slot.with_mut(|p| unsafe {
+            let item = (*p).write(item);
+            fill(item);
+        });
         self.tail_pos += 1;
         self.pushed += 1;
     }
@@ -352,6 +364,52 @@ impl<T> Consumer<T> {
         if !self.has_item() {
             return None;
         }
+        Some(self.take())
+    }
+
+    /// Moves the next published item into `out` (dropping what `out` held), if there is one.
+    /// Returns whether it did. The item goes from its slot to `out` in one copy, where a
+    /// returned `Option` would be copied again on its way out.
+    #[inline(always)]
+    pub(crate) fn pop_into(&mut self, out: &mut T) -> bool {
+        if !self.has_item() {
+            return false;
+        }
+        *out = self.take();
+        true
+    }
+
+    /// Runs `f` on the next of the items seen published (those seen at the last look at the
+    /// shared counter; `None` once they are used up, without looking again),
+    /// where it is stored, then drops it there: for a consumer that only reads the item, this
+    /// saves moving it out.
+    #[inline(always)]
+    pub(crate) fn pop_seen_with<R>(&mut self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        if self.read == self.available {
+            return None;
+        }
+        if self.head_pos == CHUNK {
+            self.advance();
+        }
+        let slot = &self.head_chunk().slots[self.head_pos];
+        // SAFETY: as in `take`: item `read` is published and initialised, and
+        // bumping `read` below makes this its only use; it is dropped here,
+        // once, after `f` is done with it (if `f` panics, the item stays queued,
+        // untouched).
+        let result = slot.with_mut(|p| unsafe {
+            let result = f((*p).assume_init_ref());
+            (*p).assume_init_drop();
+            result
+        });
+        self.head_pos += 1;
+        self.read += 1;
+        self.inner.read.0.store(self.read, Ordering::Release);
+        Some(result)
+    }
+
+    /// Moves the next item out; the caller checked that it is published.
+    #[inline(always)]
+    fn take(&mut self) -> T {
         if self.head_pos == CHUNK {
             self.advance();
         }
@@ -365,7 +423,7 @@ impl<T> Consumer<T> {
         self.head_pos += 1;
         self.read += 1;
         self.inner.read.0.store(self.read, Ordering::Release);
-        Some(item)
+        item
     }
 
     /// Moves to the next chunk and recycles the exhausted one.
@@ -518,6 +576,47 @@ mod tests {
             assert_eq!(c.pop(), Some(i));
         }
         assert_eq!(c.pop(), None);
+    }
+
+    #[test]
+    fn in_place_push_and_pop_keep_fifo_across_chunks_and_drop_each_item_once() {
+        let drops = counter();
+        let (mut p, mut c) = channel();
+        let total = 3 * CHUNK as u64 + 5;
+        for i in 0..total {
+            // Pushed as a placeholder, completed in its slot.
+            p.push_then(Counted(u64::MAX, drops.clone()), |item| item.0 = i);
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 0, "push_then drops nothing");
+        p.flush();
+        let mut next = 0;
+        let mut out = Counted(u64::MAX, drops.clone());
+        while next < total {
+            // Alternate the three ways out: read where stored, moved into a place, popped.
+            match next % 3 {
+                0 => {
+                    // Only what the last look saw: nothing, until `has_item` looks again.
+                    let seen = c.pop_seen_with(|item| item.0).or_else(|| {
+                        assert!(c.has_item());
+                        c.pop_seen_with(|item| item.0)
+                    });
+                    assert_eq!(seen, Some(next));
+                }
+                1 => {
+                    assert!(c.pop_into(&mut out));
+                    assert_eq!(out.0, next);
+                }
+                _ => assert_eq!(c.pop().map(|item| item.0), Some(next)),
+            }
+            next += 1;
+        }
+        assert!(c.pop_seen_with(|item| item.0).is_none());
+        assert!(!c.pop_into(&mut out));
+        drop(out);
+        // Every item dropped once, plus the placeholder `out` held at first.
+        assert_eq!(drops.load(Ordering::Relaxed), total as usize + 1);
+        drop((p, c));
+        assert_eq!(drops.load(Ordering::Relaxed), total as usize + 1);
     }
 
     #[test]

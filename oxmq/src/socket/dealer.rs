@@ -36,12 +36,23 @@ impl Pattern for Dealer {
         self.peers.send(msg).map(drop).map_err(Refused::Full)
     }
 
+    #[inline]
+    fn send_from(&mut self, msg: &mut Message) -> Result<bool, Error> {
+        Ok(self.peers.send_from(msg).is_some())
+    }
+
     fn check_recv(&self) -> Result<(), Error> {
         Ok(())
     }
 
     fn recv(&mut self) -> Option<Message> {
-        self.peers.recv_message()
+        let mut msg = Message::new();
+        self.peers.recv_into(&mut msg).then_some(msg)
+    }
+
+    #[inline]
+    fn recv_into(&mut self, out: &mut Message) -> bool {
+        self.peers.recv_into(out)
     }
 
     fn can_send(&mut self) -> bool {

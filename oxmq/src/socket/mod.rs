@@ -35,7 +35,7 @@ use crate::io::runtime::Runtime;
 use crate::message::Message;
 use crate::options::{self, Options};
 use crate::pipe::PeerEvent;
-use pattern::{Closed, Pattern, Refused};
+use pattern::{Closed, Pattern};
 
 pub use oxmq_proto::SocketType;
 
@@ -309,7 +309,7 @@ impl Socket {
     /// The first attempt of a send, inlined into `send` and `try_send`: when the pattern takes
     /// the message at once, nothing else runs.
     #[inline]
-    fn send_msg(&self, msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
+    fn send_msg(&self, mut msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
         let mut core = self.core();
         if let Err(error) = self.check_term() {
             return Err(SendError {
@@ -320,10 +320,13 @@ impl Socket {
         core.process_mail(&self.link);
         let direct = std::mem::take(&mut core.replying);
         core.set_rhythm(direct);
-        match core.pattern.send(msg) {
-            Ok(()) => Ok(()),
-            Err(Refused::Full(back)) => self.send_blocking(&mut core, back, dont_wait),
-            Err(Refused::Failed(error, message)) => Err(SendError { error, message }),
+        match core.pattern.send_from(&mut msg) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.send_blocking(&mut core, msg, dont_wait),
+            Err(error) => Err(SendError {
+                error,
+                message: msg,
+            }),
         }
     }
 
@@ -351,15 +354,15 @@ impl Socket {
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
-            match core.pattern.send(msg) {
-                Ok(()) => {
+            match core.pattern.send_from(&mut msg) {
+                Ok(true) => {
                     activation.cancel_wait();
                     return Ok(());
                 }
-                Err(Refused::Full(back)) => msg = back,
-                Err(Refused::Failed(error, message)) => {
+                Ok(false) => {}
+                Err(error) => {
                     activation.cancel_wait();
-                    return fail(error, message);
+                    return fail(error, msg);
                 }
             }
             if self.ctx.is_terminated() {
@@ -389,7 +392,8 @@ impl Socket {
         self.check_term()?;
         core.process_mail(&self.link);
         core.pattern.check_recv()?;
-        if let Some(msg) = core.pattern.recv() {
+        let mut msg = Message::new();
+        if core.pattern.recv_into(&mut msg) {
             core.replying = true;
             return Ok(msg);
         }
@@ -412,7 +416,8 @@ impl Socket {
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
-            if let Some(msg) = core.pattern.recv() {
+            let mut msg = Message::new();
+            if core.pattern.recv_into(&mut msg) {
                 activation.cancel_wait();
                 core.replying = true;
                 return Ok(msg);

@@ -39,6 +39,25 @@ pub(crate) trait Pattern: Send {
         Err(Refused::Failed(Error::NotSupported, msg))
     }
 
+    /// [`send`](Self::send) from the caller's place: `Ok(true)` when the message was taken
+    /// (an empty message is left in `msg`), `Ok(false)` when it must wait (it stays in `msg`),
+    /// `Err` when it cannot be sent (it stays in `msg`). The socket's send path uses this: a
+    /// type that can move a message straight into a pipe saves copying it back and forth.
+    #[inline]
+    fn send_from(&mut self, msg: &mut Message) -> Result<bool, Error> {
+        match self.send(std::mem::take(msg)) {
+            Ok(()) => Ok(true),
+            Err(Refused::Full(back)) => {
+                *msg = back;
+                Ok(false)
+            }
+            Err(Refused::Failed(error, back)) => {
+                *msg = back;
+                Err(error)
+            }
+        }
+    }
+
     /// Whether receiving is allowed now: ENOTSUP for a type that never receives, EFSM for a
     /// REQ that has no request out or a REP that owes a reply. Checked once per receive call.
     fn check_recv(&self) -> Result<(), Error> {
@@ -49,6 +68,20 @@ pub(crate) trait Pattern: Send {
     /// passed).
     fn recv(&mut self) -> Option<Message> {
         None
+    }
+
+    /// [`recv`](Self::recv) into `out` (dropping what it held); returns whether a message was
+    /// waiting. The socket's receive path uses this: a type that can move a message straight
+    /// from its pipe into `out` saves copying it through an `Option`.
+    #[inline]
+    fn recv_into(&mut self, out: &mut Message) -> bool {
+        match self.recv() {
+            Some(msg) => {
+                *out = msg;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether a send would succeed now (`ZMQ_POLLOUT`).

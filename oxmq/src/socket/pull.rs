@@ -30,7 +30,13 @@ impl Pattern for Pull {
     }
 
     fn recv(&mut self) -> Option<Message> {
-        self.peers.recv_message()
+        let mut msg = Message::new();
+        self.peers.recv_into(&mut msg).then_some(msg)
+    }
+
+    #[inline]
+    fn recv_into(&mut self, out: &mut Message) -> bool {
+        self.peers.recv_into(out)
     }
 
     fn can_recv(&mut self) -> bool {

@@ -3,6 +3,7 @@
 
 use super::pattern::{Pattern, Refused};
 use super::util::duplex::Duplex;
+use crate::error::Error;
 use crate::message::Message;
 use crate::pipe::{Peer, PeerId};
 
@@ -26,6 +27,11 @@ impl Pattern for Push {
 
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
         self.peers.send(msg).map(drop).map_err(Refused::Full)
+    }
+
+    #[inline]
+    fn send_from(&mut self, msg: &mut Message) -> Result<bool, Error> {
+        Ok(self.peers.send_from(msg).is_some())
     }
 
     fn can_send(&mut self) -> bool {

@@ -98,6 +98,34 @@ impl Duplex {
         Err(msg)
     }
 
+    /// [`send`](Self::send) from the caller's place: the message is moved out of `msg` when
+    /// a peer takes it (the id of that peer is returned) and left there when none has room.
+    #[inline]
+    pub(crate) fn send_from(&mut self, msg: &mut Message) -> Option<PeerId> {
+        let count = self.peers.len();
+        let mut saw_closed = false;
+        let mut index = self.next_out;
+        let mut sent = None;
+        for _ in 0..count {
+            if index >= count {
+                index = 0;
+            }
+            let peer = &mut self.peers[index];
+            if peer.writer.is_closed() {
+                saw_closed = true;
+            } else if peer.send_from(msg) {
+                sent = Some(peer.id);
+                self.next_out = index + 1;
+                break;
+            }
+            index += 1;
+        }
+        if saw_closed {
+            self.prune();
+        }
+        sent
+    }
+
     /// Whether some peer could take a message now.
     pub(crate) fn can_send(&mut self) -> bool {
         self.peers.iter_mut().any(|peer| peer.writer.can_write())
@@ -126,26 +154,31 @@ impl Duplex {
         None
     }
 
-    /// The next data message from the next peer that has one, when who sent it does not matter.
+    /// Moves the next data message from the next peer that has one into `out`, when who sent
+    /// it does not matter; returns whether there was one.
     #[inline]
-    pub(crate) fn recv_message(&mut self) -> Option<Message> {
+    pub(crate) fn recv_into(&mut self, out: &mut Message) -> bool {
         let count = self.peers.len();
         let mut saw_finished = false;
-        for i in 0..count {
-            let index = (self.next_in + i) % count;
+        let mut index = self.next_in;
+        for _ in 0..count {
+            if index >= count {
+                index = 0;
+            }
             let reader = &mut self.peers[index].reader;
-            while let Some(msg) = reader.recv() {
-                if msg.kind() == Kind::Data {
+            while reader.recv_into(out) {
+                if out.kind() == Kind::Data {
                     self.next_in = index + 1;
-                    return Some(msg);
+                    return true;
                 }
             }
             saw_finished |= reader.is_finished();
+            index += 1;
         }
         if saw_finished {
             self.prune();
         }
-        None
+        false
     }
 
     /// Whether some peer has a message waiting.
