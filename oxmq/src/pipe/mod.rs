@@ -435,18 +435,29 @@ mod tests {
         let (mut w, mut r) = pipe(2, false, None, None);
         let mut msg = Message::from("a");
         assert!(w.send_from(&mut msg));
-        assert_eq!(msg, Message::new(), "a sent message leaves an empty one behind");
+        assert_eq!(
+            msg,
+            Message::new(),
+            "a sent message leaves an empty one behind"
+        );
         msg = Message::from("b");
         assert!(w.send_from(&mut msg));
         msg = Message::from("c");
         assert!(!w.send_from(&mut msg), "over the HWM");
-        assert_eq!(msg, Message::from("c"), "a refused message stays with the caller");
+        assert_eq!(
+            msg,
+            Message::from("c"),
+            "a refused message stays with the caller"
+        );
         let mut out = Message::new();
         assert!(r.recv_into(&mut out));
         assert_eq!(out, Message::from("a"));
         assert_eq!(r.recv_seen_with(|m| m.clone()), Some(Message::from("b")));
         assert!(!r.recv_into(&mut out));
-        assert!(w.send_from(&mut msg), "credit came back once the pipe was found empty");
+        assert!(
+            w.send_from(&mut msg),
+            "credit came back once the pipe was found empty"
+        );
         w.write_then(Message::new(), |m| m.set_bytes(b"filled in place"));
         w.flush();
         assert!(r.has_message());

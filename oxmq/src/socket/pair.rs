@@ -46,16 +46,23 @@ impl Pattern for Pair {
     }
 
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
-        match self.peer.as_mut() {
-            Some(peer) => match peer.send(msg) {
-                Ok(()) => Ok(()),
-                Err(back) => {
-                    self.prune();
-                    Err(Refused::Full(back))
-                }
-            },
-            None => Err(Refused::Full(msg)),
+        let mut msg = msg;
+        match self.send_from(&mut msg) {
+            Ok(true) => Ok(()),
+            _ => Err(Refused::Full(msg)),
         }
+    }
+
+    #[inline]
+    fn send_from(&mut self, msg: &mut Message) -> Result<bool, Error> {
+        let Some(peer) = self.peer.as_mut() else {
+            return Ok(false);
+        };
+        if peer.send_from(msg) {
+            return Ok(true);
+        }
+        self.prune();
+        Ok(false)
     }
 
     fn check_recv(&self) -> Result<(), Error> {
@@ -63,14 +70,22 @@ impl Pattern for Pair {
     }
 
     fn recv(&mut self) -> Option<Message> {
-        let peer = self.peer.as_mut()?;
-        while let Some(msg) = peer.reader.recv() {
-            if msg.kind() == Kind::Data {
-                return Some(msg);
+        let mut msg = Message::new();
+        self.recv_into(&mut msg).then_some(msg)
+    }
+
+    #[inline]
+    fn recv_into(&mut self, out: &mut Message) -> bool {
+        let Some(peer) = self.peer.as_mut() else {
+            return false;
+        };
+        while peer.reader.recv_into(out) {
+            if out.kind() == Kind::Data {
+                return true;
             }
         }
         self.prune();
-        None
+        false
     }
 
     fn can_send(&mut self) -> bool {

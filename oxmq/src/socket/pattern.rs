@@ -71,8 +71,9 @@ pub(crate) trait Pattern: Send {
     }
 
     /// [`recv`](Self::recv) into `out` (dropping what it held); returns whether a message was
-    /// waiting. The socket's receive path uses this: a type that can move a message straight
-    /// from its pipe into `out` saves copying it through an `Option`.
+    /// waiting (when none was, what `out` holds is unspecified). The socket's receive path uses
+    /// this: a type that can move a message straight from its pipe into `out` saves copying it
+    /// through an `Option`.
     #[inline]
     fn recv_into(&mut self, out: &mut Message) -> bool {
         match self.recv() {

@@ -31,12 +31,12 @@ impl Pattern for Pull {
 
     fn recv(&mut self) -> Option<Message> {
         let mut msg = Message::new();
-        self.peers.recv_into(&mut msg).then_some(msg)
+        self.peers.recv_into(&mut msg).map(|_| msg)
     }
 
     #[inline]
     fn recv_into(&mut self, out: &mut Message) -> bool {
-        self.peers.recv_into(out)
+        self.peers.recv_into(out).is_some()
     }
 
     fn can_recv(&mut self) -> bool {

@@ -70,32 +70,9 @@ impl Duplex {
     /// Sends to the next peer with room, or hands the message back when none has any. Returns
     /// the id of the peer that took it.
     #[inline]
-    pub(crate) fn send(&mut self, mut msg: Message) -> Result<PeerId, Message> {
-        let count = self.peers.len();
-        let mut saw_closed = false;
-        for i in 0..count {
-            let index = (self.next_out + i) % count;
-            let peer = &mut self.peers[index];
-            if peer.writer.is_closed() {
-                saw_closed = true;
-                continue;
-            }
-            match peer.send(msg) {
-                Ok(()) => {
-                    let id = peer.id;
-                    self.next_out = index + 1;
-                    if saw_closed {
-                        self.prune();
-                    }
-                    return Ok(id);
-                }
-                Err(back) => msg = back,
-            }
-        }
-        if saw_closed {
-            self.prune();
-        }
-        Err(msg)
+    pub(crate) fn send(&mut self, msg: Message) -> Result<PeerId, Message> {
+        let mut msg = msg;
+        self.send_from(&mut msg).ok_or(msg)
     }
 
     /// [`send`](Self::send) from the caller's place: the message is moved out of `msg` when
@@ -135,29 +112,15 @@ impl Duplex {
     /// messages (which these socket types have no use for) are dropped.
     #[inline]
     pub(crate) fn recv(&mut self) -> Option<(PeerId, Message)> {
-        let count = self.peers.len();
-        let mut saw_finished = false;
-        for i in 0..count {
-            let index = (self.next_in + i) % count;
-            let peer = &mut self.peers[index];
-            while let Some(msg) = peer.reader.recv() {
-                if msg.kind() == Kind::Data {
-                    self.next_in = index + 1;
-                    return Some((peer.id, msg));
-                }
-            }
-            saw_finished |= peer.reader.is_finished();
-        }
-        if saw_finished {
-            self.prune();
-        }
-        None
+        let mut msg = Message::new();
+        let id = self.recv_into(&mut msg)?;
+        Some((id, msg))
     }
 
-    /// Moves the next data message from the next peer that has one into `out`, when who sent
-    /// it does not matter; returns whether there was one.
+    /// [`recv`](Self::recv) into `out` (see `Pattern::recv_into`): returns the id of the peer
+    /// that sent the message, if there was one.
     #[inline]
-    pub(crate) fn recv_into(&mut self, out: &mut Message) -> bool {
+    pub(crate) fn recv_into(&mut self, out: &mut Message) -> Option<PeerId> {
         let count = self.peers.len();
         let mut saw_finished = false;
         let mut index = self.next_in;
@@ -165,20 +128,20 @@ impl Duplex {
             if index >= count {
                 index = 0;
             }
-            let reader = &mut self.peers[index].reader;
-            while reader.recv_into(out) {
+            let peer = &mut self.peers[index];
+            while peer.reader.recv_into(out) {
                 if out.kind() == Kind::Data {
                     self.next_in = index + 1;
-                    return true;
+                    return Some(peer.id);
                 }
             }
-            saw_finished |= reader.is_finished();
+            saw_finished |= peer.reader.is_finished();
             index += 1;
         }
         if saw_finished {
             self.prune();
         }
-        false
+        None
     }
 
     /// Whether some peer has a message waiting.
