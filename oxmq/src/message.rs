@@ -335,6 +335,18 @@ impl Message {
         }
     }
 
+    /// The bytes of a one-frame data message whose frame is stored inline (a small message).
+    #[inline(always)]
+    pub(crate) fn small_bytes(&self) -> Option<&[u8]> {
+        match (&self.parts, self.kind) {
+            (Parts::One(frame), Kind::Data) => match &frame.repr {
+                Repr::Inline { len, buf } => Some(&buf[..*len as usize]),
+                Repr::Shared(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Makes this a one-frame data message holding a copy of `data`, reusing this message's
     /// inline frame when it has one (the engine fills a `Message::new()` already in a pipe, so
     /// a small message is written once, where it is queued).

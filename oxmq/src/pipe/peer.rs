@@ -79,16 +79,15 @@ impl Peer {
 
     /// Sends `msg` to this peer: written straight to the connection when the socket is in
     /// request-reply rhythm and the connection is idle, otherwise queued in the pipe. Returns
-    /// whether the message was taken, leaving an empty message behind; when the pipe is full
-    /// or closed it stays in `msg`. Taking it by reference saves copying it back and forth
-    /// (see [`PipeWriter::send_from`]).
+    /// whether the message was taken (then `msg` holds something for the caller to drop, see
+    /// [`PipeWriter::send_from`]); when the pipe is full or closed it stays in `msg`. Taking
+    /// it by reference saves copying it back and forth.
     #[inline]
     pub(crate) fn send_from(&mut self, msg: &mut Message) -> bool {
         if let Some(sink) = &self.sink {
             if self.rhythm.load(Ordering::Relaxed) {
                 let writer = &self.writer;
                 if !writer.is_closed() && sink.try_write(msg, &|| writer.is_drained()) {
-                    *msg = Message::new();
                     return true;
                 }
             }

@@ -40,7 +40,7 @@ pub(crate) trait Pattern: Send {
     }
 
     /// [`send`](Self::send) from the caller's place: `Ok(true)` when the message was taken
-    /// (an empty message is left in `msg`), `Ok(false)` when it must wait (it stays in `msg`),
+    /// (`msg` then holds something to drop), `Ok(false)` when it must wait (it stays in `msg`),
     /// `Err` when it cannot be sent (it stays in `msg`). The socket's send path uses this: a
     /// type that can move a message straight into a pipe saves copying it back and forth.
     #[inline]

@@ -75,8 +75,9 @@ impl Duplex {
         self.send_from(&mut msg).ok_or(msg)
     }
 
-    /// [`send`](Self::send) from the caller's place: the message is moved out of `msg` when
-    /// a peer takes it (the id of that peer is returned) and left there when none has room.
+    /// [`send`](Self::send) from the caller's place: when a peer takes the message, its id is
+    /// returned and `msg` holds something to drop; when none has room, the message stays in
+    /// `msg`.
     #[inline]
     pub(crate) fn send_from(&mut self, msg: &mut Message) -> Option<PeerId> {
         let count = self.peers.len();
