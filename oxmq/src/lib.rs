@@ -60,6 +60,9 @@
 //!   when the connection is idle.
 //! - Threads wake each other only when the other side has said it is going to sleep (see the
 //!   `signal` module): a busy peer costs a fence and a load per batch, not a system call.
+//! - A message travels by reference where it can: the engine decodes a small message straight
+//!   into its pipe slot and encodes straight from it, and a socket moves a message between its
+//!   pipe and the caller's place in one copy.
 //!
 //! The blocking API needs no async runtime. Errors are [`Error`], whose variants map one to one
 //! onto libzmq's errno values; a send that fails hands the message back ([`SendError`]).
@@ -84,6 +87,9 @@
 //!   messages from an XSUB in between cannot shift which peer a `subscribe` applies to.
 //! - STREAM closes a connection when an empty frame is sent to its routing id, as libzmq's
 //!   manual says (libzmq 4.3 drops the pipe but keeps the TCP connection open).
+//! - A blocking receive that finds nothing looks again a few dozen times (a few microseconds)
+//!   before it sleeps, where libzmq sleeps at once: a reply or message that close saves a
+//!   wake-up on both sides (an inproc round trip takes a few microseconds instead of about 40).
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
