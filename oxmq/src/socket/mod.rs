@@ -34,7 +34,7 @@ use crate::io::link::SocketLink;
 use crate::io::runtime::Runtime;
 use crate::message::Message;
 use crate::options::{self, Options};
-use crate::pipe::PeerEvent;
+use crate::pipe::{PeerEvent, PeerId};
 use pattern::{Closed, Pattern};
 
 pub use oxmq_proto::SocketType;
@@ -128,9 +128,19 @@ struct Core {
     /// What the peers see of `replying` (stored only when it changes).
     rhythm: Arc<AtomicBool>,
     rhythm_on: bool,
+    /// The attached inproc peers (id, endpoint id): while there is one, a blocking receive
+    /// spins before it sleeps (see [`RECV_SPINS`]).
+    inproc_peers: Vec<(PeerId, u64)>,
 }
 
 impl Core {
+    /// Forgets the peers that came through `endpoint_id` (an unbind or a disconnect).
+    fn detach_endpoint(&mut self, endpoint_id: u64) {
+        self.inproc_peers
+            .retain(|(_, endpoint)| *endpoint != endpoint_id);
+        self.pattern.detach_endpoint(endpoint_id);
+    }
+
     /// Applies the peer events in the mailbox.
     #[inline]
     fn process_mail(&mut self, link: &SocketLink) {
@@ -141,9 +151,15 @@ impl Core {
             match event {
                 PeerEvent::Attach(mut peer) => {
                     peer.rhythm = Arc::clone(&self.rhythm);
+                    if peer.far_end.is_some() {
+                        self.inproc_peers.push((peer.id, peer.endpoint_id));
+                    }
                     self.pattern.attach(peer);
                 }
-                PeerEvent::Detach(id) => self.pattern.detach(id),
+                PeerEvent::Detach(id) => {
+                    self.inproc_peers.retain(|(peer, _)| *peer != id);
+                    self.pattern.detach(id);
+                }
                 PeerEvent::Hiccup(id) => self.pattern.hiccup(id),
             }
         }
@@ -204,6 +220,7 @@ impl Socket {
                 replying: false,
                 rhythm: Arc::new(AtomicBool::new(false)),
                 rhythm_on: false,
+                inproc_peers: Vec::new(),
             }),
         })
     }
@@ -278,7 +295,7 @@ impl Socket {
     /// it. For a wildcard bind, pass the endpoint [`Socket::last_endpoint`] reported.
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
         let id = self.with_endpoints(|endpoints, env| endpoints.unbind(env, endpoint))?;
-        self.core().pattern.detach_endpoint(id);
+        self.core().detach_endpoint(id);
         Ok(())
     }
 
@@ -286,7 +303,7 @@ impl Socket {
     /// dropped.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
         let id = self.with_endpoints(|endpoints, env| endpoints.disconnect(env, endpoint))?;
-        self.core().pattern.detach_endpoint(id);
+        self.core().detach_endpoint(id);
         Ok(())
     }
 
@@ -414,8 +431,17 @@ impl Socket {
         let deadline = deadline_after(timeout);
         let activation = self.link.activation();
         let mut msg = Message::new();
-        for _ in 0..RECV_SPINS {
-            std::hint::spin_loop();
+        let spins = if core.inproc_peers.is_empty() {
+            0
+        } else {
+            RECV_SPINS
+        };
+        for spin in 1..=spins {
+            if spin % YIELD_EVERY == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
             if core.pattern.recv_into(&mut msg) {
                 core.replying = true;
                 return Ok(msg);
@@ -471,16 +497,24 @@ impl Socket {
 }
 
 /// `Instant::now() + timeout`, or `None` (forever) when that is beyond what `Instant` holds.
-/// How many times a blocking receive that finds nothing looks again (with a spin-loop hint
-/// between looks: a few microseconds in all) before it announces that it waits and sleeps.
+/// How many times a blocking receive that finds nothing looks again before it announces that it
+/// waits and sleeps, when the socket has an inproc peer: with a spin-loop hint between looks,
+/// and every [`YIELD_EVERY`]th time a yield of the CPU instead (about 2 µs in all on the CI
+/// machine).
 ///
 /// Sleeping costs the receiver a futex wait and the sender a futex wake, tens of microseconds
-/// on a VM. When the peer is a busy socket on another CPU (inproc, or a reply on its way) the
-/// next message is often that close: an inproc round trip drops from about 40 µs to a few,
-/// and a receiver that keeps catching up with its sender stops paying a wake-up per message.
-/// When nothing comes, the cost is these few microseconds once per wait. libzmq sleeps at
-/// once.
+/// on a VM. When the peer is a busy socket on another CPU (inproc) the next message is often
+/// that close: an inproc round trip drops from about 40 µs to about 1, and a receiver that
+/// keeps catching up with its sender stops paying a wake-up per message. The yields keep the
+/// spin from holding a CPU that the sender needs (more busy threads than CPUs, or everything
+/// pinned to one CPU: there a yield hands the CPU to the sender, which is faster than
+/// sleeping). Messages from tcp and ipc peers come through an I/O thread that must wake up
+/// first, tens of microseconds away: spinning for them never paid, and it made tcp and ipc
+/// round trips slower (ipc 32 -> 52 µs), so a socket without inproc peers sleeps at once, as
+/// libzmq does.
 const RECV_SPINS: usize = 64;
+/// See [`RECV_SPINS`].
+const YIELD_EVERY: usize = 16;
 
 fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|t| Instant::now().checked_add(t))
