@@ -913,6 +913,39 @@ mod loom_tests {
     }
 
     #[test]
+    fn loom_in_place_push_and_the_three_ways_out() {
+        // Items completed in their slot (push_then), taken out by reading them where they are
+        // (pop_seen_with), by moving them into a place (pop_into) and by pop, across chunk
+        // recycling: every item arrives once, in order.
+        model(Some(3), || {
+            let (mut p, mut c) = channel::<usize>();
+            let t = thread::spawn(move || {
+                for i in 0..5 {
+                    p.push_then(usize::MAX, |item| *item = i);
+                    p.flush();
+                }
+            });
+            let mut next = 0;
+            let mut out = usize::MAX;
+            while next < 5 {
+                if !c.has_item() {
+                    thread::yield_now();
+                    continue;
+                }
+                let got = match next % 3 {
+                    0 => c.pop_seen_with(|item| *item),
+                    1 => c.pop_into(&mut out).then_some(out),
+                    _ => c.pop(),
+                };
+                assert_eq!(got, Some(next));
+                next += 1;
+            }
+            t.join().unwrap();
+            assert_eq!(c.pop(), None);
+        });
+    }
+
+    #[test]
     fn loom_drops_exactly_once() {
         const N: usize = 5;
         model(None, || {
