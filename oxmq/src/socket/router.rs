@@ -42,6 +42,11 @@ impl Pattern for Router {
         self.table.recv()
     }
 
+    #[inline]
+    fn recv_into(&mut self, out: &mut Message) -> bool {
+        self.table.recv_into(out)
+    }
+
     fn can_send(&mut self) -> bool {
         // Without MANDATORY every send succeeds (or drops the message), as in libzmq.
         !self.table.mandatory || self.table.can_send_any()

@@ -77,7 +77,8 @@ struct Entry {
 
 /// What one look at a peer's pipe gave.
 enum Read {
-    Message(Message),
+    /// A message is in the caller's place.
+    Message,
     Empty,
     /// The peer was removed from the table (gone, or a duplicate).
     Removed,
@@ -220,16 +221,26 @@ impl RoutingTable {
 
     /// The next message, with its sender's routing id as the first frame.
     pub(crate) fn recv(&mut self) -> Option<Message> {
+        let mut msg = Message::new();
+        self.recv_into(&mut msg).then_some(msg)
+    }
+
+    /// [`recv`](Self::recv) into `out` (see `Pattern::recv_into`): returns whether there was a
+    /// message.
+    #[inline]
+    pub(crate) fn recv_into(&mut self, out: &mut Message) -> bool {
         if let Some(msg) = self.prefetched.take() {
-            return Some(msg);
+            *out = msg;
+            return true;
         }
-        self.read_next()
+        self.read_next(out)
     }
 
     /// Whether a message is waiting (reads it ahead).
     pub(crate) fn can_recv(&mut self) -> bool {
         if self.prefetched.is_none() {
-            self.prefetched = self.read_next();
+            let mut msg = Message::new();
+            self.prefetched = self.read_next(&mut msg).then_some(msg);
         }
         self.prefetched.is_some()
     }
@@ -290,14 +301,14 @@ impl RoutingTable {
     }
 
     /// Fair-queues over the peers.
-    fn read_next(&mut self) -> Option<Message> {
+    fn read_next(&mut self, out: &mut Message) -> bool {
         let mut tried = 0;
         while tried < self.order.len() {
             let index = self.next % self.order.len();
-            match self.read_from(self.order[index]) {
-                Read::Message(msg) => {
+            match self.read_from(self.order[index], out) {
+                Read::Message => {
                     self.next = index + 1;
-                    return Some(msg);
+                    return true;
                 }
                 Read::Empty => {
                     self.next = index + 1;
@@ -307,29 +318,37 @@ impl RoutingTable {
                 Read::Removed => self.next = index,
             }
         }
-        None
+        false
     }
 
-    /// Reads peer `id`'s next data message, identifying it on the way if it is anonymous.
-    fn read_from(&mut self, id: PeerId) -> Read {
+    /// Reads peer `id`'s next data message into `out`, identifying the peer on the way if it is
+    /// anonymous.
+    fn read_from(&mut self, id: PeerId, out: &mut Message) -> Read {
         loop {
             let Some(entry) = self.peers.get_mut(&id) else {
                 return Read::Removed;
             };
-            let Some(mut msg) = entry.held.take().or_else(|| entry.peer.reader.recv()) else {
+            let got = match entry.held.take() {
+                Some(held) => {
+                    *out = held;
+                    true
+                }
+                None => entry.peer.reader.recv_into(out),
+            };
+            if !got {
                 if entry.peer.is_gone() || entry.detached && entry.peer.reader.is_finished() {
                     self.remove(id);
                     return Read::Removed;
                 }
                 return Read::Empty;
-            };
-            match (&entry.routing_id, msg.kind()) {
+            }
+            match (&entry.routing_id, out.kind()) {
                 (Some(routing_id), Kind::Data) => {
-                    msg.push_front(routing_id.clone());
-                    return Read::Message(msg);
+                    out.push_front(routing_id.clone());
+                    return Read::Message;
                 }
                 (None, Kind::RoutingId) => {
-                    let kept = self.identify(id, msg.first());
+                    let kept = self.identify(id, out.first());
                     if !kept {
                         return Read::Removed;
                     }
@@ -341,8 +360,8 @@ impl RoutingTable {
                     }
                     let entry = self.peers.get(&id).expect("identified above");
                     let routing_id = entry.routing_id.clone().expect("identified above");
-                    msg.push_front(routing_id);
-                    return Read::Message(msg);
+                    out.push_front(routing_id);
+                    return Read::Message;
                 }
                 // Routing ids after a reconnect, and control messages with no meaning here.
                 _ => {}
