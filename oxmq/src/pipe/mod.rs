@@ -309,20 +309,9 @@ impl PipeReader {
         if self.shared.conflates() {
             return self.shared.slot().take();
         }
-        match self.queue.pop() {
-            Some(msg) => {
-                if self.queue.read_count() - self.credited >= self.shared.lwm {
-                    self.return_credit();
-                }
-                Some(msg)
-            }
-            None => {
-                if self.queue.read_count() != self.credited {
-                    self.return_credit();
-                }
-                None
-            }
-        }
+        let msg = self.queue.pop();
+        self.credit_after(msg.is_some());
+        msg
     }
 
     /// Moves the next message into `out` (see `queue::Consumer::pop_into`), returning whether
@@ -338,33 +327,33 @@ impl PipeReader {
                 None => false,
             };
         }
-        if self.queue.pop_into(out) {
-            if self.queue.read_count() - self.credited >= self.shared.lwm {
-                self.return_credit();
-            }
-            true
-        } else {
-            if self.queue.read_count() != self.credited {
-                self.return_credit();
-            }
-            false
-        }
+        let took = self.queue.pop_into(out);
+        self.credit_after(took);
+        took
     }
 
-    /// Runs `f` on the next message seen published (those seen when [`recv`](Self::recv) or [`has_message`](Self::has_message) last looked: a
-    /// reader draining in batches takes what was there and lets more collect behind it, instead
-    /// of chasing the writer message by message) where
-    /// it is queued, then drops it: for a reader that only encodes it, no copy of the message.
+    /// Runs `f` on the next of the messages seen published when [`recv`](Self::recv) or
+    /// [`has_message`](Self::has_message) last looked, where it is queued, then drops it: a
+    /// reader that only encodes messages copies none, and by draining in batches of what was
+    /// there it lets more collect behind it instead of chasing the writer message by message.
     #[inline(always)]
     pub(crate) fn recv_seen_with<R>(&mut self, f: impl FnOnce(&Message) -> R) -> Option<R> {
         if self.shared.conflates() {
             return None;
         }
         let result = self.queue.pop_seen_with(f)?;
-        if self.queue.read_count() - self.credited >= self.shared.lwm {
+        self.credit_after(true);
+        Some(result)
+    }
+
+    /// Hands credit back after a read: in batches of the low-water mark while messages come,
+    /// and all of it when the pipe was found empty (`took` false).
+    #[inline(always)]
+    fn credit_after(&mut self, took: bool) {
+        let unreturned = self.queue.read_count() - self.credited;
+        if took && unreturned >= self.shared.lwm || !took && unreturned != 0 {
             self.return_credit();
         }
-        Some(result)
     }
 
     fn return_credit(&mut self) {

@@ -388,42 +388,42 @@ impl<T> Consumer<T> {
         if self.read == self.available {
             return None;
         }
-        if self.head_pos == CHUNK {
-            self.advance();
-        }
-        let slot = &self.head_chunk().slots[self.head_pos];
-        // SAFETY: as in `take`: item `read` is published and initialised, and
-        // bumping `read` below makes this its only use; it is dropped here,
-        // once, after `f` is done with it (if `f` panics, the item stays queued,
-        // untouched).
-        let result = slot.with_mut(|p| unsafe {
+        // SAFETY: `consume` hands over the slot of item `read`, published and
+        // initialised, and counts it read once this returns, so this is its
+        // only use; it is dropped here, once, after `f` is done with it (if `f`
+        // panics, the item stays queued, untouched).
+        Some(self.consume(|p| unsafe {
             let result = f((*p).assume_init_ref());
             (*p).assume_init_drop();
             result
-        });
-        self.head_pos += 1;
-        self.read += 1;
-        self.inner.read.0.store(self.read, Ordering::Release);
-        Some(result)
+        }))
     }
 
     /// Moves the next item out; the caller checked that it is published.
     #[inline(always)]
     fn take(&mut self) -> T {
+        // SAFETY: `consume` hands over the slot of item `read`, published and
+        // initialised, and counts it read once this returns: this is its only
+        // move-out.
+        self.consume(|p| unsafe { p.read().assume_init() })
+    }
+
+    /// Runs `f` on the slot of the next item, then counts that item read. The
+    /// caller checked that it is published (`read < available`, loaded with
+    /// Acquire after the producer's Release store that followed the slot
+    /// write), so the slot is initialised, and the producer won't touch it
+    /// again unless the chunk is recycled, which happens only after the item
+    /// is counted read. `f` must move the item out or drop it.
+    #[inline(always)]
+    fn consume<R>(&mut self, f: impl FnOnce(*mut MaybeUninit<T>) -> R) -> R {
         if self.head_pos == CHUNK {
             self.advance();
         }
-        let slot = &self.head_chunk().slots[self.head_pos];
-        // SAFETY: item number `read` is published (`read < available`, loaded
-        // with Acquire after the producer's Release store that followed the
-        // slot write), so the slot is initialised; the producer won't touch it
-        // again unless the chunk is recycled, which happens only after this
-        // read. Bumping `read` below makes this the only move-out.
-        let item = slot.with_mut(|p| unsafe { p.read().assume_init() });
+        let result = self.head_chunk().slots[self.head_pos].with_mut(f);
         self.head_pos += 1;
         self.read += 1;
         self.inner.read.0.store(self.read, Ordering::Release);
-        item
+        result
     }
 
     /// Moves to the next chunk and recycles the exhausted one.

@@ -46,8 +46,7 @@ impl Pattern for Dealer {
     }
 
     fn recv(&mut self) -> Option<Message> {
-        let mut msg = Message::new();
-        self.peers.recv_into(&mut msg).map(|_| msg)
+        self.peers.recv().map(|(_, msg)| msg)
     }
 
     #[inline]
