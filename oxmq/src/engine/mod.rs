@@ -36,6 +36,12 @@ const MAX_READ: usize = 256 * 1024;
 const WRITE_BATCH: usize = 256 * 1024;
 /// Bytes moved per direction in one turn before the connection yields to others on its thread.
 const TURN_BUDGET: usize = 1024 * 1024;
+/// Below this many bytes a batch being filled looks at the pipe again when what it saw is
+/// used up (see `pump_output`). Measured with the sending thread and its I/O thread on the
+/// same CPU, on two CPUs, and crossed over with the receiver's, at 1 B to 1 KiB: 64 KiB was
+/// as fast as or faster than one look (up to +15 % at 64 B over two CPUs), and, unlike chasing
+/// up to `WRITE_BATCH`, it does not halve 1 KiB messages over two CPUs.
+const CHASE_BATCH: usize = 64 * 1024;
 
 /// Why a connection was closed.
 #[derive(Debug)]
@@ -506,15 +512,23 @@ impl Engine {
             // Messages are taken from the pipe only while this engine owns the connection
             // (otherwise a direct write could overtake them) and while the batch has room (a
             // peer that does not read must not grow it: the pipe's high-water mark applies).
-            // One look at what the socket has published, then a batch of just that: more
-            // collects while the batch is written, instead of this thread chasing the socket's
-            // thread message by message.
-            let room = self.out.pending() < WRITE_BATCH;
-            if let Some(pipe) = outgoing.as_deref_mut().filter(|_| self.claimed && room) {
-                if let Some(msg) = pipe.recv() {
-                    self.encode(&msg);
-                    while self.out.pending() < WRITE_BATCH {
-                        if pipe.recv_seen_with(|msg| self.encode(msg)).is_none() {
+            // Each is encoded where it is queued. The batch takes what one look at the pipe
+            // saw, and looks again while it holds less than CHASE_BATCH: a socket on another
+            // CPU keeps publishing while the batch fills, and writing every few messages would
+            // cost a system call each time, while chasing it to the full WRITE_BATCH outgrows
+            // the kernel's buffer and stalls the stream.
+            if self.claimed && self.out.pending() < WRITE_BATCH {
+                if let Some(pipe) = outgoing.as_deref_mut() {
+                    'batch: loop {
+                        let seen = pipe.ready();
+                        for _ in 0..seen {
+                            if self.out.pending() >= WRITE_BATCH
+                                || pipe.recv_seen_with(|msg| self.encode(msg)).is_none()
+                            {
+                                break 'batch;
+                            }
+                        }
+                        if seen == 0 || self.out.pending() >= CHASE_BATCH {
                             break;
                         }
                     }

@@ -357,6 +357,16 @@ impl<T> Consumer<T> {
         self.read != self.available
     }
 
+    /// How many published items are ready to pop: those seen at the last look at the shared
+    /// counter, or, when they are used up, those a new look finds.
+    #[inline]
+    pub(crate) fn ready(&mut self) -> usize {
+        if self.read == self.available {
+            self.available = self.inner.written.0.load(Ordering::Acquire);
+        }
+        (self.available - self.read) as usize
+    }
+
     /// Next published item, if any. Cheap when empty: only re-reads the
     /// shared counter when its cached copy is exhausted.
     #[inline]
@@ -532,6 +542,30 @@ mod tests {
             next_out += 1;
         }
         assert_eq!(next_out, next_in);
+    }
+
+    #[test]
+    fn ready_counts_what_was_seen_and_looks_again_only_when_used_up() {
+        let (mut p, mut c) = channel::<u32>();
+        assert_eq!(c.ready(), 0);
+        for i in 0..3 {
+            p.push(i);
+        }
+        assert_eq!(c.ready(), 0, "nothing is seen before the flush");
+        p.flush();
+        assert_eq!(c.ready(), 3);
+        assert_eq!(c.pop(), Some(0));
+        p.push(3);
+        p.push(4);
+        p.flush();
+        assert_eq!(c.ready(), 2, "no new look while seen items remain");
+        assert_eq!(c.pop_seen_with(|i| *i), Some(1));
+        assert_eq!(c.pop_seen_with(|i| *i), Some(2));
+        assert_eq!(c.pop_seen_with(|i| *i), None);
+        assert_eq!(c.ready(), 2, "a new look once they are used up");
+        assert_eq!(c.pop_seen_with(|i| *i), Some(3));
+        assert_eq!(c.pop_seen_with(|i| *i), Some(4));
+        assert_eq!(c.ready(), 0);
     }
 
     #[test]
