@@ -211,11 +211,12 @@ impl Comparison {
             String::new()
         };
         format!(
-            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{}{fan},\"unit\":\"{}\",\"reps\":{},\"oxmq\":{},\"libzmq\":{},\"ratio\":{},\"meets_bar\":{},\"oxmq_runs\":{},\"libzmq_runs\":{}{dropped}}}",
+            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{}{fan},\"placement\":\"{}\",\"unit\":\"{}\",\"reps\":{},\"oxmq\":{},\"libzmq\":{},\"ratio\":{},\"meets_bar\":{},\"oxmq_runs\":{},\"libzmq_runs\":{}{dropped}}}",
             self.case.pattern.name(),
             self.case.transport.name(),
             self.case.size,
             self.case.count,
+            self.case.placement.name(),
             unit(self.latency()),
             self.oxmq.len().max(self.libzmq.len()),
             number(self.oxmq_median(), 3),
@@ -455,6 +456,10 @@ fn measure_logged<D: Driver>(driver: &D, case: &Case) -> (f64, u64) {
 
 fn main() {
     let cli = Cli::parse();
+    if let Err(err) = cli.cases.placement.check() {
+        eprintln!("vs-libzmq: {err}");
+        std::process::exit(2);
+    }
     let mut cases: Vec<Comparison> = cli
         .cases
         .cases()
@@ -537,6 +542,7 @@ fn main() {
 mod tests {
     use super::*;
     use oxmq_cli::bench::{Pattern, Transport};
+    use oxmq_cli::placement::Placement;
 
     #[test]
     fn medians() {
@@ -553,6 +559,7 @@ mod tests {
                 transport: Transport::Ipc,
                 size: 64,
                 count: 10,
+                placement: Placement::Split,
             },
             oxmq_supported: true,
             oxmq: vec![20.0, 22.0, 21.0],
@@ -566,6 +573,7 @@ mod tests {
             "\"transport\":\"ipc\"",
             "\"size\":64",
             "\"count\":10",
+            "\"placement\":\"split\"",
             "\"oxmq\":21.000",
             "\"libzmq\":42.000",
             "\"ratio\":0.5000",
@@ -584,6 +592,7 @@ mod tests {
                 transport: Transport::Tcp,
                 size: 64,
                 count: 1000,
+                placement: Placement::Os,
             },
             oxmq_supported: true,
             oxmq: vec![90.0],

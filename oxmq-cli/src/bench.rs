@@ -12,9 +12,14 @@
 //! missing messages, and the figure is the rate at which all of them get everything. Each
 //! subscriber's messages are counted; a message that never comes is reported as dropped
 //! ([`Row::dropped`]) instead of hanging the run.
+//!
+//! Where the threads run is left to the operating system unless `--placement` pins them (see
+//! [`crate::placement`]).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::placement::{Placement, Role};
 
 /// The transports a benchmark can run over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,6 +254,8 @@ pub struct Row {
     /// PUB/SUB: messages that some subscriber never received (0 unless something is wrong: the
     /// publisher waits for full subscribers).
     pub dropped: Option<u64>,
+    /// Where the threads ran.
+    pub placement: Placement,
 }
 
 impl Row {
@@ -274,11 +281,12 @@ impl Row {
             .dropped
             .map_or_else(String::new, |n| format!(",\"dropped\":{n}"));
         format!(
-            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{}{fan},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"rtt_us\":{},\"latency_us\":{}{dropped}}}",
+            "{{\"pattern\":\"{}\",\"transport\":\"{}\",\"size\":{},\"count\":{}{fan},\"placement\":\"{}\",\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"rtt_us\":{},\"latency_us\":{}{dropped}}}",
             self.pattern,
             self.transport.name(),
             self.size,
             self.count,
+            self.placement.name(),
             self.msgs_per_s,
             self.mb_per_s,
             micros(self.rtt_us),
@@ -454,6 +462,8 @@ pub struct Case {
     pub size: usize,
     /// Messages or round trips.
     pub count: u64,
+    /// Where the threads run.
+    pub placement: Placement,
 }
 
 impl Case {
@@ -463,8 +473,12 @@ impl Case {
             .pattern
             .subs()
             .map_or_else(String::new, |n| format!(" x{}", thousands_u64(n as u64)));
+        let placed = match self.placement {
+            Placement::Os => String::new(),
+            placement => format!(" ({})", placement.name()),
+        };
         format!(
-            "{}{subs} {} {} x {}",
+            "{}{subs} {} {} x {}{placed}",
             self.pattern.name(),
             self.transport.name(),
             human_size(self.size),
@@ -472,9 +486,27 @@ impl Case {
         )
     }
 
-    /// Runs the case on `driver`.
+    /// Runs the case on `driver`. With a placement, it runs in a thread of its own, which
+    /// pins itself (and through it the threads it starts) and ends with the case.
     pub fn run<D: Driver>(&self, driver: &D) -> Row {
-        run(driver, self.pattern, self.transport, self.size, self.count)
+        let run = || {
+            let mut row = run_placed(
+                driver,
+                self.pattern,
+                self.transport,
+                self.size,
+                self.count,
+                self.placement,
+            );
+            row.placement = self.placement;
+            row
+        };
+        match self.placement {
+            Placement::Os => run(),
+            _ => std::thread::scope(|scope| {
+                scope.spawn(run).join().expect("benchmark thread panicked")
+            }),
+        }
     }
 }
 
@@ -505,6 +537,12 @@ pub struct CaseArgs {
     /// pub-match: this many subscriptions; repeat for several (default 10, 100000).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub subscriptions: Vec<u64>,
+    /// Where the threads run: `os` (the scheduler decides), `one` (all on one CPU), `paired`
+    /// (each side's application and I/O threads share a CPU), `split` (application threads on
+    /// one CPU, I/O threads on the other), `crossed` (each application thread shares a CPU with
+    /// the other side's I/O thread). Uses the first two CPUs the process may run on.
+    #[arg(long, value_enum, default_value_t = Placement::Os, value_name = "WHERE")]
+    pub placement: Placement,
 }
 
 /// Parses a `--count` value: a whole number of at least 1 (a count of 0 would measure nothing).
@@ -580,6 +618,7 @@ impl CaseArgs {
                             transport,
                             size,
                             count,
+                            placement: self.placement,
                         });
                     }
                 }
@@ -597,24 +636,42 @@ pub fn run<D: Driver>(
     size: usize,
     count: u64,
 ) -> Row {
+    run_placed(driver, pattern, transport, size, count, Placement::Os)
+}
+
+/// Runs one case, pinning its threads as `placement` says (the calling thread included).
+fn run_placed<D: Driver>(
+    driver: &D,
+    pattern: Pattern,
+    transport: Transport,
+    size: usize,
+    count: u64,
+    placement: Placement,
+) -> Row {
     match pattern {
         Pattern::PushPull | Pattern::DealerRouter => {
-            stream(driver, pattern, transport, size, count)
+            stream(driver, pattern, transport, size, count, placement)
         }
         Pattern::PairRtt | Pattern::ReqRepRtt => {
-            round_trips(driver, pattern, transport, size, count)
+            round_trips(driver, pattern, transport, size, count, placement)
         }
-        Pattern::PubSub { subscribers } => {
-            publish(driver, pattern, transport, size, count, subscribers, None)
-        }
-        Pattern::PubMatch { subscriptions } => publish(
+        Pattern::PubSub { subscribers } => publish_placed(
             driver,
             pattern,
             transport,
             size,
             count,
-            1,
-            Some(subscriptions),
+            (subscribers, None),
+            placement,
+        ),
+        Pattern::PubMatch { subscriptions } => publish_placed(
+            driver,
+            pattern,
+            transport,
+            size,
+            count,
+            (1, Some(subscriptions)),
+            placement,
         ),
     }
 }
@@ -631,12 +688,26 @@ fn contexts<D: Driver>(driver: &D, transport: Transport) -> (D::Context, D::Cont
 
 /// PUSH/PULL throughput: the receiver's clock runs from the first message to the last.
 pub fn throughput<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
-    stream(driver, Pattern::PushPull, transport, size, count)
+    stream(
+        driver,
+        Pattern::PushPull,
+        transport,
+        size,
+        count,
+        Placement::Os,
+    )
 }
 
 /// PAIR round trips: one side sends and waits for the echo, `count` times.
 pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
-    round_trips(driver, Pattern::PairRtt, transport, size, count)
+    round_trips(
+        driver,
+        Pattern::PairRtt,
+        transport,
+        size,
+        count,
+        Placement::Os,
+    )
 }
 
 /// A row with no PUB/SUB fields.
@@ -652,6 +723,7 @@ fn plain_row(pattern: Pattern, transport: Transport, size: usize, count: u64) ->
         subscribers: None,
         subscriptions: None,
         dropped: None,
+        placement: Placement::Os,
     }
 }
 
@@ -663,6 +735,7 @@ fn stream<D: Driver>(
     transport: Transport,
     size: usize,
     count: u64,
+    placement: Placement,
 ) -> Row {
     let (tx_kind, rx_kind) = match pattern {
         Pattern::DealerRouter => (Kind::Dealer, Kind::Router),
@@ -670,10 +743,14 @@ fn stream<D: Driver>(
     };
     let count = count.max(1);
     let (rx_ctx, tx_ctx) = contexts(driver, transport);
+    // Each context starts its I/O threads with its first socket or endpoint, on this
+    // thread's CPU.
+    placement.pin(Role::ReceiverIo);
     let receiver = driver.socket(&rx_ctx, rx_kind);
     let endpoint = driver.bind(&receiver, &transport.endpoint("thr"));
     let (elapsed, receiver) = std::thread::scope(|scope| {
         let receiving = scope.spawn(move || {
+            placement.pin(Role::ReceiverApp);
             let first = driver.recv(&receiver);
             assert_eq!(first, size, "received a message of the wrong size");
             let start = Instant::now();
@@ -682,8 +759,10 @@ fn stream<D: Driver>(
             }
             (start.elapsed(), receiver)
         });
+        placement.pin(Role::SenderIo);
         let sender = driver.socket(&tx_ctx, tx_kind);
         driver.connect(&sender, &endpoint);
+        placement.pin(Role::SenderApp);
         let payload = vec![0x5a_u8; size];
         for _ in 0..count {
             driver.send(&sender, &payload);
@@ -712,6 +791,7 @@ fn round_trips<D: Driver>(
     transport: Transport,
     size: usize,
     count: u64,
+    placement: Placement,
 ) -> Row {
     let (client_kind, server_kind) = match pattern {
         Pattern::ReqRepRtt => (Kind::Req, Kind::Rep),
@@ -719,10 +799,13 @@ fn round_trips<D: Driver>(
     };
     let count = count.max(1);
     let (a_ctx, b_ctx) = contexts(driver, transport);
+    // The echoing side receives first: it takes the receiver's places.
+    placement.pin(Role::ReceiverIo);
     let echo = driver.socket(&a_ctx, server_kind);
     let endpoint = driver.bind(&echo, &transport.endpoint("lat"));
     let (elapsed, echo): (Duration, D::Socket) = std::thread::scope(|scope| {
         let echoer = scope.spawn(move || {
+            placement.pin(Role::ReceiverApp);
             let payload = vec![0xa5_u8; size];
             for _ in 0..count {
                 driver.recv(&echo);
@@ -730,8 +813,10 @@ fn round_trips<D: Driver>(
             }
             echo
         });
+        placement.pin(Role::SenderIo);
         let pinger = driver.socket(&b_ctx, client_kind);
         driver.connect(&pinger, &endpoint);
+        placement.pin(Role::SenderApp);
         let payload = vec![0x5a_u8; size];
         // One warm-up round trip so connection setup is not timed.
         driver.send(&pinger, &payload);
@@ -822,6 +907,29 @@ pub fn publish<D: Driver>(
     subscribers: usize,
     topics: Option<usize>,
 ) -> Row {
+    publish_placed(
+        driver,
+        pattern,
+        transport,
+        size,
+        count,
+        (subscribers, topics),
+        Placement::Os,
+    )
+}
+
+/// [`publish`] with its threads pinned as `placement` says; `fan` is the subscribers and the
+/// subscriptions of each.
+fn publish_placed<D: Driver>(
+    driver: &D,
+    pattern: Pattern,
+    transport: Transport,
+    size: usize,
+    count: u64,
+    fan: (usize, Option<usize>),
+    placement: Placement,
+) -> Row {
+    let (subscribers, topics) = fan;
     let count = count.max(1);
     let subscribers = subscribers.max(1);
     let size = match topics {
@@ -829,8 +937,10 @@ pub fn publish<D: Driver>(
         None => size,
     };
     let (pub_ctx, sub_ctx) = contexts(driver, transport);
+    placement.pin(Role::SenderIo);
     let publisher = driver.socket(&pub_ctx, Kind::Pub);
     let endpoint = driver.bind(&publisher, &transport.endpoint("pub"));
+    placement.pin(Role::ReceiverIo);
     let subs: Vec<D::Socket> = (0..subscribers)
         .map(|_| {
             let sub = driver.socket(&sub_ctx, Kind::Sub);
@@ -853,9 +963,11 @@ pub fn publish<D: Driver>(
     let (start, end, received, subs) = std::thread::scope(|scope| {
         let state = &state;
         let receiving = scope.spawn(move || {
+            placement.pin(Role::ReceiverApp);
             let (end, received) = receive_all(driver, &subs, size, count, state);
             (end, received, subs)
         });
+        placement.pin(Role::SenderApp);
         let mut sync = vec![0u8; size + 1];
         sync[..SYNC_TOPIC.len()].copy_from_slice(SYNC_TOPIC);
         while state.load(Ordering::Acquire) == WAITING {
@@ -1097,6 +1209,7 @@ mod tests {
             subscribers: None,
             subscriptions: None,
             dropped: None,
+            placement: Placement::Crossed,
         };
         let json = row.to_json();
         for field in [
@@ -1104,6 +1217,7 @@ mod tests {
             "\"transport\":",
             "\"size\":",
             "\"count\":",
+            "\"placement\":\"crossed\"",
             "\"msgs_per_s\":",
             "\"mb_per_s\":",
             "\"rtt_us\":null",
@@ -1135,6 +1249,7 @@ mod tests {
                 subscribers: None,
                 subscriptions: None,
                 dropped: None,
+                placement: Placement::Os,
             },
             Row {
                 pattern: "pair-rtt",
@@ -1147,6 +1262,7 @@ mod tests {
                 subscribers: None,
                 subscriptions: None,
                 dropped: None,
+                placement: Placement::Os,
             },
         ];
         let text = table(&rows);
@@ -1205,6 +1321,7 @@ mod tests {
             subscribers: Some(100),
             subscriptions: None,
             dropped: Some(0),
+            placement: Placement::Os,
         };
         let json = row.to_json();
         assert!(json.contains("\"subscribers\":100,"), "{json}");
@@ -1242,6 +1359,28 @@ mod tests {
             end_of(lines[3], "100,000"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_placed_case_runs_in_a_thread_of_its_own_and_reports_where() {
+        let args = CaseArgs {
+            pattern: vec![Workload::PushPull],
+            transport: vec![Transport::Inproc],
+            size: vec![64],
+            count: Some(2_000),
+            placement: Placement::One,
+            ..CaseArgs::default()
+        };
+        let cases = args.cases();
+        assert!(cases.iter().all(|c| c.placement == Placement::One));
+        assert!(cases[0].label().ends_with(" (one)"), "{}", cases[0].label());
+        let before = core_affinity::get_core_ids().unwrap_or_default();
+        let row = cases[0].run(&Oxmq);
+        assert_eq!(row.placement, Placement::One);
+        assert!(row.to_json().contains("\"placement\":\"one\""));
+        assert!(row.msgs_per_s > 0.0);
+        // The calling thread was not pinned: the case pinned a thread of its own.
+        assert_eq!(core_affinity::get_core_ids().unwrap_or_default(), before);
     }
 
     #[test]

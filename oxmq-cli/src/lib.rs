@@ -8,4 +8,5 @@
 pub mod bench;
 pub mod direction;
 pub mod endpoint;
+pub mod placement;
 pub mod text;

@@ -242,6 +242,7 @@ fn main() -> ExitCode {
 }
 
 fn run_bench(args: BenchArgs) -> Result<(), Failure> {
+    args.cases.placement.check().map_err(Failure::usage)?;
     let mut cases = args.cases.cases();
     // Workloads whose sockets this version of oxmq does not have yet: an error when named, left
     // out with a note under `--pattern all`.
