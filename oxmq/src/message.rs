@@ -46,20 +46,15 @@ impl Frame {
     /// A frame holding a copy of `data`.
     #[inline]
     pub fn copy_from_slice(data: &[u8]) -> Frame {
-        if data.len() <= Self::INLINE_CAPACITY {
-            let mut buf = [0u8; Frame::INLINE_CAPACITY];
-            buf[..data.len()].copy_from_slice(data);
-            Frame {
-                repr: Repr::Inline {
-                    len: data.len() as u8,
-                    buf,
-                },
+        let mut frame = Frame::empty();
+        match &mut frame.repr {
+            Repr::Inline { len, buf } if data.len() <= Self::INLINE_CAPACITY => {
+                buf[..data.len()].copy_from_slice(data);
+                *len = data.len() as u8;
             }
-        } else {
-            Frame {
-                repr: Repr::Shared(Bytes::copy_from_slice(data)),
-            }
+            repr => *repr = Repr::Shared(Bytes::copy_from_slice(data)),
         }
+        frame
     }
 
     /// The frame's bytes.
