@@ -521,6 +521,7 @@ impl Engine {
                 if let Some(pipe) = outgoing.as_deref_mut() {
                     'batch: loop {
                         let seen = pipe.ready();
+                        let before = self.out.pending();
                         for _ in 0..seen {
                             if self.out.pending() >= WRITE_BATCH
                                 || pipe.recv_seen_with(|msg| self.encode(msg)).is_none()
@@ -528,7 +529,11 @@ impl Engine {
                                 break 'batch;
                             }
                         }
-                        if seen == 0 || self.out.pending() >= CHASE_BATCH {
+                        // A look whose messages queued no bytes (subscriptions before the
+                        // handshake) ends the chase too, so a socket that keeps publishing
+                        // those cannot hold this thread.
+                        let pending = self.out.pending();
+                        if seen == 0 || pending >= CHASE_BATCH || pending == before {
                             break;
                         }
                     }
