@@ -489,18 +489,7 @@ impl Case {
     /// Runs the case on `driver`. With a placement, it runs in a thread of its own, which
     /// pins itself (and through it the threads it starts) and ends with the case.
     pub fn run<D: Driver>(&self, driver: &D) -> Row {
-        let run = || {
-            let mut row = run_placed(
-                driver,
-                self.pattern,
-                self.transport,
-                self.size,
-                self.count,
-                self.placement,
-            );
-            row.placement = self.placement;
-            row
-        };
+        let run = || run_case(driver, self);
         match self.placement {
             Placement::Os => run(),
             _ => std::thread::scope(|scope| {
@@ -636,43 +625,28 @@ pub fn run<D: Driver>(
     size: usize,
     count: u64,
 ) -> Row {
-    run_placed(driver, pattern, transport, size, count, Placement::Os)
+    unplaced(pattern, transport, size, count).run(driver)
 }
 
-/// Runs one case, pinning its threads as `placement` says (the calling thread included).
-fn run_placed<D: Driver>(
-    driver: &D,
-    pattern: Pattern,
-    transport: Transport,
-    size: usize,
-    count: u64,
-    placement: Placement,
-) -> Row {
-    match pattern {
-        Pattern::PushPull | Pattern::DealerRouter => {
-            stream(driver, pattern, transport, size, count, placement)
-        }
-        Pattern::PairRtt | Pattern::ReqRepRtt => {
-            round_trips(driver, pattern, transport, size, count, placement)
-        }
-        Pattern::PubSub { subscribers } => publish_placed(
-            driver,
-            pattern,
-            transport,
-            size,
-            count,
-            (subscribers, None),
-            placement,
-        ),
-        Pattern::PubMatch { subscriptions } => publish_placed(
-            driver,
-            pattern,
-            transport,
-            size,
-            count,
-            (1, Some(subscriptions)),
-            placement,
-        ),
+/// A case whose threads run where the operating system puts them.
+fn unplaced(pattern: Pattern, transport: Transport, size: usize, count: u64) -> Case {
+    Case {
+        pattern,
+        transport,
+        size,
+        count,
+        placement: Placement::Os,
+    }
+}
+
+/// Runs one case on the calling thread, pinning its threads as the case's placement says (the
+/// calling thread included).
+fn run_case<D: Driver>(driver: &D, case: &Case) -> Row {
+    match case.pattern {
+        Pattern::PushPull | Pattern::DealerRouter => stream(driver, case),
+        Pattern::PairRtt | Pattern::ReqRepRtt => round_trips(driver, case),
+        Pattern::PubSub { subscribers } => publish_case(driver, case, (subscribers, None)),
+        Pattern::PubMatch { subscriptions } => publish_case(driver, case, (1, Some(subscriptions))),
     }
 }
 
@@ -688,33 +662,20 @@ fn contexts<D: Driver>(driver: &D, transport: Transport) -> (D::Context, D::Cont
 
 /// PUSH/PULL throughput: the receiver's clock runs from the first message to the last.
 pub fn throughput<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
-    stream(
-        driver,
-        Pattern::PushPull,
-        transport,
-        size,
-        count,
-        Placement::Os,
-    )
+    stream(driver, &unplaced(Pattern::PushPull, transport, size, count))
 }
 
 /// PAIR round trips: one side sends and waits for the echo, `count` times.
 pub fn latency<D: Driver>(driver: &D, transport: Transport, size: usize, count: u64) -> Row {
-    round_trips(
-        driver,
-        Pattern::PairRtt,
-        transport,
-        size,
-        count,
-        Placement::Os,
-    )
+    round_trips(driver, &unplaced(Pattern::PairRtt, transport, size, count))
 }
 
-/// A row with no PUB/SUB fields.
-fn plain_row(pattern: Pattern, transport: Transport, size: usize, count: u64) -> Row {
+/// A row of `case` with no figures and no PUB/SUB fields; `size` and `count` are those the
+/// workload used.
+fn plain_row(case: &Case, size: usize, count: u64) -> Row {
     Row {
-        pattern: pattern.name(),
-        transport,
+        pattern: case.pattern.name(),
+        transport: case.transport,
         size,
         count,
         msgs_per_s: 0.0,
@@ -723,20 +684,20 @@ fn plain_row(pattern: Pattern, transport: Transport, size: usize, count: u64) ->
         subscribers: None,
         subscriptions: None,
         dropped: None,
-        placement: Placement::Os,
+        placement: case.placement,
     }
 }
 
 /// One-way throughput, PUSH → PULL or DEALER → ROUTER (the receiving side binds): the receiver's
 /// clock runs from the first message to the last.
-fn stream<D: Driver>(
-    driver: &D,
-    pattern: Pattern,
-    transport: Transport,
-    size: usize,
-    count: u64,
-    placement: Placement,
-) -> Row {
+fn stream<D: Driver>(driver: &D, case: &Case) -> Row {
+    let &Case {
+        pattern,
+        transport,
+        size,
+        count,
+        placement,
+    } = case;
     let (tx_kind, rx_kind) = match pattern {
         Pattern::DealerRouter => (Kind::Dealer, Kind::Router),
         _ => (Kind::Push, Kind::Pull),
@@ -779,20 +740,20 @@ fn stream<D: Driver>(
     Row {
         msgs_per_s,
         mb_per_s: msgs_per_s * size as f64 / 1e6,
-        ..plain_row(pattern, transport, size, count)
+        ..plain_row(case, size, count)
     }
 }
 
 /// Round trips, PAIR ↔ PAIR or REQ → REP (the echoing side binds): one side sends and waits for
 /// the echo, `count` times.
-fn round_trips<D: Driver>(
-    driver: &D,
-    pattern: Pattern,
-    transport: Transport,
-    size: usize,
-    count: u64,
-    placement: Placement,
-) -> Row {
+fn round_trips<D: Driver>(driver: &D, case: &Case) -> Row {
+    let &Case {
+        pattern,
+        transport,
+        size,
+        count,
+        placement,
+    } = case;
     let (client_kind, server_kind) = match pattern {
         Pattern::ReqRepRtt => (Kind::Req, Kind::Rep),
         _ => (Kind::Pair, Kind::Pair),
@@ -838,7 +799,7 @@ fn round_trips<D: Driver>(
         msgs_per_s: round_trips / secs,
         mb_per_s: round_trips * size as f64 * 2.0 / secs / 1e6,
         rtt_us: Some(secs * 1e6 / round_trips),
-        ..plain_row(pattern, transport, size, count)
+        ..plain_row(case, size, count)
     }
 }
 
@@ -907,28 +868,23 @@ pub fn publish<D: Driver>(
     subscribers: usize,
     topics: Option<usize>,
 ) -> Row {
-    publish_placed(
+    publish_case(
         driver,
-        pattern,
-        transport,
-        size,
-        count,
+        &unplaced(pattern, transport, size, count),
         (subscribers, topics),
-        Placement::Os,
     )
 }
 
-/// [`publish`] with its threads pinned as `placement` says; `fan` is the subscribers and the
-/// subscriptions of each.
-fn publish_placed<D: Driver>(
-    driver: &D,
-    pattern: Pattern,
-    transport: Transport,
-    size: usize,
-    count: u64,
-    fan: (usize, Option<usize>),
-    placement: Placement,
-) -> Row {
+/// [`publish`] for `case`, its threads pinned as the case's placement says; `fan` is the
+/// subscribers and the subscriptions of each.
+fn publish_case<D: Driver>(driver: &D, case: &Case, fan: (usize, Option<usize>)) -> Row {
+    let &Case {
+        transport,
+        size,
+        count,
+        placement,
+        ..
+    } = case;
     let (subscribers, topics) = fan;
     let count = count.max(1);
     let subscribers = subscribers.max(1);
@@ -1014,7 +970,7 @@ fn publish_placed<D: Driver>(
         subscribers: topics.is_none().then_some(subscribers),
         subscriptions: topics,
         dropped: Some(dropped),
-        ..plain_row(pattern, transport, size, count)
+        ..plain_row(case, size, count)
     }
 }
 
