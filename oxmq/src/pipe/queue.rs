@@ -350,11 +350,7 @@ impl<T> Consumer<T> {
     /// Whether a published item is available (may refresh the cached counter).
     #[inline]
     pub(crate) fn has_item(&mut self) -> bool {
-        if self.read != self.available {
-            return true;
-        }
-        self.available = self.inner.written.0.load(Ordering::Acquire);
-        self.read != self.available
+        self.ready() != 0
     }
 
     /// How many published items are ready to pop: those seen at the last look at the shared
