@@ -206,8 +206,8 @@ impl Driver for Oxmq {
     }
 
     fn send(&self, socket: &oxmq::Socket, data: &[u8]) {
-        // `&[u8]` becomes a message holding a copy of the bytes.
-        socket.send(data).expect("send");
+        // A copy of the bytes, as libzmq's side sends them (`zmq_send`).
+        socket.send_bytes(data).expect("send");
     }
 
     fn recv(&self, socket: &oxmq::Socket) -> usize {

@@ -48,8 +48,13 @@ fn allocations_per_message(endpoint: &str, sender: SocketType, receiver: SocketT
     let payload = [7u8; 64];
     let run = |count: u64| {
         for _ in 0..count / 100 {
-            for _ in 0..100 {
-                push.send(&payload[..]).unwrap();
+            for i in 0..100 {
+                // Both ways of sending bytes: a message made from them, and a copy into the pipe.
+                if i % 2 == 0 {
+                    push.send(&payload[..]).unwrap();
+                } else {
+                    push.send_bytes(&payload).unwrap();
+                }
             }
             for _ in 0..100 {
                 assert_eq!(pull.recv().unwrap().last().len(), 64);

@@ -182,3 +182,96 @@ fn maxmsgsize_drops_the_offending_peer_only() {
     pull.set_rcvtimeo(200).unwrap();
     assert_eq!(pull.recv().map(|_| ()), Err(Error::WouldBlock));
 }
+
+/// `send_bytes` (the copy-in path `zmq_send` takes) queues, blocks and fails exactly as `send`
+/// does, for the types that copy straight into a pipe and for those that go through a message.
+#[test]
+fn send_bytes_behaves_like_send() {
+    let ctx = Context::new();
+
+    // At the high-water marks: as many messages fit as with `try_send`, then WouldBlock, and a
+    // blocking send gives up at SNDTIMEO.
+    for via_bytes in [false, true] {
+        let endpoint = inproc();
+        let pull = socket(&ctx, SocketType::Pull);
+        pull.set_rcvhwm(5).unwrap();
+        pull.bind(&endpoint).unwrap();
+        let push = socket(&ctx, SocketType::Push);
+        push.set_sndhwm(3).unwrap();
+        push.set_sndtimeo(30).unwrap();
+        push.connect(&endpoint).unwrap();
+        let mut sent = 0;
+        loop {
+            let result = if via_bytes {
+                push.try_send_bytes(b"x")
+            } else {
+                push.try_send(&b"x"[..]).map_err(|e| e.error())
+            };
+            match result {
+                Ok(()) => sent += 1,
+                Err(Error::WouldBlock) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(sent, 8, "SNDHWM 3 + RCVHWM 5 (bytes: {via_bytes})");
+        assert_eq!(push.send_bytes(b"late"), Err(Error::WouldBlock));
+        for _ in 0..sent {
+            assert_eq!(pull.recv().unwrap()[0], b"x");
+        }
+    }
+
+    // Small and large messages over tcp, from each kind of sender, arrive whole and in order.
+    let large = vec![9u8; 100_000];
+    for (sender, receiver) in [
+        (SocketType::Push, SocketType::Pull),
+        (SocketType::Pair, SocketType::Pair),
+        (SocketType::Dealer, SocketType::Dealer),
+        (SocketType::Pub, SocketType::Sub),
+    ] {
+        let (rx, endpoint) = bound(&ctx, receiver, "tcp://127.0.0.1:*");
+        if receiver == SocketType::Sub {
+            rx.subscribe(b"").unwrap();
+        }
+        let tx = socket(&ctx, sender);
+        tx.connect(&endpoint).unwrap();
+        if sender == SocketType::Pub {
+            // Wait until the subscription reached the publisher.
+            let start = Instant::now();
+            loop {
+                tx.send_bytes(b"probe").unwrap();
+                if rx.try_recv().is_ok() || start.elapsed() > Duration::from_secs(5) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        for round in 0..100u8 {
+            tx.send_bytes(&[round; 3]).unwrap();
+            tx.send_bytes(&large).unwrap();
+        }
+        // Probes still in flight come first.
+        let mut next = rx.recv().unwrap();
+        while next[0] == b"probe" {
+            next = rx.recv().unwrap();
+        }
+        for round in 0..100u8 {
+            assert_eq!(next[0], [round; 3], "{sender:?}");
+            assert_eq!(rx.recv().unwrap()[0], large[..], "{sender:?}");
+            if round < 99 {
+                next = rx.recv().unwrap();
+            }
+        }
+    }
+
+    // A type whose send has rules keeps them: REQ alternates, PULL cannot send.
+    let (rep, endpoint) = bound(&ctx, SocketType::Rep, &inproc());
+    let req = socket(&ctx, SocketType::Req);
+    req.connect(&endpoint).unwrap();
+    req.send_bytes(b"question").unwrap();
+    assert_eq!(req.send_bytes(b"again"), Err(Error::InvalidState));
+    assert_eq!(rep.recv().unwrap()[0], b"question");
+    rep.send_bytes(b"answer").unwrap();
+    assert_eq!(req.recv().unwrap()[0], b"answer");
+    let pull = socket(&ctx, SocketType::Pull);
+    assert_eq!(pull.send_bytes(b"no"), Err(Error::NotSupported));
+}

@@ -253,6 +253,20 @@ impl PipeWriter {
         true
     }
 
+    /// Copies `data` into the pipe as a one-frame message and flushes it, or does nothing when
+    /// the pipe is full or closed; returns whether it was sent. The message is built where it
+    /// is queued (see [`write_then`](Self::write_then)): nothing is assembled on the caller's
+    /// stack and then moved, the move whose loads would wait on the stores that just built it.
+    #[inline(always)]
+    pub(crate) fn send_bytes(&mut self, data: &[u8]) -> bool {
+        if !self.can_write() {
+            return false;
+        }
+        self.write_then(Message::new(), |queued| queued.set_bytes(data));
+        self.flush();
+        true
+    }
+
     /// Tells the reader's owner that control messages (subscriptions) were flushed into this
     /// pipe; call after [`flush`](Self::flush).
     pub(crate) fn signal_control(&self) {

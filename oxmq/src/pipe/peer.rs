@@ -95,6 +95,18 @@ impl Peer {
         self.writer.send_from(msg)
     }
 
+    /// Sends a one-frame message holding a copy of `data` (see [`PipeWriter::send_bytes`]);
+    /// returns whether it was taken.
+    #[inline]
+    pub(crate) fn send_bytes(&mut self, data: &[u8]) -> bool {
+        if self.sink.is_some() && self.rhythm.load(Ordering::Relaxed) {
+            // Request-reply rhythm: the direct write takes a message (it costs a system call
+            // anyway, so building one on the stack is not what it waits on).
+            return self.send_from(&mut Message::from(data));
+        }
+        self.writer.send_bytes(data)
+    }
+
     /// [`send_from`](Self::send_from) by value: hands the message back when the pipe is full
     /// or closed.
     #[inline]

@@ -41,6 +41,11 @@ impl Pattern for Dealer {
         Ok(self.peers.send_from(msg).is_some())
     }
 
+    #[inline]
+    fn send_bytes(&mut self, data: &[u8]) -> Result<bool, Error> {
+        Ok(self.peers.send_bytes(data).is_some())
+    }
+
     fn check_recv(&self) -> Result<(), Error> {
         Ok(())
     }

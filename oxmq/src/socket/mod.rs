@@ -323,55 +323,97 @@ impl Socket {
         self.send_msg(msg.into(), true)
     }
 
+    /// Sends a one-frame message holding a copy of `data`, blocking while no peer can take it
+    /// (up to SNDTIMEO): what `zmq_send` does. The same as `send(data)`, and the fastest way to
+    /// send small messages: the bytes are copied straight into the queue towards the peer, and
+    /// no [`Message`] is built on the way.
+    ///
+    /// ```
+    /// let ctx = oxmq::Context::new();
+    /// let pull = ctx.socket(oxmq::SocketType::Pull)?;
+    /// pull.bind("inproc://send-bytes")?;
+    /// let push = ctx.socket(oxmq::SocketType::Push)?;
+    /// push.connect("inproc://send-bytes")?;
+    /// push.send_bytes(b"tick")?;
+    /// assert_eq!(pull.recv()?[0], b"tick");
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn send_bytes(&self, data: &[u8]) -> Result<()> {
+        self.send_copy(data, false)
+    }
+
+    /// [`send_bytes`](Self::send_bytes) without blocking: [`Error::WouldBlock`] when no peer
+    /// can take the message now (the caller still holds the bytes).
+    pub fn try_send_bytes(&self, data: &[u8]) -> Result<()> {
+        self.send_copy(data, true)
+    }
+
     /// The first attempt of a send, inlined into `send` and `try_send`: when the pattern takes
     /// the message at once, nothing else runs.
     #[inline]
     fn send_msg(&self, mut msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
-        let mut core = self.core();
-        if let Err(error) = self.check_term() {
-            return Err(SendError {
-                error,
-                message: msg,
-            });
-        }
-        core.process_mail(&self.link);
-        let direct = std::mem::take(&mut core.replying);
-        core.set_rhythm(direct);
-        match core.pattern.send_from(&mut msg) {
-            Ok(true) => Ok(()),
-            Ok(false) => self.send_blocking(&mut core, msg, dont_wait),
-            Err(error) => Err(SendError {
-                error,
-                message: msg,
-            }),
+        let sent = match self.start_send() {
+            Ok(mut core) => match core.pattern.send_from(&mut msg) {
+                Ok(true) => return Ok(()),
+                Ok(false) => self.send_blocking(&mut core, dont_wait, |p| p.send_from(&mut msg)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        sent.map_err(|error| SendError {
+            error,
+            message: msg,
+        })
+    }
+
+    /// The first attempt of a [`send_bytes`](Self::send_bytes), inlined into it and
+    /// `try_send_bytes`.
+    #[inline]
+    fn send_copy(&self, data: &[u8], dont_wait: bool) -> Result<()> {
+        let mut core = self.start_send()?;
+        match core.pattern.send_bytes(data)? {
+            true => Ok(()),
+            false => self.send_blocking(&mut core, dont_wait, |p| p.send_bytes(data)),
         }
     }
 
-    /// A send that could not happen at once: waits (up to SNDTIMEO) for a peer with room.
+    /// What every send does before its first attempt: locks the socket, fails on a terminated
+    /// context, applies the mailbox and sets the request-reply rhythm.
+    #[inline(always)]
+    fn start_send(&self) -> Result<std::cell::RefMut<'_, Core>> {
+        let mut core = self.core();
+        self.check_term()?;
+        core.process_mail(&self.link);
+        let direct = std::mem::take(&mut core.replying);
+        core.set_rhythm(direct);
+        Ok(core)
+    }
+
+    /// A send that could not happen at once: waits (up to SNDTIMEO) for a peer with room,
+    /// trying again with `attempt` (which says, as [`Pattern::send_from`] does, whether the
+    /// message was taken).
     #[inline(never)]
     fn send_blocking(
         &self,
         core: &mut Core,
-        msg: Message,
         dont_wait: bool,
-    ) -> std::result::Result<(), SendError> {
-        let mut msg = msg;
+        mut attempt: impl FnMut(&mut dyn Pattern) -> Result<bool>,
+    ) -> Result<()> {
         core.set_rhythm(false);
         let timeout = if dont_wait {
             Some(Duration::ZERO)
         } else {
             Options::timeout(core.opts.sndtimeo)
         };
-        let fail = |error, message| Err(SendError { error, message });
         if timeout == Some(Duration::ZERO) {
-            return fail(Error::WouldBlock, msg);
+            return Err(Error::WouldBlock);
         }
         let deadline = deadline_after(timeout);
         let activation = self.link.activation();
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
-            match core.pattern.send_from(&mut msg) {
+            match attempt(core.pattern.as_mut()) {
                 Ok(true) => {
                     activation.cancel_wait();
                     return Ok(());
@@ -379,15 +421,15 @@ impl Socket {
                 Ok(false) => {}
                 Err(error) => {
                     activation.cancel_wait();
-                    return fail(error, msg);
+                    return Err(error);
                 }
             }
             if self.ctx.is_terminated() {
                 activation.cancel_wait();
-                return fail(Error::Terminated, msg);
+                return Err(Error::Terminated);
             }
             if !activation.park(deadline) {
-                return fail(Error::WouldBlock, msg);
+                return Err(Error::WouldBlock);
             }
         }
     }

@@ -65,6 +65,18 @@ impl Pattern for Pair {
         Ok(false)
     }
 
+    #[inline]
+    fn send_bytes(&mut self, data: &[u8]) -> Result<bool, Error> {
+        let Some(peer) = self.peer.as_mut() else {
+            return Ok(false);
+        };
+        if peer.send_bytes(data) {
+            return Ok(true);
+        }
+        self.prune();
+        Ok(false)
+    }
+
     fn check_recv(&self) -> Result<(), Error> {
         Ok(())
     }

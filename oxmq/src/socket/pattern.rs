@@ -58,6 +58,15 @@ pub(crate) trait Pattern: Send {
         }
     }
 
+    /// [`send_from`](Self::send_from) for a one-frame message holding a copy of `data`
+    /// (`Socket::send_bytes`, and `zmq_send` in the C ABI): `Ok(true)` when it was taken,
+    /// `Ok(false)` when it must wait, `Err` when it cannot be sent. A type that load-balances
+    /// over pipes copies the bytes straight into the pipe's slot.
+    #[inline]
+    fn send_bytes(&mut self, data: &[u8]) -> Result<bool, Error> {
+        self.send_from(&mut Message::from(data))
+    }
+
     /// Whether receiving is allowed now: ENOTSUP for a type that never receives, EFSM for a
     /// REQ that has no request out or a REP that owes a reply. Checked once per receive call.
     fn check_recv(&self) -> Result<(), Error> {

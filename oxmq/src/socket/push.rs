@@ -34,6 +34,11 @@ impl Pattern for Push {
         Ok(self.peers.send_from(msg).is_some())
     }
 
+    #[inline]
+    fn send_bytes(&mut self, data: &[u8]) -> Result<bool, Error> {
+        Ok(self.peers.send_bytes(data).is_some())
+    }
+
     fn can_send(&mut self) -> bool {
         self.peers.can_send()
     }

@@ -80,6 +80,20 @@ impl Duplex {
     /// `msg`.
     #[inline]
     pub(crate) fn send_from(&mut self, msg: &mut Message) -> Option<PeerId> {
+        self.send_with(|peer| peer.send_from(msg))
+    }
+
+    /// Sends a one-frame message holding a copy of `data` to the next peer with room (see
+    /// [`Peer::send_bytes`]). Returns the id of the peer that took it.
+    #[inline]
+    pub(crate) fn send_bytes(&mut self, data: &[u8]) -> Option<PeerId> {
+        self.send_with(|peer| peer.send_bytes(data))
+    }
+
+    /// Offers a message to the peers in turn, from the next one out, through `send` (which
+    /// says whether the peer took it), until one takes it.
+    #[inline(always)]
+    fn send_with(&mut self, mut send: impl FnMut(&mut Peer) -> bool) -> Option<PeerId> {
         let count = self.peers.len();
         let mut saw_closed = false;
         let mut index = self.next_out;
@@ -91,7 +105,7 @@ impl Duplex {
             let peer = &mut self.peers[index];
             if peer.writer.is_closed() {
                 saw_closed = true;
-            } else if peer.send_from(msg) {
+            } else if send(peer) {
                 sent = Some(peer.id);
                 self.next_out = index + 1;
                 break;
