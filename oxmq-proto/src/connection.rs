@@ -361,6 +361,11 @@ impl Connection {
         // The hot path, inlined into the caller: a complete short data frame at the front
         // (flags without COMMAND or LONG, a one-byte size), which is most frames of small
         // messages. Everything else takes the general path below.
+        // An emptied buffer, which ends every pass over what a read brought.
+        if input.is_empty() && self.failed.is_none() {
+            self.expected_len = 0;
+            return Ok(Input::NeedMore { need: 0 });
+        }
         if let (None, Some(&[flags, size])) = (&self.failed, input.first_chunk::<2>()) {
             let size = usize::from(size);
             let total = size + 2;

@@ -263,6 +263,28 @@ fn send_bytes_behaves_like_send() {
         }
     }
 
+    // Replies right after a receive go straight to an idle connection (the direct write): a
+    // small one whole, a large one cut short by the kernel with the rest sent by the I/O
+    // thread; both arrive intact and in order, round after round.
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    for endpoint in ["tcp://127.0.0.1:*", "ipc://*"] {
+        let (server, endpoint) = bound(&ctx, SocketType::Pair, endpoint);
+        let client = socket(&ctx, SocketType::Pair);
+        client.connect(&endpoint).unwrap();
+        for round in 0..20u8 {
+            client.send_bytes(&[round]).unwrap();
+            assert_eq!(server.recv().unwrap()[0], [round]);
+            if round % 5 == 0 {
+                server.send_bytes(&big).unwrap();
+            }
+            server.send_bytes(&[round, round]).unwrap();
+            if round % 5 == 0 {
+                assert_eq!(client.recv().unwrap()[0], big[..], "{endpoint}");
+            }
+            assert_eq!(client.recv().unwrap()[0], [round, round], "{endpoint}");
+        }
+    }
+
     // A type whose send has rules keeps them: REQ alternates, PULL cannot send.
     let (rep, endpoint) = bound(&ctx, SocketType::Rep, &inproc());
     let req = socket(&ctx, SocketType::Req);

@@ -285,17 +285,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Moves messages both ways for one turn. `outgoing` is drained to the stream; decoded messages
-    /// go to `incoming` (when it is `None`, the socket is gone and input is left unread).
+    /// Moves messages both ways for one turn at `now`. `outgoing` is drained to the stream;
+    /// decoded messages go to `incoming` (when it is `None`, the socket is gone and input is left
+    /// unread).
     pub(crate) fn pump(
         &mut self,
         outgoing: Option<&mut PipeReader>,
         incoming: Option<&mut PipeWriter>,
         gate: &WriteGate,
+        now: Instant,
     ) -> Result<Pump, CloseReason> {
         let mut state = Pump::default();
         if let Some(incoming) = incoming {
-            self.pump_input(incoming, &mut state, gate)?;
+            self.pump_input(incoming, &mut state, gate, now)?;
         }
         self.pump_output(outgoing, &mut state, gate)?;
         Ok(state)
@@ -321,9 +323,9 @@ impl Engine {
         incoming: &mut PipeWriter,
         state: &mut Pump,
         gate: &WriteGate,
+        now: Instant,
     ) -> Result<(), CloseReason> {
         let mut moved = 0;
-        let now = Instant::now();
         let result = loop {
             match self.decode(incoming, now) {
                 Ok(true) => {

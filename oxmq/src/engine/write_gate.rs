@@ -11,7 +11,7 @@
 //! If the kernel takes only part of a direct write, the rest waits in the gate and the session
 //! sends it before anything else.
 
-use std::io::{self, IoSlice};
+use std::io::IoSlice;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -109,50 +109,37 @@ impl WriteGate {
             false
         }
     }
-}
 
-impl DirectWrite for WriteGate {
-    /// Socket side: writes `msg` to the stream if the connection is idle. `drained` tells whether
-    /// every message the socket put in the pipe has been taken by the session. Returns `false`
-    /// when the message must take the pipe instead.
-    fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool) -> bool {
-        if msg.kind() != Kind::Data {
-            return false;
-        }
-        if self.state.load(Ordering::Acquire) != IDLE || msg.len() > MAX_DIRECT_FRAMES || !drained()
-        {
-            return false;
-        }
-        let Ok(mut inner) = self.inner.try_lock() else {
-            return false;
-        };
-        let Some(stream) = inner.stream.clone() else {
-            return false;
-        };
+    /// Socket side: the stream, with the gate's lock held, when the connection is idle and
+    /// `drained` says the pipe is empty (checked before and after taking the lock).
+    #[inline]
+    fn take_idle(
+        &self,
+        drained: &dyn Fn() -> bool,
+    ) -> Option<(std::sync::MutexGuard<'_, GateInner>, Arc<Stream>)> {
         if self.state.load(Ordering::Acquire) != IDLE || !drained() {
-            return false;
+            return None;
         }
-        let mut headers = [[0u8; frame::MAX_HEADER_LEN]; MAX_DIRECT_FRAMES];
-        let mut header_lens = [0usize; MAX_DIRECT_FRAMES];
-        let last = msg.len() - 1;
-        let mut total = 0;
-        for (i, part) in msg.iter().enumerate() {
-            header_lens[i] = frame::encode_header(&mut headers[i], i < last, false, part.len());
-            total += header_lens[i] + part.len();
+        let inner = self.inner.try_lock().ok()?;
+        let stream = inner.stream.clone()?;
+        if self.state.load(Ordering::Acquire) != IDLE || !drained() {
+            return None;
         }
-        let mut slices: [IoSlice<'_>; 2 * MAX_DIRECT_FRAMES] =
-            [IoSlice::new(&[]); 2 * MAX_DIRECT_FRAMES];
-        for (i, part) in msg.iter().enumerate() {
-            slices[2 * i] = IoSlice::new(&headers[i][..header_lens[i]]);
-            slices[2 * i + 1] = IoSlice::new(part);
-        }
-        let slices = &slices[..2 * msg.len()];
-        let written = match stream.write_vectored(slices) {
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => 0,
-            // WouldBlock or a broken connection: the session sends (or fails) the rest.
-            Err(_) => 0,
-        };
+        Some((inner, stream))
+    }
+
+    /// Socket side: writes `slices` (`total` bytes) with one system call; what the kernel does
+    /// not take waits in the gate for the session, which is woken to send it.
+    #[inline]
+    fn write_idle(
+        &self,
+        mut inner: std::sync::MutexGuard<'_, GateInner>,
+        stream: &Stream,
+        slices: &[IoSlice<'_>],
+        total: usize,
+    ) {
+        // WouldBlock, Interrupted or a broken connection: the session sends (or fails) the rest.
+        let written = stream.write_vectored(slices).unwrap_or(0);
         if written < total {
             let mut rest = Vec::with_capacity(total - written);
             let mut skip = written;
@@ -171,6 +158,48 @@ impl DirectWrite for WriteGate {
                 act.wake();
             }
         }
+    }
+}
+
+impl DirectWrite for WriteGate {
+    /// Socket side: writes `msg` to the stream if the connection is idle. `drained` tells whether
+    /// every message the socket put in the pipe has been taken by the session. Returns `false`
+    /// when the message must take the pipe instead.
+    fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool) -> bool {
+        if msg.kind() != Kind::Data || msg.len() > MAX_DIRECT_FRAMES {
+            return false;
+        }
+        let Some((inner, stream)) = self.take_idle(drained) else {
+            return false;
+        };
+        let mut headers = [[0u8; frame::MAX_HEADER_LEN]; MAX_DIRECT_FRAMES];
+        let mut header_lens = [0usize; MAX_DIRECT_FRAMES];
+        let last = msg.len() - 1;
+        let mut total = 0;
+        for (i, part) in msg.iter().enumerate() {
+            header_lens[i] = frame::encode_header(&mut headers[i], i < last, false, part.len());
+            total += header_lens[i] + part.len();
+        }
+        let mut slices: [IoSlice<'_>; 2 * MAX_DIRECT_FRAMES] =
+            [IoSlice::new(&[]); 2 * MAX_DIRECT_FRAMES];
+        for (i, part) in msg.iter().enumerate() {
+            slices[2 * i] = IoSlice::new(&headers[i][..header_lens[i]]);
+            slices[2 * i + 1] = IoSlice::new(part);
+        }
+        self.write_idle(inner, &stream, &slices[..2 * msg.len()], total);
+        true
+    }
+
+    /// [`try_write`](Self::try_write) for a one-frame message of `data`: one header, two
+    /// slices, and no message built to carry the bytes.
+    fn try_write_bytes(&self, data: &[u8], drained: &dyn Fn() -> bool) -> bool {
+        let Some((inner, stream)) = self.take_idle(drained) else {
+            return false;
+        };
+        let mut header = [0u8; frame::MAX_HEADER_LEN];
+        let header_len = frame::encode_header(&mut header, false, false, data.len());
+        let slices = [IoSlice::new(&header[..header_len]), IoSlice::new(data)];
+        self.write_idle(inner, &stream, &slices, header_len + data.len());
         true
     }
 }

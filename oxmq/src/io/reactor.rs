@@ -53,6 +53,9 @@ pub(crate) struct IoCtx<'a> {
     pub registry: &'a Registry,
     pub sched: &'a mut Scheduler,
     pub stopping: bool,
+    /// When the poller last returned: the time of this turn, read once for every connection it
+    /// serves.
+    pub now: Instant,
 }
 
 struct ListenerEntry {
@@ -76,6 +79,8 @@ pub(crate) struct Reactor {
     live: usize,
     sched: Scheduler,
     stopping: bool,
+    /// When the poller last returned (see [`IoCtx::now`]).
+    now: Instant,
 }
 
 impl Reactor {
@@ -91,6 +96,7 @@ impl Reactor {
                 requeue: Vec::new(),
             },
             stopping: false,
+            now: Instant::now(),
         }
     }
 
@@ -126,6 +132,7 @@ impl Reactor {
                 timeout = Some(Duration::ZERO);
             }
             let result = self.poll.poll(&mut events, timeout);
+            self.now = Instant::now();
             self.shared.sleeping.store(false, Ordering::Relaxed);
             if let Err(err) = result {
                 if err.kind() != io::ErrorKind::Interrupted {
@@ -178,6 +185,7 @@ impl Reactor {
                 registry: self.poll.registry(),
                 sched: &mut self.sched,
                 stopping: self.stopping,
+                now: self.now,
             },
             &mut self.entries,
         )
@@ -365,7 +373,7 @@ impl Reactor {
     }
 
     fn fire_timers(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         while let Some(Reverse((at, token, kind))) = self.sched.timers.peek().copied() {
             if at > now {
                 break;

@@ -310,8 +310,12 @@ impl Session {
             let Some(engine) = self.engine.as_mut() else {
                 return true;
             };
-            let pump = match engine.pump(self.outgoing.as_mut(), self.incoming.as_mut(), &self.gate)
-            {
+            let pump = match engine.pump(
+                self.outgoing.as_mut(),
+                self.incoming.as_mut(),
+                &self.gate,
+                io.now,
+            ) {
                 Ok(pump) => pump,
                 Err(reason) => return self.on_engine_closed(reason, io),
             };

@@ -33,6 +33,10 @@ pub(crate) fn next_peer_id() -> PeerId {
 pub(crate) trait DirectWrite: Send + Sync {
     /// Writes `msg` if the connection is idle; `drained` tells whether the pipe is empty.
     fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool) -> bool;
+
+    /// Writes a one-frame message of `data` if the connection is idle (as
+    /// [`try_write`](Self::try_write)).
+    fn try_write_bytes(&self, data: &[u8], drained: &dyn Fn() -> bool) -> bool;
 }
 
 /// One peer of a socket: a pipe to it and a pipe from it.
@@ -99,10 +103,13 @@ impl Peer {
     /// returns whether it was taken.
     #[inline]
     pub(crate) fn send_bytes(&mut self, data: &[u8]) -> bool {
-        if self.sink.is_some() && self.rhythm.load(Ordering::Relaxed) {
-            // Request-reply rhythm: the direct write takes a message (it costs a system call
-            // anyway, so building one on the stack is not what it waits on).
-            return self.send_from(&mut Message::from(data));
+        if let Some(sink) = &self.sink {
+            if self.rhythm.load(Ordering::Relaxed) {
+                let writer = &self.writer;
+                if !writer.is_closed() && sink.try_write_bytes(data, &|| writer.is_drained()) {
+                    return true;
+                }
+            }
         }
         self.writer.send_bytes(data)
     }
