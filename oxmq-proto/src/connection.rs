@@ -358,14 +358,15 @@ impl Connection {
         input: &mut BytesMut,
         now: Instant,
     ) -> Result<Input, ConnectionError> {
-        // The hot path, inlined into the caller: a complete short data frame at the front
-        // (flags without COMMAND or LONG, a one-byte size), which is most frames of small
-        // messages. Everything else takes the general path below.
-        // An emptied buffer, which ends every pass over what a read brought.
+        // An emptied buffer, which ends every pass over what a read brought: nothing to
+        // decode, nothing new seen.
         if input.is_empty() && self.failed.is_none() {
             self.expected_len = 0;
             return Ok(Input::NeedMore { need: 0 });
         }
+        // The hot path, inlined into the caller: a complete short data frame at the front
+        // (flags without COMMAND or LONG, a one-byte size), which is most frames of small
+        // messages. Everything else takes the general path below.
         if let (None, Some(&[flags, size])) = (&self.failed, input.first_chunk::<2>()) {
             let size = usize::from(size);
             let total = size + 2;

@@ -325,8 +325,9 @@ impl Socket {
 
     /// Sends a one-frame message holding a copy of `data`, blocking while no peer can take it
     /// (up to SNDTIMEO): what `zmq_send` does. The same as `send(data)`, and the fastest way to
-    /// send small messages: the bytes are copied straight into the queue towards the peer, and
-    /// no [`Message`] is built on the way.
+    /// send small messages: PUSH, PAIR and DEALER copy the bytes straight into the queue
+    /// towards the peer (or, for a reply right after a receive, onto the idle connection), with
+    /// no [`Message`] built on the way; the other types build one as `send` does.
     ///
     /// ```
     /// let ctx = oxmq::Context::new();

@@ -60,8 +60,8 @@ pub(crate) trait Pattern: Send {
 
     /// [`send_from`](Self::send_from) for a one-frame message holding a copy of `data`
     /// (`Socket::send_bytes`, and `zmq_send` in the C ABI): `Ok(true)` when it was taken,
-    /// `Ok(false)` when it must wait, `Err` when it cannot be sent. A type that load-balances
-    /// over pipes copies the bytes straight into the pipe's slot.
+    /// `Ok(false)` when it must wait, `Err` when it cannot be sent. PUSH, PAIR and DEALER copy
+    /// the bytes straight into the pipe's slot; the default builds a message.
     #[inline]
     fn send_bytes(&mut self, data: &[u8]) -> Result<bool, Error> {
         self.send_from(&mut Message::from(data))
