@@ -88,30 +88,32 @@ impl Peer {
     /// it by reference saves copying it back and forth.
     #[inline]
     pub(crate) fn send_from(&mut self, msg: &mut Message) -> bool {
-        if let Some(sink) = &self.sink {
-            if self.rhythm.load(Ordering::Relaxed) {
-                let writer = &self.writer;
-                if !writer.is_closed() && sink.try_write(msg, &|| writer.is_drained()) {
-                    return true;
-                }
-            }
-        }
-        self.writer.send_from(msg)
+        self.write_direct(|sink, drained| sink.try_write(msg, drained))
+            || self.writer.send_from(msg)
     }
 
     /// Sends a one-frame message holding a copy of `data` (see [`PipeWriter::send_bytes`]);
     /// returns whether it was taken.
     #[inline]
     pub(crate) fn send_bytes(&mut self, data: &[u8]) -> bool {
-        if let Some(sink) = &self.sink {
-            if self.rhythm.load(Ordering::Relaxed) {
-                let writer = &self.writer;
-                if !writer.is_closed() && sink.try_write_bytes(data, &|| writer.is_drained()) {
-                    return true;
-                }
-            }
-        }
-        self.writer.send_bytes(data)
+        self.write_direct(|sink, drained| sink.try_write_bytes(data, drained))
+            || self.writer.send_bytes(data)
+    }
+
+    /// The direct write, when it may pay off (a sink, request-reply rhythm, a pipe still
+    /// open): `write` gets the sink and the "pipe is drained" check. Returns whether it wrote.
+    #[inline]
+    fn write_direct(
+        &self,
+        write: impl FnOnce(&dyn DirectWrite, &dyn Fn() -> bool) -> bool,
+    ) -> bool {
+        let Some(sink) = &self.sink else {
+            return false;
+        };
+        let writer = &self.writer;
+        self.rhythm.load(Ordering::Relaxed)
+            && !writer.is_closed()
+            && write(sink.as_ref(), &|| writer.is_drained())
     }
 
     /// [`send_from`](Self::send_from) by value: hands the message back when the pipe is full

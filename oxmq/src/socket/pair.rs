@@ -18,6 +18,20 @@ impl Pair {
             self.peer = None;
         }
     }
+
+    /// Offers a message to the peer through `send` (which says whether the peer took it);
+    /// when it did not, forgets a peer that is gone.
+    #[inline(always)]
+    fn send_with(&mut self, send: impl FnOnce(&mut Peer) -> bool) -> bool {
+        let Some(peer) = self.peer.as_mut() else {
+            return false;
+        };
+        if send(peer) {
+            return true;
+        }
+        self.prune();
+        false
+    }
 }
 
 impl Pattern for Pair {
@@ -55,26 +69,12 @@ impl Pattern for Pair {
 
     #[inline]
     fn send_from(&mut self, msg: &mut Message) -> Result<bool, Error> {
-        let Some(peer) = self.peer.as_mut() else {
-            return Ok(false);
-        };
-        if peer.send_from(msg) {
-            return Ok(true);
-        }
-        self.prune();
-        Ok(false)
+        Ok(self.send_with(|peer| peer.send_from(msg)))
     }
 
     #[inline]
     fn send_bytes(&mut self, data: &[u8]) -> Result<bool, Error> {
-        let Some(peer) = self.peer.as_mut() else {
-            return Ok(false);
-        };
-        if peer.send_bytes(data) {
-            return Ok(true);
-        }
-        self.prune();
-        Ok(false)
+        Ok(self.send_with(|peer| peer.send_bytes(data)))
     }
 
     fn check_recv(&self) -> Result<(), Error> {
