@@ -12,6 +12,7 @@
 //! and `SIZE` (comma-separated filters), `ONLY` (`thr` or `lat`), `JSON=1` for one JSON object
 //! per case.
 
+use oxmq_bench::Libzmq;
 use oxmq_cli::bench::{self, Case, Driver, HWM, Kind, Oxmq, Workload};
 use oxmq_cli::placement::Placement;
 
@@ -82,75 +83,6 @@ impl Driver for Foundation {
         match result {
             Ok(msg) => Some(msg[0].len()),
             Err(foundation::Error::WouldBlock) => None,
-            Err(err) => panic!("recv: {err}"),
-        }
-    }
-}
-
-/// libzmq, set up as `vs-libzmq` sets it up for these workloads.
-struct Libzmq;
-
-impl Driver for Libzmq {
-    type Context = zmq::Context;
-    type Socket = zmq::Socket;
-
-    fn name(&self) -> &'static str {
-        "libzmq"
-    }
-
-    fn supports(&self, kind: Kind) -> bool {
-        matches!(kind, Kind::Push | Kind::Pull | Kind::Pair)
-    }
-
-    fn context(&self) -> zmq::Context {
-        let ctx = zmq::Context::new();
-        ctx.set_io_threads(1).expect("ZMQ_IO_THREADS");
-        ctx
-    }
-
-    fn socket(&self, ctx: &zmq::Context, kind: Kind) -> zmq::Socket {
-        let socket_type = match kind {
-            Kind::Push => zmq::PUSH,
-            Kind::Pull => zmq::PULL,
-            Kind::Pair => zmq::PAIR,
-            other => panic!("not a workload of the foundation: {other:?}"),
-        };
-        let socket = ctx.socket(socket_type).expect("socket");
-        socket.set_sndhwm(HWM).expect("SNDHWM");
-        socket.set_rcvhwm(HWM).expect("RCVHWM");
-        socket.set_linger(0).expect("LINGER");
-        socket
-    }
-
-    fn bind(&self, socket: &zmq::Socket, endpoint: &str) -> String {
-        socket.bind(endpoint).expect("bind");
-        socket
-            .get_last_endpoint()
-            .expect("ZMQ_LAST_ENDPOINT")
-            .expect("UTF-8")
-    }
-
-    fn connect(&self, socket: &zmq::Socket, endpoint: &str) {
-        socket.connect(endpoint).expect("connect");
-    }
-
-    fn subscribe(&self, _socket: &zmq::Socket, _prefix: &[u8]) {
-        unreachable!("the foundation's workloads have no SUB");
-    }
-
-    fn send(&self, socket: &zmq::Socket, data: &[u8]) {
-        socket.send(data, 0).expect("send");
-    }
-
-    fn recv(&self, socket: &zmq::Socket) -> usize {
-        socket.recv_msg(0).expect("recv").len()
-    }
-
-    fn recv_within(&self, socket: &zmq::Socket, wait: bool) -> Option<usize> {
-        let flags = if wait { 0 } else { zmq::DONTWAIT };
-        match socket.recv_msg(flags) {
-            Ok(msg) => Some(msg.len()),
-            Err(zmq::Error::EAGAIN) => None,
             Err(err) => panic!("recv: {err}"),
         }
     }
