@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use clap::Parser;
-use oxmq_bench::Libzmq;
+use oxmq_bench::{Libzmq, median};
 use oxmq_cli::bench::{self, Case, Driver, Oxmq, Workload};
 
 #[derive(Parser)]
@@ -123,17 +123,6 @@ impl Comparison {
 }
 
 /// The median; the mean of the two middle values for an even number of values.
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => sorted[n / 2],
-        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
 fn unit(latency: bool) -> &'static str {
     if latency { "us" } else { "msgs/s" }
 }
@@ -435,13 +424,6 @@ mod tests {
     use super::*;
     use oxmq_cli::bench::{Pattern, Transport};
     use oxmq_cli::placement::Placement;
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&[7.0]), 7.0);
-    }
 
     #[test]
     fn json_has_the_contract_fields() {

@@ -12,7 +12,7 @@
 //! and `SIZE` (comma-separated filters), `ONLY` (`thr` or `lat`), `JSON=1` for one JSON object
 //! per case.
 
-use oxmq_bench::Libzmq;
+use oxmq_bench::{Libzmq, median};
 use oxmq_cli::bench::{self, Case, Driver, HWM, Kind, Oxmq, Workload};
 use oxmq_cli::placement::Placement;
 
@@ -95,17 +95,6 @@ fn figure<D: Driver>(driver: &D, case: &Case) -> f64 {
         row.rtt_us.expect("a latency case has a round trip")
     } else {
         row.msgs_per_s
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
 }
 
