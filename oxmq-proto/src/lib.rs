@@ -106,6 +106,7 @@ pub mod handshake;
 pub mod mechanism;
 pub mod metadata;
 pub mod socket_type;
+pub mod z85;
 
 pub use connection::{Connection, ConnectionConfig, Input};
 pub use error::*;

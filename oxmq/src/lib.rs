@@ -110,8 +110,15 @@ mod transport;
 pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
-pub use options::number as option_number;
+pub use options::{OptionValue, number as option_number};
 pub use socket::{SendError, Socket, SocketType};
+
+/// libzmq's own errno values, beyond the platform's: what [`Error::errno`] returns for
+/// [`Error::InvalidState`], [`Error::NoCompatibleProtocol`], [`Error::Terminated`] and
+/// [`Error::NoThread`].
+pub mod errno {
+    pub use crate::error::{EFSM, EMTHREAD, ENOCOMPATPROTO, ETERM};
+}
 
 /// The wire-protocol crate, re-exported.
 pub use oxmq_proto as proto;

@@ -429,6 +429,25 @@ impl Message {
         }
     }
 
+    /// Removes and returns the first frame; when it was the only one, the message is left
+    /// holding one empty frame. Reading a message frame by frame (as the C API's `zmq_recv`
+    /// does) takes frames this way until [`Message::len`] was 1.
+    ///
+    /// ```
+    /// let mut msg = oxmq::Message::from_frames(["a", "b"]);
+    /// assert_eq!(msg.take_front(), "a".as_bytes());
+    /// assert_eq!(msg.len(), 1);
+    /// assert_eq!(msg.take_front(), "b".as_bytes());
+    /// assert_eq!(msg.take_front(), "".as_bytes());
+    /// ```
+    pub fn take_front(&mut self) -> Frame {
+        match &mut self.parts {
+            Parts::One(frame) => std::mem::take(frame),
+            Parts::Many(frames) if frames.0.len() > 1 => frames.0.pop_front().unwrap_or_default(),
+            Parts::Many(frames) => frames.0.front_mut().map(std::mem::take).unwrap_or_default(),
+        }
+    }
+
     /// Removes and returns the last frame, unless it is the only one.
     pub fn pop(&mut self) -> Option<Frame> {
         match &mut self.parts {

@@ -10,14 +10,24 @@ use oxmq_proto::SocketType;
 
 use crate::error::{Error, Result};
 
-/// libzmq option numbers, for a future C ABI and for generic option setters.
+/// libzmq's option numbers (`ZMQ_*` in `zmq.h`), for [`Socket::set_option_raw`] and
+/// [`Socket::option_value`] and the C ABI.
+///
+/// [`Socket::set_option_raw`]: crate::Socket::set_option_raw
+/// [`Socket::option_value`]: crate::Socket::option_value
 pub mod number {
     #![allow(missing_docs)]
+    pub const AFFINITY: i32 = 4;
     pub const ROUTING_ID: i32 = 5;
     pub const SUBSCRIBE: i32 = 6;
     pub const UNSUBSCRIBE: i32 = 7;
+    pub const RATE: i32 = 8;
+    pub const RECOVERY_IVL: i32 = 9;
     pub const SNDBUF: i32 = 11;
     pub const RCVBUF: i32 = 12;
+    pub const RCVMORE: i32 = 13;
+    pub const FD: i32 = 14;
+    pub const EVENTS: i32 = 15;
     pub const TYPE: i32 = 16;
     pub const LINGER: i32 = 17;
     pub const RECONNECT_IVL: i32 = 18;
@@ -26,29 +36,149 @@ pub mod number {
     pub const MAXMSGSIZE: i32 = 22;
     pub const SNDHWM: i32 = 23;
     pub const RCVHWM: i32 = 24;
+    pub const MULTICAST_HOPS: i32 = 25;
     pub const RCVTIMEO: i32 = 27;
     pub const SNDTIMEO: i32 = 28;
     pub const LAST_ENDPOINT: i32 = 32;
     pub const ROUTER_MANDATORY: i32 = 33;
+    pub const TCP_KEEPALIVE: i32 = 34;
+    pub const TCP_KEEPALIVE_CNT: i32 = 35;
+    pub const TCP_KEEPALIVE_IDLE: i32 = 36;
+    pub const TCP_KEEPALIVE_INTVL: i32 = 37;
     pub const IMMEDIATE: i32 = 39;
     pub const XPUB_VERBOSE: i32 = 40;
+    pub const ROUTER_RAW: i32 = 41;
     pub const IPV6: i32 = 42;
+    pub const MECHANISM: i32 = 43;
+    pub const PLAIN_SERVER: i32 = 44;
+    pub const PLAIN_USERNAME: i32 = 45;
+    pub const PLAIN_PASSWORD: i32 = 46;
+    pub const CURVE_SERVER: i32 = 47;
+    pub const CURVE_PUBLICKEY: i32 = 48;
+    pub const CURVE_SECRETKEY: i32 = 49;
+    pub const CURVE_SERVERKEY: i32 = 50;
     pub const PROBE_ROUTER: i32 = 51;
     pub const REQ_CORRELATE: i32 = 52;
     pub const REQ_RELAXED: i32 = 53;
     pub const CONFLATE: i32 = 54;
+    pub const ZAP_DOMAIN: i32 = 55;
     pub const ROUTER_HANDOVER: i32 = 56;
+    pub const TOS: i32 = 57;
     pub const CONNECT_ROUTING_ID: i32 = 61;
+    pub const GSSAPI_SERVER: i32 = 62;
+    pub const GSSAPI_PRINCIPAL: i32 = 63;
+    pub const GSSAPI_SERVICE_PRINCIPAL: i32 = 64;
+    pub const GSSAPI_PLAINTEXT: i32 = 65;
     pub const HANDSHAKE_IVL: i32 = 66;
+    pub const SOCKS_PROXY: i32 = 68;
     pub const XPUB_NODROP: i32 = 69;
+    pub const BLOCKY: i32 = 70;
     pub const XPUB_MANUAL: i32 = 71;
     pub const XPUB_WELCOME_MSG: i32 = 72;
     pub const STREAM_NOTIFY: i32 = 73;
     pub const INVERT_MATCHING: i32 = 74;
+    pub const HEARTBEAT_IVL: i32 = 75;
+    pub const HEARTBEAT_TTL: i32 = 76;
+    pub const HEARTBEAT_TIMEOUT: i32 = 77;
     pub const XPUB_VERBOSER: i32 = 78;
+    pub const CONNECT_TIMEOUT: i32 = 79;
+    pub const TCP_MAXRT: i32 = 80;
+    pub const THREAD_SAFE: i32 = 81;
+    pub const MULTICAST_MAXTPDU: i32 = 84;
+    pub const VMCI_BUFFER_SIZE: i32 = 85;
+    pub const VMCI_BUFFER_MIN_SIZE: i32 = 86;
+    pub const VMCI_BUFFER_MAX_SIZE: i32 = 87;
+    pub const VMCI_CONNECT_TIMEOUT: i32 = 88;
+    pub const USE_FD: i32 = 89;
+    pub const GSSAPI_PRINCIPAL_NAMETYPE: i32 = 90;
+    pub const GSSAPI_SERVICE_PRINCIPAL_NAMETYPE: i32 = 91;
+    pub const BINDTODEVICE: i32 = 92;
     pub const XPUB_MANUAL_LAST_VALUE: i32 = 98;
     pub const ONLY_FIRST_SUBSCRIBE: i32 = 108;
     pub const TOPICS_COUNT: i32 = 116;
+    /// Deprecated alias of `ROUTING_ID`.
+    pub const IDENTITY: i32 = ROUTING_ID;
+    /// Deprecated: the inverse of `IPV6`.
+    pub const IPV4ONLY: i32 = 31;
+    /// Deprecated alias of `IMMEDIATE`.
+    pub const DELAY_ATTACH_ON_CONNECT: i32 = IMMEDIATE;
+}
+
+/// An option's value, as [`Socket::option_value`](crate::Socket::option_value) reads it: the
+/// type `zmq_getsockopt` writes for that option.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OptionValue {
+    /// An `int` (counts, milliseconds, on/off flags).
+    Int(i32),
+    /// An `int64_t` (MAXMSGSIZE).
+    Long(i64),
+    /// Binary data (ROUTING_ID).
+    Bytes(Vec<u8>),
+    /// A string, written with a terminating NUL by `zmq_getsockopt` (LAST_ENDPOINT).
+    Text(String),
+}
+
+/// Options libzmq has that oxmq does not honour yet: setting or reading one gives
+/// [`Error::NotSupported`] (`ENOTSUP`), so that a program learns it instead of trusting a value
+/// that does nothing.
+pub(crate) fn not_yet_supported(option: i32) -> bool {
+    use number::*;
+    matches!(
+        option,
+        AFFINITY
+            | RATE
+            | RECOVERY_IVL
+            | MULTICAST_HOPS
+            | TCP_KEEPALIVE
+            | TCP_KEEPALIVE_CNT
+            | TCP_KEEPALIVE_IDLE
+            | TCP_KEEPALIVE_INTVL
+            | ROUTER_RAW
+            | PLAIN_SERVER
+            | PLAIN_USERNAME
+            | PLAIN_PASSWORD
+            | CURVE_SERVER
+            | CURVE_PUBLICKEY
+            | CURVE_SECRETKEY
+            | CURVE_SERVERKEY
+            | ZAP_DOMAIN
+            | TOS
+            | GSSAPI_SERVER
+            | GSSAPI_PRINCIPAL
+            | GSSAPI_SERVICE_PRINCIPAL
+            | GSSAPI_PLAINTEXT
+            | SOCKS_PROXY
+            | HEARTBEAT_IVL
+            | HEARTBEAT_TTL
+            | HEARTBEAT_TIMEOUT
+            | CONNECT_TIMEOUT
+            | TCP_MAXRT
+            | MULTICAST_MAXTPDU
+            | VMCI_BUFFER_SIZE
+            | VMCI_BUFFER_MIN_SIZE
+            | VMCI_BUFFER_MAX_SIZE
+            | VMCI_CONNECT_TIMEOUT
+            | USE_FD
+            | GSSAPI_PRINCIPAL_NAMETYPE
+            | GSSAPI_SERVICE_PRINCIPAL_NAMETYPE
+            | BINDTODEVICE
+    )
+}
+
+/// Reads an `int64_t` option value as `zmq_setsockopt` passes it.
+pub(crate) fn long_value(value: &[u8]) -> Result<i64> {
+    <[u8; 8]>::try_from(value)
+        .map(i64::from_ne_bytes)
+        .map_err(|_| Error::Invalid)
+}
+
+/// Reads an on/off option that libzmq takes strictly: an `int` that is 0 or 1.
+pub(crate) fn strict_bool_value(value: &[u8]) -> Result<bool> {
+    match <[u8; 4]>::try_from(value).map(i32::from_ne_bytes) {
+        Ok(0) => Ok(false),
+        Ok(1) => Ok(true),
+        _ => Err(Error::Invalid),
+    }
 }
 
 /// The options of one socket.

@@ -59,6 +59,10 @@ impl Pattern for Dealer {
         self.peers.recv_into(out).is_some()
     }
 
+    fn can_begin(&mut self, _first: &[u8]) -> Result<bool, Error> {
+        Ok(self.can_send())
+    }
+
     fn can_send(&mut self) -> bool {
         self.peers.can_send()
     }

@@ -33,7 +33,7 @@ use crate::io::endpoints::{Endpoints, Env};
 use crate::io::link::SocketLink;
 use crate::io::runtime::Runtime;
 use crate::message::Message;
-use crate::options::{self, Options};
+use crate::options::{self, OptionValue, Options};
 use crate::pipe::{PeerEvent, PeerId};
 use pattern::{Closed, Pattern};
 
@@ -323,6 +323,28 @@ impl Socket {
         self.send_msg(msg.into(), true)
     }
 
+    /// Waits until a message whose first frame is `first` could be sent (up to SNDTIMEO, or
+    /// not at all with `dont_wait`), the way libzmq's `zmq_send` of a first frame with
+    /// `ZMQ_SNDMORE` does: the C ABI calls it before it collects the rest of a multi-part
+    /// message. Fails as that send would: [`Error::WouldBlock`], [`Error::InvalidState`] (a
+    /// REQ awaiting its reply, a REP with no request to answer), [`Error::HostUnreachable`] (a
+    /// ROUTER with MANDATORY and no such peer).
+    /// Nothing is sent: the whole message still goes through [`Socket::send`].
+    pub fn begin_send(&self, first: &[u8], dont_wait: bool) -> Result<()> {
+        let mut core = self.start_send()?;
+        match core.pattern.can_begin(first)? {
+            true => Ok(()),
+            false => self.send_blocking(&mut core, dont_wait, |p| p.can_begin(first)),
+        }
+    }
+
+    /// Sends a message, blocking while no peer can take it (up to SNDTIMEO), like
+    /// [`Socket::send`]; when it cannot be sent, the message comes back in the [`SendError`]
+    /// (the C ABI gives a failed `zmq_msg_send` its message back this way).
+    pub fn send_or_return(&self, msg: impl Into<Message>) -> std::result::Result<(), SendError> {
+        self.send_msg(msg.into(), false)
+    }
+
     /// Sends a one-frame message holding a copy of `data`, blocking while no peer can take it
     /// (up to SNDTIMEO): what `zmq_send` does. The same as `send(data)`, and the fastest way to
     /// send small messages: PUSH, PAIR and DEALER copy the bytes straight into the queue
@@ -508,6 +530,16 @@ impl Socket {
         }
     }
 
+    /// Whether the socket's context was shut down ([`Context::shutdown`] or
+    /// [`Context::term`]): sending, receiving, binding and connecting fail with
+    /// [`Error::Terminated`] from then on.
+    ///
+    /// [`Context::shutdown`]: crate::Context::shutdown
+    /// [`Context::term`]: crate::Context::term
+    pub fn is_terminated(&self) -> bool {
+        self.ctx.is_terminated()
+    }
+
     /// Whether a message can be received now without blocking (`ZMQ_POLLIN`).
     pub fn has_incoming(&self) -> bool {
         let mut core = self.core();
@@ -522,16 +554,116 @@ impl Socket {
         core.pattern.can_send()
     }
 
-    /// Sets an option by its libzmq number, with the value as `zmq_setsockopt` takes it (an
-    /// `int` in native byte order, or bytes). Options of the socket's type (SUBSCRIBE,
-    /// ROUTER_MANDATORY, ...) are set this way or through their named setters.
+    /// Sets an option by its libzmq number (see [`option_number`](crate::option_number)), with
+    /// the value as `zmq_setsockopt` takes it: an `int` or `int64_t` in native byte order, or
+    /// bytes. This is the one table of options by number: the named setters below and the C
+    /// ABI's `zmq_setsockopt` both end here or in the setter it calls.
+    ///
+    /// A value of the wrong size, an unknown option or one the socket's type does not have
+    /// give [`Error::Invalid`]; an option libzmq has and oxmq does not honour yet gives
+    /// [`Error::NotSupported`].
+    ///
+    /// ```
+    /// use oxmq::{option_number, Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let sub = ctx.socket(SocketType::Sub)?;
+    /// sub.set_option_raw(option_number::RCVHWM, &50i32.to_ne_bytes())?;
+    /// sub.set_option_raw(option_number::SUBSCRIBE, b"weather.")?;
+    /// assert_eq!(sub.rcvhwm(), 50);
+    /// assert_eq!(sub.set_option_raw(option_number::RCVHWM, &[1, 2]), Err(oxmq::Error::Invalid));
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
     pub fn set_option_raw(&self, option: i32, value: &[u8]) -> Result<()> {
-        let mut core = self.core();
-        core.process_mail(&self.link);
-        core.pattern.set_option(option, value)
+        use options::number::*;
+        let int = || pattern::int_value(value);
+        let strict = || options::strict_bool_value(value);
+        match option {
+            SNDHWM => self.set_sndhwm(int()?),
+            RCVHWM => self.set_rcvhwm(int()?),
+            LINGER => self.set_linger(int()?),
+            SNDTIMEO => self.set_sndtimeo(int()?),
+            RCVTIMEO => self.set_rcvtimeo(int()?),
+            MAXMSGSIZE => self.set_maxmsgsize(options::long_value(value)?),
+            IMMEDIATE => self.set_immediate(strict()?),
+            HANDSHAKE_IVL => self.set_handshake_ivl(int()?),
+            RECONNECT_IVL => self.set_reconnect_ivl(int()?),
+            RECONNECT_IVL_MAX => self.set_reconnect_ivl_max(int()?),
+            BACKLOG => self.set_backlog(int()?),
+            CONFLATE => self.set_conflate(strict()?),
+            IPV6 => self.set_ipv6(strict()?),
+            IPV4ONLY => self.set_ipv6(!strict()?),
+            SNDBUF => self.set_sndbuf(int()?),
+            RCVBUF => self.set_rcvbuf(int()?),
+            ROUTING_ID => self.set_routing_id(value),
+            CONNECT_ROUTING_ID => self.set_connect_routing_id(value),
+            STREAM_NOTIFY => self.set_stream_notify(strict()?),
+            TYPE | RCVMORE | FD | EVENTS | LAST_ENDPOINT | MECHANISM | THREAD_SAFE
+            | TOPICS_COUNT => Err(Error::Invalid),
+            _ if options::not_yet_supported(option) => Err(Error::NotSupported),
+            _ => {
+                let mut core = self.core();
+                core.process_mail(&self.link);
+                core.pattern.set_option(option, value)
+            }
+        }
     }
 
-    /// Reads an integer option of the socket's type by its libzmq number.
+    /// Reads an option by its libzmq number, as `zmq_getsockopt` would write it (see
+    /// [`Socket::set_option_raw`]). RCVMORE, FD and EVENTS belong to the C ABI's frame-by-frame
+    /// view and give [`Error::Invalid`] here.
+    ///
+    /// ```
+    /// use oxmq::{option_number, Context, OptionValue, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// assert_eq!(push.option_value(option_number::SNDHWM)?, OptionValue::Int(1000));
+    /// assert_eq!(push.option_value(option_number::TYPE)?, OptionValue::Int(8));
+    /// push.bind("inproc://option-value")?;
+    /// assert_eq!(
+    ///     push.option_value(option_number::LAST_ENDPOINT)?,
+    ///     OptionValue::Text("inproc://option-value".into())
+    /// );
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn option_value(&self, option: i32) -> Result<OptionValue> {
+        use OptionValue::{Int, Long};
+        use options::number::*;
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        let opts = &core.opts;
+        Ok(match option {
+            TYPE => Int(self.socket_type().zmq_number()),
+            SNDHWM => Int(opts.sndhwm),
+            RCVHWM => Int(opts.rcvhwm),
+            LINGER => Int(opts.linger),
+            SNDTIMEO => Int(opts.sndtimeo),
+            RCVTIMEO => Int(opts.rcvtimeo),
+            MAXMSGSIZE => Long(opts.maxmsgsize),
+            IMMEDIATE => Int(opts.immediate.into()),
+            HANDSHAKE_IVL => Int(opts.handshake_ivl),
+            RECONNECT_IVL => Int(opts.reconnect_ivl),
+            RECONNECT_IVL_MAX => Int(opts.reconnect_ivl_max),
+            BACKLOG => Int(opts.backlog),
+            CONFLATE => Int(opts.conflate.into()),
+            IPV6 => Int(opts.ipv6.into()),
+            IPV4ONLY => Int((!opts.ipv6).into()),
+            SNDBUF => Int(opts.sndbuf),
+            RCVBUF => Int(opts.rcvbuf),
+            ROUTING_ID => OptionValue::Bytes(opts.routing_id.to_vec()),
+            LAST_ENDPOINT => OptionValue::Text(core.endpoints.last_endpoint().to_owned()),
+            // The NULL mechanism; PLAIN and CURVE come later.
+            MECHANISM => Int(0),
+            THREAD_SAFE => Int(0),
+            RCVMORE | FD | EVENTS => return Err(Error::Invalid),
+            _ if options::not_yet_supported(option) => return Err(Error::NotSupported),
+            _ => Int(core.pattern.option(option)?),
+        })
+    }
+
+    /// Reads an integer option of the socket's type by its libzmq number (TOPICS_COUNT,
+    /// INVERT_MATCHING); [`Socket::option_value`] reads every option.
     pub fn option_raw(&self, option: i32) -> Result<i32> {
         let mut core = self.core();
         core.process_mail(&self.link);

@@ -100,6 +100,10 @@ impl Pattern for Pair {
         false
     }
 
+    fn can_begin(&mut self, _first: &[u8]) -> Result<bool, Error> {
+        Ok(self.can_send())
+    }
+
     fn can_send(&mut self) -> bool {
         self.peer
             .as_mut()

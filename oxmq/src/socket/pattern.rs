@@ -94,6 +94,17 @@ pub(crate) trait Pattern: Send {
         }
     }
 
+    /// Whether a message whose first frame is `first` could be sent now: the C API sends a
+    /// message frame by frame, and libzmq decides at the first frame whether the message can
+    /// go (it blocks there, or fails with `EAGAIN`, `EFSM` or `EHOSTUNREACH`), while the frames
+    /// after it never wait. `Ok(true)`: it can go; `Ok(false)`: wait; `Err`: it cannot be sent.
+    /// The default lets the whole message decide when it is complete; types that can block or
+    /// refuse a message say so here.
+    fn can_begin(&mut self, first: &[u8]) -> Result<bool, Error> {
+        let _ = first;
+        Ok(true)
+    }
+
     /// Whether a send would succeed now (`ZMQ_POLLOUT`).
     fn can_send(&mut self) -> bool {
         false
@@ -127,7 +138,6 @@ pub(crate) trait Pattern: Send {
 }
 
 /// Reads an `int` option value as `zmq_setsockopt` passes it.
-#[allow(dead_code)] // the socket types' options, next
 pub(crate) fn int_value(value: &[u8]) -> Result<i32, Error> {
     <[u8; 4]>::try_from(value)
         .map(i32::from_ne_bytes)

@@ -39,6 +39,10 @@ impl Pattern for Push {
         Ok(self.peers.send_bytes(data).is_some())
     }
 
+    fn can_begin(&mut self, _first: &[u8]) -> Result<bool, Error> {
+        Ok(self.can_send())
+    }
+
     fn can_send(&mut self) -> bool {
         self.peers.can_send()
     }

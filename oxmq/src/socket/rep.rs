@@ -108,6 +108,13 @@ impl Pattern for Rep {
         Some(body)
     }
 
+    fn can_begin(&mut self, _first: &[u8]) -> Result<bool, Error> {
+        if self.envelope.is_none() {
+            return Err(Error::InvalidState);
+        }
+        Ok(self.can_send())
+    }
+
     fn can_send(&mut self) -> bool {
         self.envelope.is_some() && (!self.table.mandatory || self.table.can_send_any())
     }

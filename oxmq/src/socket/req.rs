@@ -139,6 +139,13 @@ impl Pattern for Req {
         None
     }
 
+    fn can_begin(&mut self, _first: &[u8]) -> Result<bool, Error> {
+        if self.receiving_reply && self.strict {
+            return Err(Error::InvalidState);
+        }
+        Ok(self.peers.can_send())
+    }
+
     fn can_send(&mut self) -> bool {
         !(self.receiving_reply && self.strict) && self.peers.can_send()
     }

@@ -47,6 +47,10 @@ impl Pattern for Router {
         self.table.recv_into(out)
     }
 
+    fn can_begin(&mut self, first: &[u8]) -> Result<bool, Error> {
+        self.table.can_begin(first)
+    }
+
     fn can_send(&mut self) -> bool {
         // Without MANDATORY every send succeeds (or drops the message), as in libzmq.
         !self.table.mandatory || self.table.can_send_any()

@@ -209,6 +209,29 @@ impl RoutingTable {
         }
     }
 
+    /// Whether a message for `routing_id` could be sent now (see `Pattern::can_begin`): without
+    /// MANDATORY always (a message for an unknown or full peer is dropped); with it, an unknown
+    /// or closed peer is `HostUnreachable` and a full one must wait.
+    pub(crate) fn can_begin(&mut self, routing_id: &[u8]) -> Result<bool, Error> {
+        if !self.mandatory {
+            return Ok(true);
+        }
+        let Some(id) = self.lookup(routing_id) else {
+            return Err(Error::HostUnreachable);
+        };
+        let writer = &mut self
+            .peers
+            .get_mut(&id)
+            .expect("routing ids map to peers")
+            .peer
+            .writer;
+        if writer.is_closed() {
+            Err(Error::HostUnreachable)
+        } else {
+            Ok(writer.can_write())
+        }
+    }
+
     /// Whether some named peer could take a message now.
     pub(crate) fn can_send_any(&mut self) -> bool {
         let peers = &mut self.peers;

@@ -1,0 +1,485 @@
+//! `zmq_msg_t` and the `zmq_msg_*` functions.
+//!
+//! A `zmq_msg_t` is 64 bytes aligned like a pointer, as in libzmq, and holds one frame:
+//!
+//! ```text
+//!  0        48        56           60    61    62     63
+//!  | body   | unused  | routing id | len | kind | flags | magic |
+//! ```
+//!
+//! The body is either up to [`INLINE`] bytes stored in place (`kind` [`KIND_INLINE`], `len`
+//! bytes) or a [`Bytes`] (`kind` [`KIND_SHARED`]): a reference-counted buffer that
+//! `zmq_msg_copy` shares, or the caller's own buffer from `zmq_msg_init_data`, released with
+//! its free function when the last reference goes. `magic` tells an initialised message from a
+//! closed or never-initialised one, which every function refuses with `EFAULT`.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::mem::ManuallyDrop;
+
+use bytes::Bytes;
+use oxmq::Frame;
+
+use crate::{fail, guard};
+
+/// libzmq's `zmq_msg_t`: 64 opaque bytes, aligned like a pointer.
+#[allow(non_camel_case_types)]
+#[repr(C, align(8))]
+pub struct zmq_msg_t {
+    _bytes: [u8; 64],
+}
+
+/// The most body bytes a message holds in place.
+pub(crate) const INLINE: usize = 48;
+
+const KIND_INLINE: u8 = 1;
+const KIND_SHARED: u8 = 2;
+/// Set in `magic` while a message is initialised.
+const MAGIC: u8 = 0x5a;
+
+/// `zmq_msg_get` / `zmq_msg_set` properties.
+const MORE: c_int = 1;
+const SRCFD: c_int = 2;
+const SHARED: c_int = 3;
+
+/// `flags`: more frames follow (`ZMQ_MORE`).
+const FLAG_MORE: u8 = 1;
+
+#[repr(C)]
+union Body {
+    inline: [u8; INLINE],
+    shared: ManuallyDrop<Bytes>,
+}
+
+/// The layout behind `zmq_msg_t`.
+#[repr(C)]
+pub(crate) struct Msg {
+    body: Body,
+    _unused: [u8; 8],
+    routing_id: u32,
+    len: u8,
+    kind: u8,
+    flags: u8,
+    magic: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Msg>() == std::mem::size_of::<zmq_msg_t>());
+const _: () = assert!(std::mem::align_of::<Msg>() <= std::mem::align_of::<zmq_msg_t>());
+const _: () = assert!(std::mem::size_of::<zmq_msg_t>() == 64);
+
+impl Msg {
+    const fn empty() -> Msg {
+        Msg {
+            body: Body {
+                inline: [0; INLINE],
+            },
+            _unused: [0; 8],
+            routing_id: 0,
+            len: 0,
+            kind: KIND_INLINE,
+            flags: 0,
+            magic: MAGIC,
+        }
+    }
+
+    fn from_bytes(bytes: Bytes) -> Msg {
+        Msg {
+            body: Body {
+                shared: ManuallyDrop::new(bytes),
+            },
+            kind: KIND_SHARED,
+            ..Msg::empty()
+        }
+    }
+
+    /// A message holding a copy of `data`.
+    fn copy_of(data: &[u8]) -> Msg {
+        if data.len() <= INLINE {
+            let mut msg = Msg::empty();
+            // SAFETY: `empty` made the inline variant.
+            unsafe { msg.body.inline[..data.len()].copy_from_slice(data) };
+            msg.len = data.len() as u8;
+            msg
+        } else {
+            Msg::from_bytes(Bytes::copy_from_slice(data))
+        }
+    }
+
+    /// A message holding `frame` (a small one copied in place, a large one moved).
+    pub(crate) fn from_frame(frame: Frame, more: bool) -> Msg {
+        let mut msg = if frame.len() <= INLINE {
+            Msg::copy_of(&frame)
+        } else {
+            Msg::from_bytes(Bytes::from(frame))
+        };
+        msg.set_more(more);
+        msg
+    }
+
+    /// The body's bytes.
+    pub(crate) fn data(&self) -> &[u8] {
+        match self.kind {
+            // SAFETY: the kind says which variant is set; `len` never exceeds `INLINE`.
+            KIND_SHARED => unsafe { &self.body.shared },
+            _ => unsafe { &self.body.inline[..usize::from(self.len)] },
+        }
+    }
+
+    fn data_ptr(&mut self) -> *mut u8 {
+        match self.kind {
+            // Writing through this pointer is what the C API allows the owner of a message (as
+            // libzmq does): the buffer is heap memory that `Bytes` reaches through a raw
+            // pointer, and a copy made by `zmq_msg_copy` sees the change, as in libzmq.
+            // SAFETY: the kind says which variant is set.
+            KIND_SHARED => unsafe { self.body.shared.as_ptr().cast_mut() },
+            // SAFETY: as above.
+            _ => unsafe { self.body.inline.as_mut_ptr() },
+        }
+    }
+
+    /// The body as a frame: a small one copied, a large one moved. Leaves this message empty.
+    pub(crate) fn take_frame(&mut self) -> Frame {
+        let taken = std::mem::replace(self, Msg::empty());
+        let taken = ManuallyDrop::new(taken);
+        match taken.kind {
+            // SAFETY: the kind says the `Bytes` variant is set; `taken` is never dropped, so
+            // the `Bytes` is moved out exactly once.
+            KIND_SHARED => Frame::from(unsafe { std::ptr::read(&*taken.body.shared) }),
+            _ => Frame::copy_from_slice(taken.data()),
+        }
+    }
+
+    pub(crate) fn more(&self) -> bool {
+        self.flags & FLAG_MORE != 0
+    }
+
+    pub(crate) fn set_more(&mut self, more: bool) {
+        if more {
+            self.flags |= FLAG_MORE;
+        } else {
+            self.flags &= !FLAG_MORE;
+        }
+    }
+}
+
+impl Drop for Msg {
+    fn drop(&mut self) {
+        if self.kind == KIND_SHARED {
+            // SAFETY: the kind says the `Bytes` variant is set; it is dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.body.shared) };
+        }
+    }
+}
+
+/// The initialised message behind `msg`, or `None` (NULL, closed, never initialised).
+///
+/// # Safety
+/// `msg` is NULL or points to a `zmq_msg_t` (initialised or not) that only this thread uses.
+#[inline]
+pub(crate) unsafe fn live<'a>(msg: *mut zmq_msg_t) -> Option<&'a mut Msg> {
+    if msg.is_null() {
+        return None;
+    }
+    // SAFETY: a `zmq_msg_t` is 64 bytes aligned for `Msg`; every byte pattern is a valid
+    // `magic`, and the rest is read only when `magic` says the message was initialised here.
+    let raw = msg.cast::<Msg>();
+    if unsafe { (*raw).magic } != MAGIC {
+        return None;
+    }
+    // SAFETY: initialised by `init`, and used by this thread only.
+    Some(unsafe { &mut *raw })
+}
+
+/// Writes `value` over `msg` without dropping what was there (it is uninitialised or moved
+/// out).
+///
+/// # Safety
+/// `msg` is not NULL and points to a writable `zmq_msg_t`.
+#[inline]
+pub(crate) unsafe fn init(msg: *mut zmq_msg_t, value: Msg) {
+    // SAFETY: by the caller's contract; `Msg` fits `zmq_msg_t`.
+    unsafe { std::ptr::write(msg.cast::<Msg>(), value) };
+}
+
+/// Closes `msg` if it is initialised, then puts `value` in its place.
+///
+/// # Safety
+/// As [`live`]; `msg` is not NULL.
+pub(crate) unsafe fn replace(msg: *mut zmq_msg_t, value: Msg) {
+    // SAFETY: by the caller's contract.
+    unsafe {
+        if let Some(old) = live(msg) {
+            std::ptr::drop_in_place(old);
+        }
+        init(msg, value);
+    }
+}
+
+/// Initialises an empty message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_init(msg: *mut zmq_msg_t) -> c_int {
+    if msg.is_null() {
+        return fail(libc::EFAULT, -1);
+    }
+    // SAFETY: not NULL; the caller passes a writable `zmq_msg_t`.
+    unsafe { init(msg, Msg::empty()) };
+    0
+}
+
+/// Initialises a message of `size` bytes (zeroed), for the caller to fill through
+/// `zmq_msg_data`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut zmq_msg_t, size: usize) -> c_int {
+    guard(-1, || {
+        if msg.is_null() {
+            return fail(libc::EFAULT, -1);
+        }
+        if size > isize::MAX as usize {
+            return fail(libc::ENOMEM, -1);
+        }
+        let value = if size <= INLINE {
+            let mut value = Msg::empty();
+            value.len = size as u8;
+            value
+        } else {
+            Msg::from_bytes(Bytes::from(vec![0u8; size]))
+        };
+        // SAFETY: not NULL; the caller passes a writable `zmq_msg_t`.
+        unsafe { init(msg, value) };
+        0
+    })
+}
+
+/// Initialises a message holding a copy of `size` bytes at `data` (libzmq 4.3.5's
+/// `zmq_msg_init_buffer`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_init_buffer(
+    msg: *mut zmq_msg_t,
+    data: *const c_void,
+    size: usize,
+) -> c_int {
+    guard(-1, || {
+        if msg.is_null() {
+            return fail(libc::EFAULT, -1);
+        }
+        // SAFETY: NULL or `size` readable bytes, by the caller's contract.
+        let data = match unsafe { crate::bytes_arg(data, size) } {
+            Ok(data) => data,
+            Err(error) => return crate::fail_with(error, -1),
+        };
+        // SAFETY: not NULL; the caller passes a writable `zmq_msg_t`.
+        unsafe { init(msg, Msg::copy_of(data)) };
+        0
+    })
+}
+
+/// The free function of `zmq_msg_init_data`.
+pub type FreeFn = unsafe extern "C" fn(data: *mut c_void, hint: *mut c_void);
+
+/// A caller's buffer lent to a message: read in place, and handed back to its free function
+/// when the last reference is dropped.
+struct Lent {
+    data: *mut c_void,
+    size: usize,
+    free: Option<FreeFn>,
+    hint: *mut c_void,
+}
+
+// SAFETY: the caller gave the buffer to the message (libzmq's contract for
+// `zmq_msg_init_data`): it is read from whatever thread holds the message, and freed from
+// whichever thread drops the last reference, as libzmq does.
+unsafe impl Send for Lent {}
+// SAFETY: as above; the buffer is only read through shared references.
+unsafe impl Sync for Lent {}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        if self.size == 0 {
+            return &[];
+        }
+        // SAFETY: `size` readable bytes at `data`, until the free function is called (in
+        // `drop`).
+        unsafe { std::slice::from_raw_parts(self.data.cast::<u8>(), self.size) }
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: called exactly once, with the caller's own pointer and hint.
+            unsafe { free(self.data, self.hint) };
+        }
+    }
+}
+
+/// Initialises a message over the caller's buffer, without copying it. `ffn`, when not NULL,
+/// is called exactly once with `data` and `hint` when the message (and every copy) is done
+/// with it, from whichever thread drops it last. A NULL `ffn` means the buffer outlives the
+/// message (constant data).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_init_data(
+    msg: *mut zmq_msg_t,
+    data: *mut c_void,
+    size: usize,
+    ffn: Option<FreeFn>,
+    hint: *mut c_void,
+) -> c_int {
+    guard(-1, || {
+        if msg.is_null() || (data.is_null() && size != 0) || size > isize::MAX as usize {
+            return fail(libc::EFAULT, -1);
+        }
+        let lent = Lent {
+            data,
+            size,
+            free: ffn,
+            hint,
+        };
+        // SAFETY: not NULL; the caller passes a writable `zmq_msg_t`.
+        unsafe { init(msg, Msg::from_bytes(Bytes::from_owner(lent))) };
+        0
+    })
+}
+
+/// Releases the message's body. `EFAULT` for a message that is not initialised.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_close(msg: *mut zmq_msg_t) -> c_int {
+    guard(-1, || {
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+        let Some(live) = (unsafe { live(msg) }) else {
+            return fail(libc::EFAULT, -1);
+        };
+        live.magic = 0;
+        // SAFETY: initialised; dropped once (the magic is cleared, so it is not used again).
+        unsafe { std::ptr::drop_in_place(live) };
+        0
+    })
+}
+
+/// Moves `src`'s content to `dest` (closing what `dest` held; both must be initialised);
+/// `src` becomes empty.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
+    guard(-1, || {
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract. As in
+        // libzmq, the destination must be initialised: what it holds is closed.
+        if unsafe { live(dest) }.is_none() {
+            return fail(libc::EFAULT, -1);
+        }
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+        let Some(source) = (unsafe { live(src) }) else {
+            return fail(libc::EFAULT, -1);
+        };
+        if std::ptr::eq(dest, src) {
+            return 0;
+        }
+        let moved = std::mem::replace(source, Msg::empty());
+        // SAFETY: `dest` not NULL; a `zmq_msg_t` of this thread.
+        unsafe { replace(dest, moved) };
+        0
+    })
+}
+
+/// Makes `dest` a copy of `src` (closing what `dest` held; both must be initialised): a large
+/// body is shared, not copied, as in libzmq.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
+    guard(-1, || {
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract. As in
+        // libzmq, the destination must be initialised: what it holds is closed.
+        if unsafe { live(dest) }.is_none() {
+            return fail(libc::EFAULT, -1);
+        }
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+        let Some(source) = (unsafe { live(src) }) else {
+            return fail(libc::EFAULT, -1);
+        };
+        if std::ptr::eq(dest, src) {
+            return 0;
+        }
+        let mut copy = match source.kind {
+            // SAFETY: the kind says the `Bytes` variant is set.
+            KIND_SHARED => Msg::from_bytes(Bytes::clone(unsafe { &source.body.shared })),
+            _ => Msg::copy_of(source.data()),
+        };
+        copy.flags = source.flags;
+        copy.routing_id = source.routing_id;
+        // SAFETY: `dest` not NULL; a `zmq_msg_t` of this thread.
+        unsafe { replace(dest, copy) };
+        0
+    })
+}
+
+/// A pointer to the message's body (NULL for a message that is not initialised).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_data(msg: *mut zmq_msg_t) -> *mut c_void {
+    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+    match unsafe { live(msg) } {
+        Some(msg) => msg.data_ptr().cast(),
+        None => fail(libc::EFAULT, std::ptr::null_mut()),
+    }
+}
+
+/// The message's size in bytes (0 for a message that is not initialised).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_size(msg: *const zmq_msg_t) -> usize {
+    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+    match unsafe { live(msg.cast_mut()) } {
+        Some(msg) => msg.data().len(),
+        None => fail(libc::EFAULT, 0),
+    }
+}
+
+/// 1 when more frames of the same message follow this one (it was received with more).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_more(msg: *const zmq_msg_t) -> c_int {
+    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+    match unsafe { live(msg.cast_mut()) } {
+        Some(msg) => msg.more().into(),
+        None => fail(libc::EFAULT, -1),
+    }
+}
+
+/// A message property: `ZMQ_MORE`, `ZMQ_SRCFD` (-1: oxmq does not expose connections' file
+/// descriptors) or `ZMQ_SHARED` (whether the body is shared with another message).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> c_int {
+    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+    let Some(msg) = (unsafe { live(msg.cast_mut()) }) else {
+        return fail(libc::EFAULT, -1);
+    };
+    match property {
+        MORE => msg.more().into(),
+        SRCFD => -1,
+        // SAFETY: the kind says the `Bytes` variant is set.
+        SHARED => c_int::from(msg.kind == KIND_SHARED && !unsafe { msg.body.shared.is_unique() }),
+        _ => fail(libc::EINVAL, -1),
+    }
+}
+
+/// Message properties cannot be set (`EINVAL`), as in libzmq.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_set(
+    msg: *mut zmq_msg_t,
+    _property: c_int,
+    _value: c_int,
+) -> c_int {
+    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+    if unsafe { live(msg) }.is_none() {
+        return fail(libc::EFAULT, -1);
+    }
+    fail(libc::EINVAL, -1)
+}
+
+/// A metadata property of the connection the message came from (Socket-Type, Identity,
+/// Peer-Address, User-Id). oxmq does not attach connection metadata to messages yet: every
+/// property is `EINVAL`, what libzmq answers for a property the message does not carry.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_gets(
+    msg: *const zmq_msg_t,
+    property: *const c_char,
+) -> *const c_char {
+    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+    if unsafe { live(msg.cast_mut()) }.is_none() || property.is_null() {
+        return fail(libc::EFAULT, std::ptr::null());
+    }
+    fail(libc::EINVAL, std::ptr::null())
+}
