@@ -1,11 +1,11 @@
 //! `zmq_poll`: waiting on several sockets and raw file descriptors at once.
 //!
-//! Sockets report readiness from their queues (`ZMQ_EVENTS`), file descriptors through
-//! `poll(2)`. Until sockets expose a file descriptor of their own (`ZMQ_FD`), a wait that finds
-//! nothing ready looks again after a pause that grows from a yield to one millisecond, sleeping
-//! in `poll(2)` on the raw descriptors meanwhile, so a socket's readiness is seen within about a
-//! millisecond and a descriptor's at once. Readiness is level-triggered: a socket with a
-//! message waiting reports `ZMQ_POLLIN` until the message is read.
+//! Each look at the items asks every socket for `ZMQ_EVENTS`, which also arms the socket's
+//! signal descriptor (`ZMQ_FD`), and polls the raw descriptors. When nothing is ready, one
+//! `poll(2)` waits on the raw descriptors and the sockets' signal descriptors together: a
+//! socket whose state changes after the look wakes it, so no wake-up is lost and nothing
+//! spins. Readiness is level-triggered: a socket with a message waiting reports `ZMQ_POLLIN`
+//! until the message is read.
 
 use std::ffi::{c_int, c_long, c_short, c_void};
 use std::time::{Duration, Instant};
@@ -28,9 +28,6 @@ pub struct zmq_pollitem_t {
     events: c_short,
     revents: c_short,
 }
-
-/// The longest pause between two looks at the sockets.
-const MAX_PAUSE: Duration = Duration::from_millis(1);
 
 /// Waits until at least one item is ready or `timeout` milliseconds passed (-1: no limit, 0:
 /// look once). Sets each item's `revents`; returns how many items are ready, or -1
@@ -69,54 +66,64 @@ pub unsafe extern "C" fn zmq_poll(
                 revents: 0,
             })
             .collect();
-        let any_socket = fds.len() < items.len();
-        let mut pause = Duration::ZERO;
+        let raw = fds.len();
+        // The sockets' signal descriptors follow the raw ones, made on the first wait.
+        let mut signals_added = false;
         loop {
-            let wait_ms = match (any_socket, deadline) {
-                // Only descriptors: poll(2) waits for all of the time.
-                (false, None) => -1,
-                (false, Some(deadline)) => millis_until(deadline),
-                (true, _) => 0,
-            };
-            let ready = match look(items, &mut fds, wait_ms) {
+            let ready = match look(items, &mut fds[..raw]) {
                 Ok(ready) => ready,
                 Err(code) => return fail(code, -1),
             };
             if ready > 0 || timeout == 0 {
                 return ready;
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|deadline| now >= deadline) {
-                return 0;
-            }
-            if pause.is_zero() {
-                std::thread::yield_now();
-                pause = Duration::from_micros(20);
+            let wait_ms = match deadline {
+                None => -1,
+                Some(deadline) => {
+                    if Instant::now() >= deadline {
+                        return 0;
+                    }
+                    millis_until(deadline)
+                }
+            };
+            if !signals_added {
+                signals_added = true;
+                for item in items.iter().filter(|item| !item.socket.is_null()) {
+                    // SAFETY: a pointer from `zmq_socket`, used by this thread, by the
+                    // caller's contract (`look` just checked it).
+                    let Some(state) = (unsafe { socket_state(item.socket) }) else {
+                        return fail(libc::ENOTSOCK, -1);
+                    };
+                    match state.socket.signal_fd() {
+                        Ok(fd) => fds.push(libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        }),
+                        Err(error) => return crate::fail_with(error, -1),
+                    }
+                }
+                // A descriptor made just now reports itself ready once: look again.
                 continue;
             }
-            let sleep = deadline.map_or(pause, |d| pause.min(d - now));
-            let sleep_ms = c_int::try_from(sleep.as_millis()).unwrap_or(c_int::MAX);
-            if fds.is_empty() || sleep_ms == 0 {
-                std::thread::sleep(sleep);
-            } else {
-                // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
-                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, sleep_ms) };
+            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+            if rc < 0 {
+                let errno = std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EINTR);
+                return fail(errno, -1);
             }
-            pause = (pause * 2).min(MAX_PAUSE);
         }
     })
 }
 
-/// Looks at every item once (the descriptors through one `poll(2)` of up to `wait_ms`); sets
-/// `revents` and returns how many are ready, or an errno.
-fn look(
-    items: &mut [zmq_pollitem_t],
-    fds: &mut [libc::pollfd],
-    wait_ms: c_int,
-) -> Result<c_int, c_int> {
+/// Looks at every item once (the raw descriptors through one `poll(2)` that does not wait);
+/// sets `revents` and returns how many are ready, or an errno.
+fn look(items: &mut [zmq_pollitem_t], fds: &mut [libc::pollfd]) -> Result<c_int, c_int> {
     if !fds.is_empty() {
         // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
         if rc < 0 {
             let errno = std::io::Error::last_os_error()
                 .raw_os_error()

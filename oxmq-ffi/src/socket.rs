@@ -150,15 +150,16 @@ impl SocketState {
 
     /// `ZMQ_EVENTS`: `ZMQ_POLLIN` when a frame can be read, `ZMQ_POLLOUT` when one can be
     /// sent, without blocking. `ETERM` after the context was shut down.
+    ///
+    /// Arms the socket's `ZMQ_FD`, as libzmq's `ZMQ_EVENTS` does: a direction found not ready
+    /// makes the descriptor readable once that may have changed.
     pub(crate) fn events(&mut self) -> Result<c_int, Error> {
-        if self.socket.is_terminated() {
-            return Err(Error::Terminated);
-        }
+        let now = self.socket.events()?;
         let mut events = 0;
-        if self.reading || self.socket.has_incoming() {
+        if self.reading || now.readable {
             events |= POLLIN;
         }
-        if self.outgoing.is_some() || self.socket.can_send() {
+        if self.outgoing.is_some() || now.writable {
             events |= POLLOUT;
         }
         Ok(events)
@@ -331,7 +332,7 @@ pub unsafe extern "C" fn zmq_getsockopt(
         let value = match option {
             option_number::RCVMORE => Ok(OptionValue::Int(state.rcvmore().into())),
             option_number::EVENTS => state.events().map(OptionValue::Int),
-            option_number::FD => Err(Error::NotSupported),
+            option_number::FD => state.socket.signal_fd().map(OptionValue::Int),
             _ => state.socket.option_value(option),
         };
         match value {

@@ -111,7 +111,7 @@ pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
 pub use options::{OptionValue, number as option_number};
-pub use socket::{SendError, Socket, SocketType};
+pub use socket::{Events, SendError, Socket, SocketType};
 
 /// libzmq's own errno values, beyond the platform's: what [`Error::errno`] returns for
 /// [`Error::InvalidState`], [`Error::NoCompatibleProtocol`], [`Error::Terminated`] and

@@ -13,6 +13,8 @@
 //! guarantees that at least one of them sees the other's store, so a wake-up is never lost.
 
 use std::sync::Arc;
+#[cfg(not(loom))]
+use std::sync::OnceLock;
 use std::time::Instant;
 
 #[cfg(loom)]
@@ -36,6 +38,10 @@ pub(crate) trait Wake: Send + Sync {
 /// A wake-up target with a "currently waiting" flag.
 pub(crate) struct Activation {
     waiting: AtomicBool,
+    /// A thread target's pollable file descriptor (`ZMQ_FD`), made on first use: written with
+    /// every wake-up, so that `poll(2)` and event loops can wait for the owner's pipes.
+    #[cfg(not(loom))]
+    signal_fd: OnceLock<SignalFd>,
     /// A peer published a control message (a subscription) in one of the owner's pipes: a
     /// socket that must act on them before it sends (XPUB) checks this one flag instead of
     /// every pipe.
@@ -55,6 +61,8 @@ impl Activation {
     pub(crate) fn for_thread() -> Arc<Activation> {
         Arc::new(Activation {
             waiting: AtomicBool::new(false),
+            #[cfg(not(loom))]
+            signal_fd: OnceLock::new(),
             control: AtomicBool::new(false),
             target: Target::Thread(Parker::default()),
         })
@@ -64,6 +72,8 @@ impl Activation {
     pub(crate) fn scheduled(waker: Arc<dyn Wake>, token: usize) -> Arc<Activation> {
         Arc::new(Activation {
             waiting: AtomicBool::new(false),
+            #[cfg(not(loom))]
+            signal_fd: OnceLock::new(),
             control: AtomicBool::new(false),
             target: Target::Scheduled { waker, token },
         })
@@ -74,8 +84,43 @@ impl Activation {
     pub(crate) fn notify(&self) {
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
-            self.target.wake();
+            self.wake_target();
         }
+    }
+
+    fn wake_target(&self) {
+        self.target.wake();
+        #[cfg(not(loom))]
+        if let Some(fd) = self.signal_fd.get() {
+            fd.signal();
+        }
+    }
+
+    /// The owner's pollable file descriptor (`ZMQ_FD`): it becomes readable when a wake-up
+    /// happens while the owner announced waiting ([`Activation::arm`]). Made on first use.
+    #[cfg(not(loom))]
+    pub(crate) fn signal_fd(&self) -> std::io::Result<std::os::fd::RawFd> {
+        if let Some(fd) = self.signal_fd.get() {
+            return Ok(fd.raw());
+        }
+        // Only the owner's thread makes it; a failure (EMFILE) is not remembered.
+        let _ = self.signal_fd.set(SignalFd::new()?);
+        let fd = self.signal_fd.get().expect("set just above");
+        // A wake-up may have come before the descriptor existed: report it.
+        fd.signal();
+        Ok(fd.raw())
+    }
+
+    /// Announces that the owner will wait through its file descriptor, not by parking: clears
+    /// the descriptor, then [`prepare_wait`](Activation::prepare_wait). The next notification
+    /// writes the descriptor (once: the owner arms again after each look at its pipes). The
+    /// owner checks its pipes after arming; it need not cancel.
+    pub(crate) fn arm(&self) {
+        #[cfg(not(loom))]
+        if let Some(fd) = self.signal_fd.get() {
+            fd.clear();
+        }
+        self.prepare_wait();
     }
 
     /// Called by a peer after it published (flushed) a control message: raises the control
@@ -94,7 +139,7 @@ impl Activation {
     /// Wakes the owner whether or not it announced waiting (commands, shutdown).
     pub(crate) fn wake(&self) {
         self.waiting.store(false, Ordering::Relaxed);
-        self.target.wake();
+        self.wake_target();
     }
 
     /// Announces that the owner is about to wait. The owner must check its pipes again afterwards
@@ -128,6 +173,86 @@ impl Target {
         match self {
             Target::Thread(parker) => parker.unpark(),
             Target::Scheduled { waker, token } => waker.wake(*token),
+        }
+    }
+}
+
+/// An `eventfd` (Linux) or a pipe: readable once signalled, until cleared.
+#[cfg(not(loom))]
+struct SignalFd {
+    read: std::os::fd::OwnedFd,
+    /// The write end of a pipe; `None` for an eventfd, which is both ends.
+    write: Option<std::os::fd::OwnedFd>,
+}
+
+#[cfg(not(loom))]
+impl SignalFd {
+    fn new() -> std::io::Result<SignalFd> {
+        use std::os::fd::FromRawFd;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: eventfd takes no pointers; a valid descriptor is returned or -1.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: `fd` is a new descriptor that nothing else owns.
+            let read = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            Ok(SignalFd { read, write: None })
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for the two descriptors pipe writes.
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for fd in fds {
+                // SAFETY: fcntl on descriptors just made.
+                unsafe {
+                    libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK);
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            // SAFETY: new descriptors that nothing else owns.
+            let (read, write) = unsafe {
+                (
+                    std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                    std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+                )
+            };
+            Ok(SignalFd {
+                read,
+                write: Some(write),
+            })
+        }
+    }
+
+    fn raw(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.read.as_raw_fd()
+    }
+
+    fn signal(&self) {
+        use std::os::fd::AsRawFd;
+        let fd = self.write.as_ref().unwrap_or(&self.read).as_raw_fd();
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to our own non-blocking descriptor; a
+        // full pipe or a saturated counter is already readable, so a failed write loses
+        // nothing.
+        let _ = unsafe { libc::write(fd, one.as_ptr().cast(), one.len()) };
+    }
+
+    fn clear(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into a live buffer of its length from our own non-blocking
+            // descriptor.
+            let n = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
+            // An eventfd is emptied by one read; a pipe may need several.
+            if n <= 0 || self.write.is_none() {
+                break;
+            }
         }
     }
 }
@@ -227,6 +352,41 @@ mod tests {
         });
         assert!(act.park(Some(Instant::now() + Duration::from_secs(10))));
         t.join().unwrap();
+    }
+
+    fn readable(fd: std::os::fd::RawFd) -> bool {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn signal_fd_fires_once_per_arm() {
+        let act = Activation::for_thread();
+        let fd = act.signal_fd().unwrap();
+        act.arm();
+        assert!(!readable(fd), "arming clears the descriptor");
+        act.notify();
+        assert!(readable(fd), "a notification after arming writes it");
+        act.arm();
+        assert!(!readable(fd));
+        act.cancel_wait();
+        act.notify();
+        assert!(!readable(fd), "an unarmed notification stays silent");
+        act.wake();
+        assert!(
+            readable(fd),
+            "a wake (shutdown, a new peer) always writes it"
+        );
+        assert_eq!(
+            act.signal_fd().unwrap(),
+            fd,
+            "one descriptor per activation"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -161,6 +163,48 @@ static void first_frame_decides (void *ctx)
     zmq_close (router);
 }
 
+static void *send_later (void *socket)
+{
+    usleep (50 * 1000);
+    zmq_send (socket, "late", 4, 0);
+    return NULL;
+}
+
+/* ZMQ_FD: after ZMQ_EVENTS found nothing, the descriptor stays quiet until a message comes,
+   then becomes readable; zmq_poll with no time limit wakes for a message sent later. */
+static void signal_fd (void *ctx)
+{
+    void *pull, *push;
+    endpoint_pair (ctx, "tcp://127.0.0.1:*", ZMQ_PULL, ZMQ_PUSH, &pull, &push);
+    int fd = -1;
+    size_t len = sizeof fd;
+    CHECK (zmq_getsockopt (pull, ZMQ_FD, &fd, &len) == 0 && fd >= 0 && len == sizeof fd);
+    int events = -1;
+    len = sizeof events;
+    /* The first look may report the descriptor itself; settle it. */
+    struct pollfd pfd = {fd, POLLIN, 0};
+    for (int i = 0; i < 3; i++) {
+        CHECK (zmq_getsockopt (pull, ZMQ_EVENTS, &events, &len) == 0 && events == 0);
+        if (poll (&pfd, 1, 50) == 0)
+            break;
+    }
+    CHECK (poll (&pfd, 1, 50) == 0);
+    CHECK (zmq_send (push, "m", 1, 0) == 1);
+    CHECK (poll (&pfd, 1, 5000) == 1);
+    CHECK (zmq_getsockopt (pull, ZMQ_EVENTS, &events, &len) == 0 && events == ZMQ_POLLIN);
+    char buf[8];
+    CHECK (zmq_recv (pull, buf, sizeof buf, 0) == 1);
+
+    pthread_t thread;
+    pthread_create (&thread, NULL, send_later, push);
+    zmq_pollitem_t item = {pull, 0, ZMQ_POLLIN, 0};
+    CHECK (zmq_poll (&item, 1, -1) == 1 && item.revents == ZMQ_POLLIN);
+    CHECK (zmq_recv (pull, buf, sizeof buf, 0) == 4);
+    pthread_join (thread, NULL);
+    zmq_close (push);
+    zmq_close (pull);
+}
+
 /* Options keep libzmq's types and defaults and read back what was set. */
 static void options (void *ctx)
 {
@@ -220,6 +264,7 @@ int main (void)
     multipart (ctx, "tcp://127.0.0.1:*");
     events_and_poll (ctx);
     first_frame_decides (ctx);
+    signal_fd (ctx);
     options (ctx);
     int major = 0, minor = 0, patch = 0;
     zmq_version (&major, &minor, &patch);

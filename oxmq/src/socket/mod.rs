@@ -174,6 +174,15 @@ impl Core {
     }
 }
 
+/// What a socket can do now without blocking: [`Socket::events`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// A message can be received (`ZMQ_POLLIN`).
+    pub readable: bool,
+    /// A message can be sent (`ZMQ_POLLOUT`).
+    pub writable: bool,
+}
+
 /// A ZeroMQ socket.
 ///
 /// Created by [`Context::socket`](crate::Context::socket). Dropping the socket closes it: queued
@@ -538,6 +547,50 @@ impl Socket {
     /// [`Context::term`]: crate::Context::term
     pub fn is_terminated(&self) -> bool {
         self.ctx.is_terminated()
+    }
+
+    /// What the socket can do now without blocking (`ZMQ_EVENTS`), and arms
+    /// [`Socket::signal_fd`]: when this finds the socket not ready in a direction, the
+    /// descriptor becomes readable once that may have changed.
+    ///
+    /// ```
+    /// use oxmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// pull.bind("inproc://events")?;
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.connect("inproc://events")?;
+    /// assert!(!pull.events()?.readable);
+    /// push.send("hello")?;
+    /// assert!(pull.events()?.readable);
+    /// assert!(push.events()?.writable);
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn events(&self) -> Result<Events> {
+        self.check_term()?;
+        let mut core = self.core();
+        self.link.mailbox().activation().arm();
+        core.process_mail(&self.link);
+        Ok(Events {
+            readable: core.pattern.can_recv(),
+            writable: core.pattern.can_send(),
+        })
+    }
+
+    /// A file descriptor that becomes readable when the socket may have become ready to send or
+    /// receive (`ZMQ_FD`), for `poll(2)`, epoll and event loops. It is edge-triggered as in
+    /// libzmq: it fires after [`Socket::events`] found the socket not ready and something
+    /// changed since; so wait for it only after `events` said "not ready", and call `events`
+    /// again each time it fires and after each send and receive. Made on first use; owned by
+    /// the socket (do not close it).
+    #[cfg(all(unix, not(loom)))]
+    pub fn signal_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.link
+            .mailbox()
+            .activation()
+            .signal_fd()
+            .map_err(Error::from)
     }
 
     /// Whether a message can be received now without blocking (`ZMQ_POLLIN`).
