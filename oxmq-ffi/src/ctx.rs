@@ -208,8 +208,8 @@ pub unsafe extern "C" fn zmq_ctx_shutdown(ctx: *mut c_void) -> c_int {
 }
 
 /// Sets a context option (`ZMQ_IO_THREADS`, `ZMQ_MAX_SOCKETS`, `ZMQ_IPV6`, `ZMQ_BLOCKY`,
-/// `ZMQ_MAX_MSGSZ`, and the thread options, which are kept and read back). `EINVAL` for an
-/// unknown option or a value out of range.
+/// `ZMQ_MAX_MSGSZ`, and the thread options, which are kept and read back but not applied to
+/// oxmq's I/O threads yet). `EINVAL` for an unknown option or a value out of range.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> c_int {
     guard(-1, || {
@@ -227,8 +227,8 @@ pub unsafe extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_i
             number::IPV6 if value >= 0 => settings.ipv6 = value != 0,
             number::BLOCKY if value >= 0 => settings.blocky = value != 0,
             number::MAX_MSGSZ if value >= 0 => settings.max_msgsz = value,
-            number::THREAD_PRIORITY if value >= -1 => settings.thread_priority = value,
-            number::THREAD_SCHED_POLICY if value >= -1 => settings.thread_sched_policy = value,
+            number::THREAD_PRIORITY if value >= 0 => settings.thread_priority = value,
+            number::THREAD_SCHED_POLICY if value >= 0 => settings.thread_sched_policy = value,
             number::THREAD_NAME_PREFIX if value >= 0 => settings.thread_name_prefix = value,
             number::THREAD_AFFINITY_CPU_ADD | number::THREAD_AFFINITY_CPU_REMOVE if value >= 0 => {}
             _ => return fail(libc::EINVAL, -1),

@@ -54,8 +54,10 @@
 //! # Not implemented yet
 //!
 //! PLAIN, CURVE and ZAP (`zmq_has("curve")` is 0; the CURVE key utilities work), the socket
-//! monitor, `ZMQ_FD`, the proxy, the draft API, and the transports other than tcp, ipc and
-//! inproc (`EPROTONOSUPPORT`).
+//! monitor (`zmq_socket_monitor` is `ENOTSUP`), connection metadata (`zmq_msg_gets` is
+//! `EINVAL`, `ZMQ_SRCFD` -1), the options listed as `ENOTSUP` in `oxmq::Socket::set_option_raw`
+//! (heartbeats, TCP keepalive, TOS, BINDTODEVICE, ...), the draft API, and the transports other
+//! than tcp, ipc and inproc (`EPROTONOSUPPORT`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C callers; each checks them for NULL and

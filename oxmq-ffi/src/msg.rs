@@ -43,6 +43,9 @@ const SHARED: c_int = 3;
 
 /// `flags`: more frames follow (`ZMQ_MORE`).
 const FLAG_MORE: u8 = 1;
+/// `flags`: the body may be shared with another message (`ZMQ_SHARED`): set, as in libzmq, on
+/// both messages when a large body is copied, and on a message over constant data.
+const FLAG_SHARED: u8 = 2;
 
 #[repr(C)]
 union Body {
@@ -333,8 +336,12 @@ pub unsafe extern "C" fn zmq_msg_init_data(
             free: ffn,
             hint,
         };
+        let mut value = Msg::from_bytes(Bytes::from_owner(lent));
+        if ffn.is_none() {
+            value.flags |= FLAG_SHARED;
+        }
         // SAFETY: not NULL; the caller passes a writable `zmq_msg_t`.
-        unsafe { init(msg, Msg::from_bytes(Bytes::from_owner(lent))) };
+        unsafe { init(msg, value) };
         0
     })
 }
@@ -396,8 +403,11 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
             return 0;
         }
         let mut copy = match source.kind {
-            // SAFETY: the kind says the `Bytes` variant is set.
-            KIND_SHARED => Msg::from_bytes(Bytes::clone(unsafe { &source.body.shared })),
+            KIND_SHARED => {
+                source.flags |= FLAG_SHARED;
+                // SAFETY: the kind says the `Bytes` variant is set.
+                Msg::from_bytes(Bytes::clone(unsafe { &source.body.shared }))
+            }
             _ => Msg::copy_of(source.data()),
         };
         copy.flags = source.flags;
@@ -439,7 +449,8 @@ pub unsafe extern "C" fn zmq_msg_more(msg: *const zmq_msg_t) -> c_int {
 }
 
 /// A message property: `ZMQ_MORE`, `ZMQ_SRCFD` (-1: oxmq does not expose connections' file
-/// descriptors) or `ZMQ_SHARED` (whether the body is shared with another message).
+/// descriptors) or `ZMQ_SHARED` (whether the body may be shared with another message: after a
+/// `zmq_msg_copy` of a large body, or over constant data, as in libzmq).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> c_int {
     // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
@@ -449,8 +460,7 @@ pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> 
     match property {
         MORE => msg.more().into(),
         SRCFD => -1,
-        // SAFETY: the kind says the `Bytes` variant is set.
-        SHARED => c_int::from(msg.kind == KIND_SHARED && !unsafe { msg.body.shared.is_unique() }),
+        SHARED => c_int::from(msg.flags & FLAG_SHARED != 0),
         _ => fail(libc::EINVAL, -1),
     }
 }
@@ -482,4 +492,117 @@ pub unsafe extern "C" fn zmq_msg_gets(
         return fail(libc::EFAULT, std::ptr::null());
     }
     fail(libc::EINVAL, std::ptr::null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// What C callers pass to the init functions: memory holding anything.
+    fn new_msg() -> zmq_msg_t {
+        zmq_msg_t { _bytes: [0xab; 64] }
+    }
+
+    fn data_of(msg: &mut zmq_msg_t) -> Vec<u8> {
+        // SAFETY: an initialised message of this thread.
+        unsafe {
+            let size = zmq_msg_size(msg);
+            std::slice::from_raw_parts(zmq_msg_data(msg).cast::<u8>(), size).to_vec()
+        }
+    }
+
+    #[test]
+    fn sizes_around_the_inline_limit_round_trip_through_frames() {
+        for size in [0, 1, INLINE - 1, INLINE, INLINE + 1, 70, 71, 1000, 100_000] {
+            let mut msg = new_msg();
+            // SAFETY: a writable message; `zmq_msg_data` has `size` bytes.
+            unsafe {
+                assert_eq!(zmq_msg_init_size(&mut msg, size), 0);
+                let data = zmq_msg_data(&mut msg).cast::<u8>();
+                for i in 0..size {
+                    *data.add(i) = (i % 251) as u8;
+                }
+            }
+            let expected = data_of(&mut msg);
+            assert_eq!(expected.len(), size);
+            // SAFETY: initialised above.
+            let live = unsafe { live(&mut msg) }.unwrap();
+            let frame = live.take_frame();
+            assert_eq!(frame.as_bytes(), &expected[..]);
+            assert!(
+                live.data().is_empty(),
+                "taking the frame leaves the message empty"
+            );
+            *live = Msg::from_frame(frame, true);
+            assert_eq!(data_of(&mut msg), expected);
+            // SAFETY: initialised.
+            unsafe {
+                assert_eq!(zmq_msg_more(&msg), 1);
+                assert_eq!(zmq_msg_close(&mut msg), 0);
+                assert_eq!(zmq_msg_close(&mut msg), -1, "a second close is refused");
+            }
+        }
+    }
+
+    static FREED: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count_free(data: *mut c_void, hint: *mut c_void) {
+        assert_eq!(hint as usize, 7);
+        FREED.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the box given to `zmq_msg_init_data` below.
+        drop(unsafe { Box::from_raw(data.cast::<[u8; 100]>()) });
+    }
+
+    #[test]
+    fn lent_buffers_are_freed_once_after_every_copy_and_move() {
+        FREED.store(0, Ordering::SeqCst);
+        let buffer = Box::into_raw(Box::new([3u8; 100]));
+        let (mut a, mut b, mut c) = (new_msg(), new_msg(), new_msg());
+        // SAFETY: valid messages and a buffer handed over with its free function.
+        unsafe {
+            assert_eq!(
+                zmq_msg_init_data(
+                    &mut a,
+                    buffer.cast(),
+                    100,
+                    Some(count_free),
+                    7 as *mut c_void
+                ),
+                0
+            );
+            assert_eq!(zmq_msg_init(&mut b), 0);
+            assert_eq!(zmq_msg_init(&mut c), 0);
+            assert_eq!(zmq_msg_copy(&mut b, &mut a), 0);
+            assert_eq!(zmq_msg_get(&b, SHARED), 1);
+            assert_eq!(zmq_msg_move(&mut c, &mut a), 0);
+            assert_eq!(zmq_msg_size(&a), 0, "moved out");
+            assert_eq!(data_of(&mut c), vec![3u8; 100]);
+            assert_eq!(zmq_msg_close(&mut a), 0);
+            assert_eq!(zmq_msg_close(&mut b), 0);
+            assert_eq!(FREED.load(Ordering::SeqCst), 0, "a copy still holds it");
+            assert_eq!(zmq_msg_get(&c, SHARED), 1, "as in libzmq, the flag stays");
+            assert_eq!(zmq_msg_close(&mut c), 0);
+        }
+        assert_eq!(FREED.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn copying_over_a_message_releases_what_it_held() {
+        let (mut small, mut big) = (new_msg(), new_msg());
+        // SAFETY: valid messages.
+        unsafe {
+            assert_eq!(zmq_msg_init_buffer(&mut small, b"hi".as_ptr().cast(), 2), 0);
+            assert_eq!(zmq_msg_init_size(&mut big, 4096), 0);
+            assert_eq!(zmq_msg_copy(&mut big, &mut small), 0);
+            assert_eq!(data_of(&mut big), b"hi");
+            assert_eq!(
+                zmq_msg_copy(&mut small, &mut small),
+                0,
+                "copying onto itself"
+            );
+            assert_eq!(zmq_msg_close(&mut small), 0);
+            assert_eq!(zmq_msg_close(&mut big), 0);
+        }
+    }
 }

@@ -23,10 +23,10 @@ const POLLPRI: c_short = 8;
 #[allow(non_camel_case_types)]
 #[repr(C)]
 pub struct zmq_pollitem_t {
-    socket: *mut c_void,
-    fd: c_int,
-    events: c_short,
-    revents: c_short,
+    pub(crate) socket: *mut c_void,
+    pub(crate) fd: c_int,
+    pub(crate) events: c_short,
+    pub(crate) revents: c_short,
 }
 
 /// Waits until at least one item is ready or `timeout` milliseconds passed (-1: no limit, 0:

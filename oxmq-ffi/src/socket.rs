@@ -30,6 +30,9 @@ pub(crate) struct SocketState {
     /// The message being read: `incoming` holds its unread frames while `reading` is set.
     incoming: Message,
     reading: bool,
+    /// A STREAM socket: its messages are a routing id and one frame of data, and the data
+    /// frame ends the message even when sent with `ZMQ_SNDMORE`, as in libzmq.
+    stream: bool,
 }
 
 impl Drop for SocketState {
@@ -50,6 +53,7 @@ impl SocketState {
         if self.socket.is_terminated() {
             return Err((Error::Terminated, frame));
         }
+        let more = more && !(self.stream && self.outgoing.is_some());
         if more {
             match &mut self.outgoing {
                 Some(msg) => msg.push(frame),
@@ -93,7 +97,7 @@ impl SocketState {
     pub(crate) fn send_bytes(&mut self, data: &[u8], flags: c_int) -> Result<(), Error> {
         let more = flags & SNDMORE != 0;
         let dont_wait = flags & DONTWAIT != 0;
-        if !more && self.outgoing.is_none() {
+        if !more && self.outgoing.is_none() && !self.stream {
             return if dont_wait {
                 self.socket.try_send_bytes(data)
             } else {
@@ -227,6 +231,7 @@ pub unsafe extern "C" fn zmq_socket(ctx: *mut c_void, type_: c_int) -> *mut c_vo
             outgoing: None,
             incoming: Message::new(),
             reading: false,
+            stream: socket_type == SocketType::Stream,
         };
         if defaults.ipv6 {
             let _ = state.socket.set_ipv6(true);
@@ -522,8 +527,9 @@ pub struct IoVec {
     len: usize,
 }
 
-/// Sends `count` buffers as the frames of one message (with `ZMQ_SNDMORE` in `flags`, more
-/// frames follow after them). Returns the size of the last frame, as libzmq does.
+/// Sends `count` buffers as the frames of one message: the last one ends it whatever `flags`
+/// say (`ZMQ_SNDMORE` applies to the others), as in libzmq. Returns the size of the last frame,
+/// as libzmq does.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_sendiov(
     s: *mut c_void,
@@ -547,7 +553,7 @@ pub unsafe extern "C" fn zmq_sendiov(
             let part_flags = if i + 1 < count {
                 flags | SNDMORE
             } else {
-                flags
+                flags & !SNDMORE
             };
             if let Err(error) = state.send_bytes(data, part_flags) {
                 return fail_with(error, -1);
@@ -559,8 +565,8 @@ pub unsafe extern "C" fn zmq_sendiov(
 }
 
 /// Receives up to `*count` frames of one message into buffers it allocates with `malloc`
-/// (the caller frees them); sets `*count` to the number received and returns the number of
-/// bytes of the last.
+/// (the caller frees them); sets `*count` to the number received and returns it, as libzmq
+/// does.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_recviov(
     s: *mut c_void,
@@ -578,8 +584,7 @@ pub unsafe extern "C" fn zmq_recviov(
             return fail(libc::EINVAL, -1);
         }
         let mut received = 0;
-        let mut last = 0;
-        let mut dont_wait = flags & DONTWAIT != 0;
+        let dont_wait = flags & DONTWAIT != 0;
         while received < room {
             let (frame, more) = match state.recv_frame(dont_wait) {
                 Ok(next) => next,
@@ -599,15 +604,12 @@ pub unsafe extern "C" fn zmq_recviov(
                 };
             }
             received += 1;
-            last = int_len(frame.len());
-            // The rest of a message is already here.
-            dont_wait = true;
             if !more {
                 break;
             }
         }
         // SAFETY: as above.
         unsafe { *count = received };
-        last
+        int_len(received)
     })
 }

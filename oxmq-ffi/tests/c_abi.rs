@@ -5,13 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The directory cargo put this crate's `libzmq.so` in (the test binary lives in its `deps`).
+/// The directory holding the `libzmq.so` this test run built: `cargo test` writes the library
+/// beside the test binaries (`target/<profile>/deps`) and, unlike `cargo build`, does not copy
+/// it up to `target/<profile>`, where an older one may lie.
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
+    let dir = exe.parent().expect("target/<profile>/deps");
     assert!(
         dir.join("libzmq.so").exists(),
         "no libzmq.so in {}",
@@ -85,4 +84,11 @@ fn bad_input_at_the_boundary() {
 #[test]
 fn frames_and_messages() {
     run_c("frames");
+}
+
+/// zmq_proxy (a ROUTER/DEALER queue with a capture socket), zmq_proxy_steerable (PAUSE,
+/// RESUME, STATISTICS, TERMINATE) and zmq_device, and their errors.
+#[test]
+fn proxy() {
+    run_c("proxy");
 }

@@ -1,4 +1,6 @@
-//! Endpoint strings: `tcp://host:port`, `ipc://path`, `ipc://@abstract`, `inproc://name`.
+//! Endpoint strings: `tcp://host:port`, `tcp://source:port;host:port` (a connect from a given
+//! local address), `ipc://path`, `ipc://@abstract`, `inproc://name`. A local tcp address (a bind,
+//! a connect's source) may name a network interface (`tcp://lo:5555`), as in libzmq.
 //!
 //! Parsing is strict and never panics: a malformed endpoint is [`Error::Invalid`], an unknown
 //! transport [`Error::ProtocolNotSupported`], an ipc path the kernel cannot hold
@@ -29,10 +31,12 @@ pub(crate) enum Endpoint {
 /// The host and port of a tcp endpoint, before resolution.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct TcpEndpoint {
-    /// `*` for every interface, an address literal, or a host name.
+    /// `*` for every interface, an address literal, an interface name, or a host name.
     pub host: String,
     /// `None` for an ephemeral port (`*` or `0`).
     pub port: Option<u16>,
+    /// For a connect: the local address to connect from (`source;host:port`).
+    pub source: Option<Box<TcpEndpoint>>,
 }
 
 /// The address of an ipc endpoint.
@@ -67,12 +71,24 @@ impl Endpoint {
 }
 
 fn parse_tcp(address: &str) -> Result<TcpEndpoint> {
+    match address.split_once(';') {
+        Some((source, target)) => {
+            let source = parse_tcp_address(source)?;
+            let mut target = parse_tcp_address(target)?;
+            target.source = Some(Box::new(source));
+            Ok(target)
+        }
+        None => parse_tcp_address(address),
+    }
+}
+
+fn parse_tcp_address(address: &str) -> Result<TcpEndpoint> {
     let (host, port) = address.rsplit_once(':').ok_or(Error::Invalid)?;
     let host = match host.strip_prefix('[') {
         Some(inner) => inner.strip_suffix(']').ok_or(Error::Invalid)?,
         None => host,
     };
-    if host.is_empty() || host.contains(['/', '[', ']', ' ']) {
+    if host.is_empty() || host.contains(['/', '[', ']', ' ', ';']) {
         return Err(Error::Invalid);
     }
     let port = match port {
@@ -85,6 +101,7 @@ fn parse_tcp(address: &str) -> Result<TcpEndpoint> {
     Ok(TcpEndpoint {
         host: host.to_owned(),
         port,
+        source: None,
     })
 }
 
@@ -118,6 +135,35 @@ impl TcpEndpoint {
             } else {
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED)
             };
+            return Ok(SocketAddr::new(ip, port));
+        }
+        self.resolve_local(port, ipv6)
+    }
+
+    /// The local address a connect goes from (`source;host:port`), if one was given.
+    pub(crate) fn source_addr(&self, ipv6: bool) -> Result<Option<SocketAddr>> {
+        let Some(source) = &self.source else {
+            return Ok(None);
+        };
+        let port = source.port.unwrap_or(0);
+        if source.host == "*" {
+            let ip = if ipv6 {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            };
+            return Ok(Some(SocketAddr::new(ip, port)));
+        }
+        source.resolve_local(port, ipv6).map(Some)
+    }
+
+    /// A local address: an address literal, a network interface's name, or a host name;
+    /// `NoDevice` when it is none of them.
+    fn resolve_local(&self, port: u16, ipv6: bool) -> Result<SocketAddr> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, port));
+        }
+        if let Some(ip) = interface_addr(&self.host, ipv6) {
             return Ok(SocketAddr::new(ip, port));
         }
         self.resolve(port, ipv6).map_err(|err| {
@@ -160,12 +206,12 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Tcp(tcp) => {
-                let port = tcp.port.map_or_else(|| "*".to_owned(), |p| p.to_string());
-                if tcp.host.contains(':') {
-                    write!(f, "tcp://[{}]:{port}", tcp.host)
-                } else {
-                    write!(f, "tcp://{}:{port}", tcp.host)
+                f.write_str("tcp://")?;
+                if let Some(source) = &tcp.source {
+                    write_host_port(f, source)?;
+                    f.write_str(";")?;
                 }
+                write_host_port(f, tcp)
             }
             Endpoint::Ipc(IpcEndpoint::Path(path)) => write!(f, "ipc://{}", path.display()),
             Endpoint::Ipc(IpcEndpoint::Abstract(name)) => {
@@ -174,6 +220,15 @@ impl fmt::Display for Endpoint {
             Endpoint::Ipc(IpcEndpoint::Any) => f.write_str("ipc://*"),
             Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
         }
+    }
+}
+
+fn write_host_port(f: &mut fmt::Formatter<'_>, tcp: &TcpEndpoint) -> fmt::Result {
+    let port = tcp.port.map_or_else(|| "*".to_owned(), |p| p.to_string());
+    if tcp.host.contains(':') {
+        write!(f, "[{}]:{port}", tcp.host)
+    } else {
+        write!(f, "{}:{port}", tcp.host)
     }
 }
 
@@ -210,6 +265,59 @@ impl IpcEndpoint {
     }
 }
 
+/// The address of the network interface called `name` (IPv4 first; IPv6 too with `ipv6`).
+fn interface_addr(name: &str, ipv6: bool) -> Option<IpAddr> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list it allocated into `list`, freed below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return None;
+    }
+    let mut found: Option<IpAddr> = None;
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: `entry` is a node of the list getifaddrs returned, alive until freeifaddrs.
+        let ifa = unsafe { &*entry };
+        entry = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated interface name owned by the list.
+        let ifa_name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifa_name.to_bytes() != name.as_bytes() {
+            continue;
+        }
+        // SAFETY: `ifa_addr` is not NULL and its family says which sockaddr it is.
+        let ip = unsafe {
+            match i32::from((*ifa.ifa_addr).sa_family) {
+                libc::AF_INET => {
+                    let sin = &*ifa.ifa_addr.cast::<libc::sockaddr_in>();
+                    Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        sin.sin_addr.s_addr,
+                    ))))
+                }
+                libc::AF_INET6 if ipv6 => {
+                    let sin6 = &*ifa.ifa_addr.cast::<libc::sockaddr_in6>();
+                    Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+                }
+                _ => None,
+            }
+        };
+        match ip {
+            Some(ip @ IpAddr::V4(_)) => {
+                found = Some(ip);
+                break;
+            }
+            Some(ip) => {
+                found.get_or_insert(ip);
+            }
+            None => {}
+        }
+    }
+    // SAFETY: the list getifaddrs returned, freed once.
+    unsafe { libc::freeifaddrs(list) };
+    found
+}
+
 /// The endpoint string of a bound or connected tcp address, as `ZMQ_LAST_ENDPOINT` shows it.
 pub(crate) fn tcp_endpoint_string(addr: SocketAddr) -> String {
     match addr {
@@ -226,7 +334,44 @@ mod tests {
         Endpoint::Tcp(TcpEndpoint {
             host: host.to_owned(),
             port,
+            source: None,
         })
+    }
+
+    #[test]
+    fn parses_a_source_address() {
+        let Ok(Endpoint::Tcp(tcp)) = Endpoint::parse("tcp://127.0.0.1:0;localhost:1234") else {
+            panic!("not a tcp endpoint");
+        };
+        assert_eq!((tcp.host.as_str(), tcp.port), ("localhost", Some(1234)));
+        let source = tcp.source.as_deref().expect("a source");
+        assert_eq!((source.host.as_str(), source.port), ("127.0.0.1", None));
+        assert_eq!(
+            tcp.source_addr(false),
+            Ok(Some("127.0.0.1:0".parse().unwrap()))
+        );
+        let Ok(Endpoint::Tcp(v6)) = Endpoint::parse("tcp://[::1]:5564;[::1]:80") else {
+            panic!("not a tcp endpoint");
+        };
+        assert_eq!(
+            v6.source_addr(true),
+            Ok(Some("[::1]:5564".parse().unwrap()))
+        );
+        assert_eq!(Endpoint::parse("tcp://;host:1"), Err(Error::Invalid));
+        assert_eq!(Endpoint::parse("tcp://a:1;"), Err(Error::Invalid));
+        assert_eq!(Endpoint::parse("tcp://a:1;b:2;c:3"), Err(Error::Invalid));
+    }
+
+    #[test]
+    fn local_addresses_may_name_an_interface() {
+        let Ok(Endpoint::Tcp(lo)) = Endpoint::parse("tcp://lo:5555") else {
+            panic!("not a tcp endpoint");
+        };
+        assert_eq!(lo.bind_addr(false), Ok("127.0.0.1:5555".parse().unwrap()));
+        let Ok(Endpoint::Tcp(none)) = Endpoint::parse("tcp://no-such-interface-x:5555") else {
+            panic!("not a tcp endpoint");
+        };
+        assert_eq!(none.bind_addr(false), Err(Error::NoDevice));
     }
 
     #[test]
@@ -298,16 +443,19 @@ mod tests {
         let any_port = TcpEndpoint {
             host: "127.0.0.1".into(),
             port: None,
+            source: None,
         };
         assert_eq!(any_port.connect_addr(false), Err(Error::Invalid));
         let any_host = TcpEndpoint {
             host: "*".into(),
             port: Some(1),
+            source: None,
         };
         assert_eq!(any_host.connect_addr(false), Err(Error::Invalid));
         let local = TcpEndpoint {
             host: "localhost".into(),
             port: Some(9),
+            source: None,
         };
         assert!(local.connect_addr(false).is_ok());
     }

@@ -85,6 +85,10 @@
 //!   EINVAL at `connect` (libzmq aborts).
 //! - An XPUB in manual mode remembers which peer each pending subscription came from, so
 //!   messages from an XSUB in between cannot shift which peer a `subscribe` applies to.
+//! - Setting SNDHWM or RCVHWM on a socket with inproc peers bounds every queue between them by
+//!   the sending socket's SNDHWM plus the receiving socket's RCVHWM, as they are now. libzmq 4.3
+//!   also resets the queue from each peer, to the changing socket's new RCVHWM plus its RCVHWM
+//!   when the connection was made, whatever the peer's SNDHWM.
 //! - STREAM closes a connection when an empty frame is sent to its routing id, as libzmq's
 //!   manual says (libzmq 4.3 drops the pipe but keeps the TCP connection open).
 //! - A blocking receive on a socket with inproc peers looks again a few dozen times (about 2 µs,

@@ -271,11 +271,6 @@ impl Options {
                 SocketType::Dealer | SocketType::Push | SocketType::Pub
             )
     }
-
-    /// A high-water mark as a queue bound; 0 means unbounded.
-    pub(crate) fn hwm(value: i32) -> usize {
-        usize::try_from(value).unwrap_or(0)
-    }
 }
 
 /// Checks an option that takes a count or a duration: `-1` or any non-negative value.

@@ -125,6 +125,11 @@ fn reconnect_ivl_minus_one_never_reconnects() {
         Err(Error::WouldBlock),
         "it reconnected"
     );
+    // The lost connection's peer left the PAIR (as in libzmq), so connecting again works.
+    push.connect(&pair_endpoint).unwrap();
+    again.set_rcvtimeo(5000).unwrap();
+    push.send("third").unwrap();
+    assert_eq!(again.recv().unwrap()[0], b"third");
 }
 
 #[test]

@@ -371,6 +371,51 @@ fn xpub_manual_lets_the_application_decide() {
 }
 
 #[test]
+fn xsub_receives_what_a_manual_xpub_subscribed_it_to() {
+    // test_xpub_manual's test_basic: an XSUB does not filter (only SUB does, as in libzmq), so
+    // it gets what the publisher decided to send it, not what it asked for.
+    let ctx = Context::new();
+    let endpoint = common::inproc();
+    let (xpub, _) = bound(&ctx, SocketType::XPub, &endpoint);
+    xpub.set_xpub_manual(true).unwrap();
+    let xsub = socket(&ctx, SocketType::XSub);
+    xsub.connect(&endpoint).unwrap();
+    xsub.send(&b"\x01A"[..]).unwrap();
+    assert_eq!(xpub.recv().unwrap()[0], b"\x01A");
+    // The application subscribes the peer to B instead.
+    xpub.subscribe(b"B").unwrap();
+    xpub.send("A").unwrap();
+    xpub.send("B").unwrap();
+    assert_eq!(xsub.try_recv().unwrap()[0], b"B");
+    assert_eq!(xsub.try_recv(), Err(Error::WouldBlock), "A was not sent");
+}
+
+#[test]
+fn xpub_manual_cancels_each_leaving_peers_subscriptions() {
+    // test_xpub_manual's test_xpub_proxy_unsubscribe_on_disconnect: in manual mode the
+    // application subscribed each peer by hand (and a proxy forwarded each subscription
+    // upstream), so each peer that leaves cancels its subscriptions, shared or not.
+    let ctx = Context::new();
+    let endpoint = common::inproc();
+    let (xpub, _) = bound(&ctx, SocketType::XPub, &endpoint);
+    xpub.set_xpub_manual(true).unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..2 {
+        let sub = socket(&ctx, SocketType::Sub);
+        sub.connect(&endpoint).unwrap();
+        sub.subscribe(b"1").unwrap();
+        assert_eq!(xpub.recv().unwrap()[0], b"\x011");
+        xpub.subscribe(b"1").unwrap();
+        subs.push(sub);
+    }
+    drop(subs);
+    for _ in 0..2 {
+        assert_eq!(xpub.recv().unwrap()[0], b"\x001");
+    }
+    assert_eq!(xpub.try_recv(), Err(Error::WouldBlock));
+}
+
+#[test]
 fn xpub_manual_last_value_sends_the_next_message_only_to_the_new_subscriber() {
     let ctx = Context::new();
     let endpoint = common::inproc();

@@ -45,6 +45,155 @@ fn inproc_queue_holds_sndhwm_plus_rcvhwm() {
     assert_eq!(pull.try_recv().map(|_| ()), Err(Error::WouldBlock));
 }
 
+/// Sends empty messages without blocking until the socket would block (at most `limit`);
+/// returns how many went. For inproc, where nothing moves the queue but the receiver.
+fn fill_now(push: &oxmq::Socket, limit: usize) -> usize {
+    let mut sent = 0;
+    while sent < limit {
+        match push.try_send_bytes(b"") {
+            Ok(()) => sent += 1,
+            Err(Error::WouldBlock) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    sent
+}
+
+/// Receives without blocking until nothing is left; returns how many came.
+fn drain_now(pull: &oxmq::Socket) -> usize {
+    let mut received = 0;
+    while pull.try_recv().is_ok() {
+        received += 1;
+    }
+    received
+}
+
+#[test]
+fn inproc_connect_before_bind_adds_the_binders_hwm() {
+    // libzmq's test_hwm (connect first): until the bind the queue holds the connecter's SNDHWM
+    // alone; the bind adds the binder's RCVHWM, and 0 on either side is unlimited.
+    let cases = [
+        (1, 0, 1, 10_000),
+        (0, 1, 10_000, 10_000),
+        (1, 1, 1, 2),
+        (3, 4, 3, 7),
+    ];
+    for (sndhwm, rcvhwm, before_bind, expected) in cases {
+        let ctx = Context::new();
+        let endpoint = inproc();
+        let push = socket(&ctx, SocketType::Push);
+        push.set_sndhwm(sndhwm).unwrap();
+        push.connect(&endpoint).unwrap();
+        let early = fill_now(&push, 10_000);
+        assert_eq!(early, before_bind, "SNDHWM {sndhwm} before the bind");
+        let pull = socket(&ctx, SocketType::Pull);
+        pull.set_rcvhwm(rcvhwm).unwrap();
+        pull.bind(&endpoint).unwrap();
+        let sent = early + fill_now(&push, 10_000 - early);
+        assert_eq!(sent, expected, "SNDHWM {sndhwm} + RCVHWM {rcvhwm}");
+        assert_eq!(drain_now(&pull), sent);
+        // There is room again.
+        push.try_send_bytes(b"").unwrap();
+        pull.try_recv().unwrap();
+    }
+}
+
+#[test]
+fn what_a_connecter_closed_before_the_bind_sent_is_delivered() {
+    // libzmq's test_hwm (test_infinite_recv_connect_and_close_first) and test_inproc_connect
+    // (test_multiple_threads): the connecter's queue waits for the bind even when the
+    // connecter is closed.
+    let ctx = Context::new();
+    let endpoint = inproc();
+    for _ in 0..3 {
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        push.try_send_bytes(b"early").unwrap();
+        drop(push);
+    }
+    // Closing another socket must not lose them either.
+    drop(socket(&ctx, SocketType::Pair));
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(0).unwrap();
+    pull.bind(&endpoint).unwrap();
+    for _ in 0..3 {
+        pull.recv().unwrap();
+    }
+    assert_eq!(pull.try_recv().map(|_| ()), Err(Error::WouldBlock));
+}
+
+#[test]
+fn hwm_changes_apply_to_existing_peers() {
+    // libzmq's test_sockopt_hwm.
+    let ctx = Context::new();
+    // Set before the connection is complete (connect first): 2 + 2.
+    let endpoint = inproc();
+    let push = socket(&ctx, SocketType::Push);
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(2).unwrap();
+    push.set_sndhwm(2).unwrap();
+    pull.connect(&endpoint).unwrap();
+    push.bind(&endpoint).unwrap();
+    assert_eq!(fill_now(&push, 10_000), 4);
+    // Raised after: 5 + 1 (a raise makes room at once).
+    let endpoint = inproc();
+    let push = socket(&ctx, SocketType::Push);
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(1).unwrap();
+    push.set_sndhwm(1).unwrap();
+    pull.connect(&endpoint).unwrap();
+    push.bind(&endpoint).unwrap();
+    assert_eq!(fill_now(&push, 10_000), 2);
+    push.set_sndhwm(5).unwrap();
+    assert_eq!(push.sndhwm(), 5);
+    assert_eq!(fill_now(&push, 10_000), 4, "6 in all");
+    // The receiver's side too: 5 + 3.
+    pull.set_rcvhwm(3).unwrap();
+    assert_eq!(fill_now(&push, 10_000), 2, "8 in all");
+    assert_eq!(drain_now(&pull), 8);
+    // Lowered when full (bind first): nothing queued is lost, and the new bound holds after.
+    let endpoint = inproc();
+    let push = socket(&ctx, SocketType::Push);
+    push.set_sndhwm(100).unwrap();
+    push.bind(&endpoint).unwrap();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(1).unwrap();
+    pull.connect(&endpoint).unwrap();
+    assert_eq!(fill_now(&push, 10_000), 101);
+    push.set_sndhwm(70).unwrap();
+    assert_eq!(drain_now(&pull), 101);
+    assert_eq!(fill_now(&push, 10_000), 71);
+    // Unlimited.
+    push.set_sndhwm(0).unwrap();
+    assert_eq!(fill_now(&push, 10_000), 10_000, "no bound");
+}
+
+#[test]
+fn a_raised_hwm_wakes_a_blocked_sender() {
+    let ctx = Context::new();
+    let endpoint = inproc();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvhwm(1).unwrap();
+    pull.bind(&endpoint).unwrap();
+    let push = socket(&ctx, SocketType::Push);
+    push.set_sndhwm(1).unwrap();
+    push.connect(&endpoint).unwrap();
+    let sent = fill_now(&push, 10_000);
+    assert_eq!(sent, 2);
+    let sender = std::thread::spawn(move || {
+        push.send("blocked").unwrap();
+        push
+    });
+    // Most likely the sender waits by now (if not, it finds the room at once).
+    std::thread::sleep(Duration::from_millis(50));
+    // Raising the receiver's RCVHWM makes room in the sender's queue: the sender wakes
+    // without a message being read.
+    pull.set_rcvhwm(2).unwrap();
+    let push = sender.join().unwrap();
+    assert_eq!(drain_now(&pull), sent + 1);
+    drop(push);
+}
+
 #[test]
 fn tcp_queue_is_bounded_by_the_high_water_marks() {
     let ctx = Context::new();
@@ -53,8 +202,8 @@ fn tcp_queue_is_bounded_by_the_high_water_marks() {
     let push = socket(&ctx, SocketType::Push);
     push.set_sndhwm(10).unwrap();
     push.connect(&endpoint).unwrap();
-    // HWMs apply to connections made afterwards: the bound socket's pipes use its HWM at accept
-    // time, which is the default 1000 here; the kernel buffers hold some more. Bounded, not exact.
+    // The connections a bind accepts use the HWMs the socket had when it bound (as in libzmq),
+    // the default 1000 here; the kernel buffers hold some more. Bounded, not exact.
     // Large messages fill the kernel buffers quickly.
     let sent = fill(&push, 64 * 1024);
     assert!(sent >= 10, "{sent}");

@@ -177,3 +177,61 @@ fn socket_types_without_send_or_recv() {
         Err(Error::NotSupported)
     );
 }
+
+#[test]
+fn connect_from_a_source_address() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().port();
+    // A free port to connect from.
+    let source = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ctx = Context::new();
+    let push = socket(&ctx, SocketType::Push);
+    push.connect(&format!("tcp://127.0.0.1:{source};127.0.0.1:{target}"))
+        .unwrap();
+    let (stream, peer) = listener.accept().unwrap();
+    assert_eq!(
+        peer.port(),
+        source,
+        "the connection comes from the source port"
+    );
+    drop(stream);
+    // A source that is no local address or interface is refused at connect.
+    assert_eq!(
+        push.connect(&format!("tcp://no-such-interface-x:1;127.0.0.1:{target}")),
+        Err(Error::NoDevice)
+    );
+}
+
+/// A socket bound to an ipc path right after another one bound there closed keeps the path:
+/// the closed listener, dropped later on its I/O thread, does not remove the new one's file
+/// (libzmq's test_rebind_ipc).
+#[test]
+fn rebinding_an_ipc_path_right_after_close_keeps_it() {
+    let ctx = Context::new();
+    let path = std::env::temp_dir().join(format!("oxmq-rebind-{}.ipc", std::process::id()));
+    let endpoint = format!("ipc://{}", path.display());
+    for round in 0..20 {
+        let first = socket(&ctx, SocketType::Push);
+        first.set_linger(0).unwrap();
+        first.bind(&endpoint).unwrap();
+        drop(first);
+        let second = socket(&ctx, SocketType::Push);
+        second.set_linger(0).unwrap();
+        second.bind(&endpoint).unwrap();
+        // Give the first listener's teardown time to run on the I/O thread.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            path.exists(),
+            "round {round}: the new listener's file is gone"
+        );
+        let pull = socket(&ctx, SocketType::Pull);
+        pull.set_rcvtimeo(5000).unwrap();
+        pull.connect(&endpoint).unwrap();
+        second.send("42").unwrap();
+        assert_eq!(pull.recv().unwrap()[0], b"42", "round {round}");
+    }
+}

@@ -41,6 +41,7 @@ static void null_pointers (void)
     CHECK_ERRNO (EFAULT, zmq_msg_more (NULL));
     CHECK_NULL_ERRNO (EFAULT, zmq_msg_data (NULL));
     CHECK_ERRNO (EFAULT, zmq_msg_get (NULL, ZMQ_MORE));
+    CHECK_ERRNO (ENOTSOCK, zmq_socket_monitor (NULL, "inproc://monitor", ZMQ_EVENT_ALL));
     /* NULL items for zmq_poll. */
     CHECK_ERRNO (EFAULT, zmq_poll (NULL, 1, 0));
 }
@@ -90,6 +91,8 @@ static void bad_arguments (void *ctx)
     CHECK_ERRNO (EINVAL, zmq_send (s, buf, (size_t) -1, ZMQ_DONTWAIT));
     CHECK_ERRNO (EINVAL, zmq_recv (s, buf, (size_t) -1, ZMQ_DONTWAIT));
     CHECK_ERRNO (EAGAIN, zmq_recv (s, buf, sizeof buf, ZMQ_DONTWAIT));
+    /* The monitor only speaks inproc. */
+    CHECK_ERRNO (EPROTONOSUPPORT, zmq_socket_monitor (s, "tcp://127.0.0.1:*", 0));
     /* Polling: a negative count, a closed socket among the items. */
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
     CHECK_ERRNO (EINVAL, zmq_poll (&item, -1, 0));

@@ -16,7 +16,7 @@ use crate::endpoint::{Endpoint, tcp_endpoint_string};
 use crate::engine::WriteGate;
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::pipe::{Peer, PeerEvent, pipe};
+use crate::pipe::{Hwm, Peer, PeerEvent, pipe};
 use crate::transport::inproc::{InprocOptions, Registry};
 use crate::transport::{ipc, tcp};
 
@@ -152,6 +152,7 @@ impl Endpoints {
             }
             Endpoint::Tcp(tcp) => {
                 tcp.connect_addr(env.opts.ipv6)?;
+                tcp.source_addr(env.opts.ipv6)?;
                 Self::start_connecter(env, ConnectTarget::Tcp(tcp), id)?
             }
             Endpoint::Ipc(ipc) => {
@@ -179,13 +180,13 @@ impl Endpoints {
             let act = env.link.activation();
             let socket_type = env.link.socket_type();
             let (to_peer, from_socket) = pipe(
-                Options::hwm(env.opts.sndhwm),
+                Hwm::send(env.opts.sndhwm),
                 env.opts.conflate_outgoing(socket_type),
                 None,
                 Some(Arc::clone(&act)),
             );
             let (to_socket, from_peer) = pipe(
-                Options::hwm(env.opts.rcvhwm),
+                Hwm::recv(env.opts.rcvhwm),
                 env.opts.conflate_incoming(socket_type),
                 Some(act),
                 None,

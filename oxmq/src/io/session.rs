@@ -32,7 +32,7 @@ use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
 use crate::engine::{CloseReason, Engine, WriteGate};
 use crate::message::{Kind, Message};
 use crate::options::Options;
-use crate::pipe::{Peer, PeerEvent, PeerId, PipeReader, PipeWriter, pipe};
+use crate::pipe::{Hwm, Peer, PeerEvent, PeerId, PipeReader, PipeWriter, pipe};
 use crate::signal::Activation;
 use crate::transport::{Stream, ipc, tcp};
 
@@ -513,13 +513,13 @@ impl Session {
         if self.outgoing.is_none() {
             let socket_type = self.socket.socket_type();
             let (to_peer, from_socket) = pipe(
-                Options::hwm(self.opts.sndhwm),
+                Hwm::send(self.opts.sndhwm),
                 self.opts.conflate_outgoing(socket_type),
                 Some(Arc::clone(&self.act)),
                 Some(self.socket.activation()),
             );
             let (to_socket, from_peer) = pipe(
-                Options::hwm(self.opts.rcvhwm),
+                Hwm::recv(self.opts.rcvhwm),
                 self.opts.conflate_incoming(socket_type),
                 Some(self.socket.activation()),
                 Some(Arc::clone(&self.act)),
@@ -547,7 +547,8 @@ impl Session {
         true
     }
 
-    /// The connection ended. Accepted sessions end with it; connecters dial again.
+    /// The connection ended. Accepted sessions end with it; connecters dial again, unless
+    /// RECONNECT_IVL is -1, when they end too.
     fn on_engine_closed(&mut self, reason: CloseReason, io: &mut IoCtx<'_>) -> bool {
         let peer = self
             .engine
@@ -572,6 +573,13 @@ impl Session {
                     self.drop_pipes();
                 }
                 if self.socket.is_closed() || io.stopping {
+                    return false;
+                }
+                if self.opts.reconnect_ivl < 0 {
+                    // No reconnecting: as in libzmq, the connection's peer leaves the socket
+                    // with it (what it queued is dropped), so a later connect to the same
+                    // endpoint starts afresh (a PAIR can take the new peer).
+                    self.drop_pipes();
                     return false;
                 }
                 self.schedule_retry(io);
@@ -610,8 +618,11 @@ impl Session {
         let attempt = match &c.target {
             ConnectTarget::Tcp(endpoint) => endpoint
                 .connect_addr(self.opts.ipv6)
+                .and_then(|addr| Ok((addr, endpoint.source_addr(self.opts.ipv6)?)))
                 .map_err(io::Error::from)
-                .and_then(|addr| tcp::connect(addr, &transport_options(&self.opts))),
+                .and_then(|(addr, source)| {
+                    tcp::connect(addr, source, &transport_options(&self.opts))
+                }),
             ConnectTarget::Ipc(endpoint) => endpoint
                 .socket_addr()
                 .map_err(io::Error::from)

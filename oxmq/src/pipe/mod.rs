@@ -6,11 +6,12 @@
 //!
 //! A pipe carries whole messages, so a multi-part message is delivered atomically by construction.
 //! Its bound is the high-water mark in messages: the writer may run ahead of the reader by at most
-//! `hwm` messages. As in libzmq, the reader hands back credit in batches (every low-water mark's
-//! worth of messages, and whenever it finds the pipe empty), so the two threads share one cache
-//! line only once per batch. Returning credit wakes the writer only when the writer found the pipe
-//! full and asked for it (`writer_blocked`); new messages wake the reader only when it announced
-//! that it waits (see `signal`).
+//! `hwm` messages. The bound comes from the sockets at either end ([`Hwm`]) and follows their
+//! SNDHWM and RCVHWM when those change. As in libzmq, the reader hands back credit in batches
+//! (every low-water mark's worth of messages, and whenever it finds the pipe empty), so the two
+//! threads share one cache line only once per batch. Returning credit wakes the writer only when
+//! the writer found the pipe full and asked for it (`writer_blocked`); new messages wake the
+//! reader only when it announced that it waits (see `signal`).
 
 mod peer;
 mod queue;
@@ -23,12 +24,64 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use crate::message::Message;
 use crate::signal::Activation;
 
+/// What bounds a pipe: the SNDHWM of the socket that writes it and the RCVHWM of the socket
+/// that reads it (0: unlimited). An end that is not a socket (a connection's session) adds
+/// nothing, and neither does a socket not known yet (an inproc connect waiting for its bind):
+/// `None`.
+///
+/// As in libzmq, an inproc pipe, with a socket at both ends, holds the sum of both (unlimited
+/// when either is); a tcp or ipc pipe holds the socket's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Hwm {
+    pub send: Option<i32>,
+    pub recv: Option<i32>,
+}
+
+impl Hwm {
+    /// A pipe a socket with this SNDHWM writes, and no socket reads.
+    pub(crate) fn send(sndhwm: i32) -> Hwm {
+        Hwm {
+            send: Some(sndhwm),
+            recv: None,
+        }
+    }
+
+    /// A pipe a socket with this RCVHWM reads, and no socket writes.
+    pub(crate) fn recv(rcvhwm: i32) -> Hwm {
+        Hwm {
+            send: None,
+            recv: Some(rcvhwm),
+        }
+    }
+
+    /// A pipe between two sockets.
+    pub(crate) fn both(sndhwm: i32, rcvhwm: i32) -> Hwm {
+        Hwm {
+            send: Some(sndhwm),
+            recv: Some(rcvhwm),
+        }
+    }
+
+    /// The bound on unread messages; 0 is unbounded.
+    fn bound(self) -> u64 {
+        let part = |hwm: i32| u64::try_from(hwm).unwrap_or(0);
+        match (self.send, self.recv) {
+            (Some(send), Some(recv)) if send > 0 && recv > 0 => part(send) + part(recv),
+            (Some(_), Some(_)) | (None, None) => 0,
+            (Some(hwm), None) | (None, Some(hwm)) => part(hwm),
+        }
+    }
+}
+
 /// What both ends of one pipe share.
 struct Shared {
-    /// Bound on unread messages; 0 is unbounded.
-    hwm: u64,
-    /// Credit batch size.
-    lwm: u64,
+    /// Bound on unread messages; 0 is unbounded. Changes only when a socket at either end
+    /// changes its SNDHWM or RCVHWM (see `limits`).
+    hwm: AtomicU64,
+    /// Credit batch size (follows `hwm`).
+    lwm: AtomicU64,
+    /// What `hwm` is made of. Each end sets its own part, under the lock.
+    limits: Mutex<Hwm>,
     /// Messages the reader has consumed, published in batches. On its own cache line: the
     /// writer reads the fields around it on every send, and must not lose that line each time
     /// the reader returns credit.
@@ -46,6 +99,28 @@ struct Shared {
 }
 
 impl Shared {
+    /// Changes what bounds the pipe. A writer waiting for room is woken to look again (the
+    /// bound may have grown).
+    #[cold]
+    fn set_limits(&self, change: impl FnOnce(&mut Hwm)) {
+        if self.conflates() {
+            return;
+        }
+        {
+            let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+            change(&mut limits);
+            let hwm = limits.bound();
+            self.lwm.store(low_water_mark(hwm), Ordering::Relaxed);
+            self.hwm.store(hwm, Ordering::Relaxed);
+        }
+        fence(Ordering::SeqCst);
+        if self.writer_blocked.load(Ordering::Relaxed)
+            && self.writer_blocked.swap(false, Ordering::AcqRel)
+        {
+            Shared::notify(&self.writer_act);
+        }
+    }
+
     /// Whether this is a CONFLATE pipe (one branch on the hot path; the slot's own code is
     /// kept out of line).
     #[inline(always)]
@@ -91,20 +166,21 @@ impl<T> std::ops::Deref for CacheLine<T> {
     }
 }
 
-/// Creates a pipe bounded by `hwm` messages (0: unbounded), or, with `conflate`, one that keeps
-/// only the newest message (CONFLATE). Either activation may be given later with
+/// Creates a pipe bounded as `limits` says, or, with `conflate`, one that keeps only the newest
+/// message (CONFLATE) and is never full. Either activation may be given later with
 /// [`PipeWriter::set_activation`] / [`PipeReader::set_activation`] (an inproc connect whose peer
 /// has not bound yet).
 pub(crate) fn pipe(
-    hwm: usize,
+    limits: Hwm,
     conflate: bool,
     reader_act: Option<Arc<Activation>>,
     writer_act: Option<Arc<Activation>>,
 ) -> (PipeWriter, PipeReader) {
-    let hwm = if conflate { 0 } else { hwm as u64 };
+    let hwm = if conflate { 0 } else { limits.bound() };
     let shared = Arc::new(Shared {
-        hwm,
-        lwm: low_water_mark(hwm),
+        hwm: AtomicU64::new(hwm),
+        lwm: AtomicU64::new(low_water_mark(hwm)),
+        limits: Mutex::new(limits),
         read: CacheLine(AtomicU64::new(0)),
         writer_blocked: AtomicBool::new(false),
         writer_closed: AtomicBool::new(false),
@@ -164,19 +240,27 @@ impl PipeWriter {
     /// Whether one more message fits under the high-water mark and the reader is still there.
     #[inline(always)]
     pub(crate) fn can_write(&mut self) -> bool {
-        if self.shared.hwm == 0 || self.written - self.peer_read < self.shared.hwm {
+        let hwm = self.shared.hwm.load(Ordering::Relaxed);
+        if hwm == 0 || self.written - self.peer_read < hwm {
             return !self.is_closed();
         }
         self.peer_read = self.shared.read.load(Ordering::Acquire);
-        if self.written - self.peer_read < self.shared.hwm {
+        if self.written - self.peer_read < hwm {
             return !self.is_closed();
         }
-        // Full: ask for a wake-up with the next credit, then look once more (the reader may have
-        // returned credit before it could see the request).
+        // Full: ask for a wake-up with the next credit (or a higher HWM), then look once more
+        // (the reader may have returned credit before it could see the request).
         self.shared.writer_blocked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         self.peer_read = self.shared.read.load(Ordering::Acquire);
-        self.written - self.peer_read < self.shared.hwm && !self.is_closed()
+        let hwm = self.shared.hwm.load(Ordering::Relaxed);
+        (hwm == 0 || self.written - self.peer_read < hwm) && !self.is_closed()
+    }
+
+    /// The writing socket's SNDHWM changed (or, for an inproc connect that came before the
+    /// bind, became known): the bound follows.
+    pub(crate) fn set_sndhwm(&self, sndhwm: i32) {
+        self.shared.set_limits(|limits| limits.send = Some(sndhwm));
     }
 
     /// Queues a message without publishing it; the caller checked [`can_write`](Self::can_write).
@@ -366,7 +450,8 @@ impl PipeReader {
     #[inline(always)]
     fn credit_after(&mut self, took: bool) {
         let unreturned = self.queue.read_count() - self.credited;
-        if took && unreturned >= self.shared.lwm || !took && unreturned != 0 {
+        if took && unreturned >= self.shared.lwm.load(Ordering::Relaxed) || !took && unreturned != 0
+        {
             self.return_credit();
         }
     }
@@ -422,6 +507,12 @@ impl PipeReader {
         fence(Ordering::SeqCst);
     }
 
+    /// The reading socket's RCVHWM changed (or, for an inproc connect that came before the
+    /// bind, became known): the bound follows.
+    pub(crate) fn set_rcvhwm(&self, rcvhwm: i32) {
+        self.shared.set_limits(|limits| limits.recv = Some(rcvhwm));
+    }
+
     /// The activation of the reading side (the owner's), once set.
     pub(crate) fn activation(&self) -> Option<&Arc<Activation>> {
         self.shared.reader_act.get()
@@ -441,7 +532,7 @@ mod tests {
 
     #[test]
     fn hwm_bounds_the_writer_and_credit_returns_in_batches() {
-        let (mut w, mut r) = pipe(4, false, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(4), false, None, None);
         for i in 0..4u8 {
             assert!(w.send(Message::from(&[i])).is_ok());
         }
@@ -457,8 +548,43 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_follows_both_ends_hwms() {
+        assert_eq!(Hwm::both(3, 4).bound(), 7, "inproc: the sum");
+        assert_eq!(Hwm::both(0, 4).bound(), 0, "0 on either side is unlimited");
+        assert_eq!(Hwm::both(3, 0).bound(), 0);
+        assert_eq!(Hwm::send(3).bound(), 3, "one socket: its own");
+        assert_eq!(Hwm::recv(0).bound(), 0);
+        let (mut w, mut r) = pipe(Hwm::send(1), false, None, None);
+        assert!(w.send(Message::new()).is_ok());
+        assert!(!w.can_write());
+        // The reading socket becomes known (an inproc bind after the connect).
+        r.set_rcvhwm(2);
+        assert!(w.send(Message::new()).is_ok());
+        assert!(w.send(Message::new()).is_ok());
+        assert!(!w.can_write(), "1 + 2");
+        // Lowered below what is queued: nothing is lost, and no more fits until it drains.
+        w.set_sndhwm(0);
+        assert!(w.can_write(), "unlimited");
+        r.set_rcvhwm(1);
+        w.set_sndhwm(1);
+        assert!(!w.can_write());
+        assert_eq!(
+            (r.recv(), r.recv(), r.recv()),
+            (
+                Some(Message::new()),
+                Some(Message::new()),
+                Some(Message::new())
+            )
+        );
+        assert!(r.recv().is_none());
+        assert!(w.send(Message::new()).is_ok());
+        assert!(w.send(Message::new()).is_ok());
+        assert!(!w.can_write(), "1 + 1");
+    }
+
+    #[test]
     fn by_reference_sends_and_receives_leave_the_message_where_it_was_refused() {
-        let (mut w, mut r) = pipe(2, false, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(2), false, None, None);
         let mut msg = Message::from("a");
         assert!(w.send_from(&mut msg));
         msg = Message::from("b");
@@ -488,7 +614,7 @@ mod tests {
 
     #[test]
     fn empty_pipe_returns_all_credit() {
-        let (mut w, mut r) = pipe(10, false, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(10), false, None, None);
         for _ in 0..10 {
             w.send(Message::new()).unwrap();
         }
@@ -499,7 +625,7 @@ mod tests {
 
     #[test]
     fn a_look_at_an_empty_pipe_returns_all_credit() {
-        let (mut w, mut r) = pipe(10, false, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(10), false, None, None);
         // Fewer reads than a credit batch, through the engine's way out.
         for _ in 0..3 {
             w.send(Message::new()).unwrap();
@@ -518,7 +644,7 @@ mod tests {
 
     #[test]
     fn unbounded_pipe_never_fills() {
-        let (mut w, mut r) = pipe(0, false, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(0), false, None, None);
         for _ in 0..10_000 {
             w.send(Message::new()).unwrap();
         }
@@ -531,7 +657,7 @@ mod tests {
 
     #[test]
     fn a_conflating_pipe_keeps_only_the_newest_message_and_never_fills() {
-        let (mut w, mut r) = pipe(1, true, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(1), true, None, None);
         for i in 0..100u8 {
             assert!(w.send(Message::from(&[i])).is_ok(), "never full");
         }
@@ -556,7 +682,7 @@ mod tests {
 
     #[test]
     fn close_is_seen_after_the_last_message() {
-        let (mut w, mut r) = pipe(10, false, None, None);
+        let (mut w, mut r) = pipe(Hwm::send(10), false, None, None);
         w.send(Message::from("last")).unwrap();
         drop(w);
         assert!(r.writer_closed());
@@ -567,7 +693,7 @@ mod tests {
 
     #[test]
     fn reader_drop_closes_the_writer() {
-        let (mut w, r) = pipe(10, false, None, None);
+        let (mut w, r) = pipe(Hwm::send(10), false, None, None);
         drop(r);
         assert!(w.is_closed());
         assert!(w.send(Message::new()).is_err());
@@ -576,7 +702,7 @@ mod tests {
     #[test]
     fn a_waiting_reader_is_woken_by_a_write() {
         let act = Activation::for_thread();
-        let (mut w, mut r) = pipe(10, false, Some(Arc::clone(&act)), None);
+        let (mut w, mut r) = pipe(Hwm::send(10), false, Some(Arc::clone(&act)), None);
         act.prepare_wait();
         assert!(r.recv().is_none());
         let t = std::thread::spawn(move || {

@@ -147,6 +147,8 @@ impl Drop for Peer {
 pub(crate) struct FarEnd {
     mailbox: OnceLock<Arc<Mailbox>>,
     peer: PeerId,
+    /// This side is gone; a mailbox set afterwards is told at once.
+    detached: AtomicBool,
 }
 
 impl FarEnd {
@@ -159,16 +161,30 @@ impl FarEnd {
         Arc::new(FarEnd {
             mailbox: slot,
             peer,
+            detached: AtomicBool::new(false),
         })
     }
 
-    /// The far socket became known (it bound the name).
+    /// The far socket became known (it bound the name), after it was given its peer: if this
+    /// side is gone already (a connecter closed before the bind), it is told so now.
     pub(crate) fn set_mailbox(&self, mailbox: Arc<Mailbox>) {
         let _ = self.mailbox.set(mailbox);
+        // Pairs with the fence in `detach`: one of the two sees the other's store, so the
+        // far socket hears of it at least once (a second Detach of a peer is ignored).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.detached.load(Ordering::Relaxed) {
+            self.post_detach();
+        }
     }
 
     /// Tells the far socket that this side is gone.
     fn detach(&self) {
+        self.detached.store(true, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.post_detach();
+    }
+
+    fn post_detach(&self) {
         if let Some(mailbox) = self.mailbox.get() {
             mailbox.post(PeerEvent::Detach(self.peer));
         }

@@ -704,7 +704,12 @@ impl Socket {
             IPV4ONLY => Int((!opts.ipv6).into()),
             SNDBUF => Int(opts.sndbuf),
             RCVBUF => Int(opts.rcvbuf),
-            ROUTING_ID => OptionValue::Bytes(opts.routing_id.to_vec()),
+            ROUTING_ID => OptionValue::Bytes(
+                core.pattern
+                    .own_routing_id()
+                    .unwrap_or_else(|| opts.routing_id.clone())
+                    .to_vec(),
+            ),
             LAST_ENDPOINT => OptionValue::Text(core.endpoints.last_endpoint().to_owned()),
             // The NULL mechanism; PLAIN and CURVE come later.
             MECHANISM => Int(0),
@@ -767,16 +772,42 @@ macro_rules! option {
 
 /// Option setters and getters, with libzmq's names, units and defaults.
 impl Socket {
-    option!(
-        /// ZMQ_SNDHWM: most messages queued per peer for sending (default 1000; 0 is unlimited).
-        /// Applies to connections made afterwards.
-        set_sndhwm, sndhwm, sndhwm: i32, options::check_non_negative
-    );
-    option!(
-        /// ZMQ_RCVHWM: most messages queued per peer for receiving (default 1000; 0 is
-        /// unlimited). Applies to connections made afterwards.
-        set_rcvhwm, rcvhwm, rcvhwm: i32, options::check_non_negative
-    );
+    /// ZMQ_SNDHWM: most messages queued per peer for sending (default 1000; 0 is unlimited).
+    /// Applies to the peers the socket has and to later binds and connects, as in libzmq (the
+    /// connections an earlier bind accepts later get the value it had then). An inproc queue
+    /// holds the sender's SNDHWM plus the receiver's RCVHWM. Lowering it drops nothing already
+    /// queued.
+    pub fn set_sndhwm(&self, value: i32) -> Result<()> {
+        let value = options::check_non_negative(value)?;
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.opts.sndhwm = value;
+        core.pattern
+            .for_each_peer(&mut |peer| peer.writer.set_sndhwm(value));
+        Ok(())
+    }
+
+    /// The value [`Socket::set_sndhwm`] sets.
+    pub fn sndhwm(&self) -> i32 {
+        self.core().opts.sndhwm
+    }
+
+    /// ZMQ_RCVHWM: most messages queued per peer for receiving (default 1000; 0 is
+    /// unlimited). Applies as [`Socket::set_sndhwm`] says.
+    pub fn set_rcvhwm(&self, value: i32) -> Result<()> {
+        let value = options::check_non_negative(value)?;
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.opts.rcvhwm = value;
+        core.pattern
+            .for_each_peer(&mut |peer| peer.reader.set_rcvhwm(value));
+        Ok(())
+    }
+
+    /// The value [`Socket::set_rcvhwm`] sets.
+    pub fn rcvhwm(&self) -> i32 {
+        self.core().opts.rcvhwm
+    }
     option!(
         /// ZMQ_SNDTIMEO in milliseconds (default -1: block forever; 0: never block).
         set_sndtimeo, sndtimeo, sndtimeo: i32, options::check_min_minus_one

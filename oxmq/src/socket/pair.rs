@@ -59,6 +59,10 @@ impl Pattern for Pair {
         }
     }
 
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.peer.iter_mut().for_each(f);
+    }
+
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
         let mut msg = msg;
         match self.send_from(&mut msg) {

@@ -34,6 +34,9 @@ pub(crate) trait Pattern: Send {
     /// Forgets the peers that came through `endpoint_id` (unbind, disconnect).
     fn detach_endpoint(&mut self, endpoint_id: u64);
 
+    /// Calls `f` with every peer (SNDHWM and RCVHWM apply to the peers the socket has).
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer));
+
     /// Routes a message.
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
         Err(Refused::Failed(Error::NotSupported, msg))
@@ -129,6 +132,12 @@ pub(crate) trait Pattern: Send {
         Err(Error::Invalid)
     }
 
+    /// What ROUTING_ID reads, when the type has its own idea of it (STREAM: the routing id it
+    /// generated last, as in libzmq); `None` reads the option as set.
+    fn own_routing_id(&self) -> Option<bytes::Bytes> {
+        None
+    }
+
     /// Whether a peer is known by routing id `id` (ROUTER, REP): a CONNECT_ROUTING_ID that
     /// names one is refused.
     fn routing_id_in_use(&mut self, id: &[u8]) -> bool {
@@ -175,4 +184,5 @@ impl Pattern for Closed {
     fn attach(&mut self, _peer: Peer) {}
     fn detach(&mut self, _id: PeerId) {}
     fn detach_endpoint(&mut self, _endpoint_id: u64) {}
+    fn for_each_peer(&mut self, _f: &mut dyn FnMut(&mut Peer)) {}
 }

@@ -25,6 +25,10 @@ impl Pattern for Pull {
         self.peers.detach_endpoint(endpoint_id);
     }
 
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.peers.peers_mut().iter_mut().for_each(f);
+    }
+
     fn check_recv(&self) -> Result<(), Error> {
         Ok(())
     }

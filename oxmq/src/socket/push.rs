@@ -25,6 +25,10 @@ impl Pattern for Push {
         self.peers.detach_endpoint(endpoint_id);
     }
 
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.peers.peers_mut().iter_mut().for_each(f);
+    }
+
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
         self.peers.send(msg).map(drop).map_err(Refused::Full)
     }

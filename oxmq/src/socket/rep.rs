@@ -62,6 +62,10 @@ impl Pattern for Rep {
         self.table.detach_endpoint(endpoint_id);
     }
 
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.table.for_each_peer(f);
+    }
+
     fn send(&mut self, mut msg: Message) -> Result<(), Refused> {
         let Some(envelope) = self.envelope.take() else {
             return Err(Refused::Failed(Error::InvalidState, msg));

@@ -86,6 +86,10 @@ impl Pattern for Req {
         }
     }
 
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.peers.peers_mut().iter_mut().for_each(f);
+    }
+
     fn send(&mut self, mut msg: Message) -> Result<(), Refused> {
         if self.receiving_reply {
             if self.strict {

@@ -30,6 +30,10 @@ impl Pattern for Router {
         self.table.detach_endpoint(endpoint_id);
     }
 
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.table.for_each_peer(f);
+    }
+
     fn send(&mut self, msg: Message) -> Result<(), Refused> {
         self.table.send(msg)
     }

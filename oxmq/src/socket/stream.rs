@@ -27,6 +27,9 @@ pub(crate) struct Stream {
     /// Connections that can be written to.
     by_routing_id: HashMap<Bytes, PeerId>,
     generator: IdGenerator,
+    /// The routing id generated last: libzmq's STREAM reports it as its own ROUTING_ID, and
+    /// programs read it there to learn the id of the connection they just made.
+    last_generated: Option<Bytes>,
 }
 
 impl Stream {
@@ -58,6 +61,7 @@ impl Pattern for Stream {
             _ => loop {
                 let id = self.generator.next_id();
                 if !self.by_routing_id.contains_key(&id) {
+                    self.last_generated = Some(id.clone());
                     break id;
                 }
             },
@@ -83,6 +87,10 @@ impl Pattern for Stream {
         while let Some(position) = self.peers.iter().position(|p| p.endpoint_id == endpoint_id) {
             self.remove(position);
         }
+    }
+
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.peers.iter_mut().for_each(f);
     }
 
     fn send(&mut self, mut msg: Message) -> Result<(), Refused> {
@@ -151,8 +159,23 @@ impl Pattern for Stream {
         }
     }
 
+    fn can_begin(&mut self, first: &[u8]) -> Result<bool, Error> {
+        let target = self
+            .by_routing_id
+            .get(first)
+            .and_then(|&id| self.position(id));
+        match target {
+            Some(position) => Ok(self.peers[position].writer.can_write()),
+            None => Err(Error::HostUnreachable),
+        }
+    }
+
     fn can_send(&mut self) -> bool {
         true
+    }
+
+    fn own_routing_id(&self) -> Option<Bytes> {
+        self.last_generated.clone()
     }
 
     fn can_recv(&mut self) -> bool {

@@ -153,12 +153,15 @@ impl XPub {
     }
 
     /// Drops the subscriptions of a peer that left; the cancels that leave no subscriber are
-    /// passed to the application (every one with XPUB_VERBOSER).
+    /// passed to the application (every one with XPUB_VERBOSER or XPUB_MANUAL).
     fn forget(&mut self, id: PeerId) {
         let mut cancelled: Vec<Vec<u8>> = Vec::new();
         if self.manual {
+            // Every subscription of the peer, even one another peer shares, as libzmq does: the
+            // application applied each peer's subscriptions one by one, and forwards them
+            // upstream one by one (an XSUB counts them), so it must see each go.
             self.manual_subscriptions
-                .remove_peer(id, |topic| cancelled.push(topic.to_vec()));
+                .remove_peer_each(id, |topic, _| cancelled.push(topic.to_vec()));
             self.subscriptions.remove_peer(id, |_| {});
         } else if self.verbose_unsubs {
             self.subscriptions
@@ -214,6 +217,10 @@ impl Pattern for XPub {
         for id in self.dist.peers_of_endpoint(endpoint_id) {
             self.detach_peer(id);
         }
+    }
+
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.dist.peers_mut().iter_mut().for_each(f);
     }
 
     fn send(&mut self, msg: Message) -> Result<(), Refused> {

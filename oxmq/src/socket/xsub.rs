@@ -5,11 +5,13 @@
 //! SUBSCRIBE/CANCEL commands (or 1/0-prefixed messages to ZMTP 3.0 peers). A duplicate
 //! subscription is sent again (the publisher keeps one per peer, which XPUB_VERBOSE relies on);
 //! a cancel is sent only when the last of its duplicates goes. Every new publisher, and every
-//! reconnected one, gets all current subscriptions. Messages are also filtered here, so a
+//! reconnected one, gets all current subscriptions. SUB also filters what it receives, so a
 //! publisher that does not filter (or a cancel still in flight) never leaks unwanted messages.
 //!
 //! SUB subscribes through options (`subscribe`/`unsubscribe`) and cannot send; XSUB subscribes by
-//! sending `1topic`/`0topic` messages and passes its other messages upstream.
+//! sending `1topic`/`0topic` messages and passes its other messages upstream. XSUB delivers
+//! everything its publishers send, unfiltered, as libzmq's does: the publisher decides (an XPUB
+//! in manual mode may subscribe it to other topics than those it asked for).
 
 use super::pattern::{Pattern, Refused, bool_value, flag_value, subscription_option};
 use super::util::dist::Distributor;
@@ -21,7 +23,8 @@ use crate::pipe::{Peer, PeerId};
 
 /// SUB and XSUB (`options_only` for SUB).
 pub(crate) struct XSub {
-    /// SUB: subscriptions by option only; `send` is not supported.
+    /// SUB: subscriptions by option only, `send` is not supported, and received messages are
+    /// filtered by the subscriptions.
     options_only: bool,
     /// The publishers, read in turn (fair queueing) and written to all at once.
     peers: Distributor,
@@ -75,8 +78,9 @@ impl XSub {
         }
     }
 
+    /// Whether a message is delivered: SUB filters by its subscriptions, XSUB does not.
     fn matches(&self, msg: &Message) -> bool {
-        self.subscriptions.check(msg.first()) != self.invert_matching
+        !self.options_only || self.subscriptions.check(msg.first()) != self.invert_matching
     }
 
     /// The next message that passes the filter, from the next peer in turn.
@@ -141,6 +145,10 @@ impl Pattern for XSub {
             self.peers.detach(id);
         }
         self.next = 0;
+    }
+
+    fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        self.peers.peers_mut().iter_mut().for_each(f);
     }
 
     fn send(&mut self, msg: Message) -> Result<(), Refused> {

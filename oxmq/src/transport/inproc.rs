@@ -6,6 +6,10 @@
 //! leaves the binder's peer pending under the name until a socket binds it (libzmq allows both
 //! orders). When one side's peer is dropped (the socket closed, or disconnected), the other side
 //! is told through its mailbox.
+//!
+//! As in libzmq, a pipe holds the sum of its writer's SNDHWM and its reader's RCVHWM (unlimited
+//! when either is 0): see [`Hwm`]. A connect before the bind bounds its pipes by its own HWMs
+//! alone until the binder adds its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use crate::message::{Kind, Message};
-use crate::pipe::{FarEnd, Mailbox, Peer, PeerEvent, pipe};
+use crate::pipe::{FarEnd, Hwm, Mailbox, Peer, PeerEvent, pipe};
 
 /// What an inproc connection needs of a socket's options.
 #[derive(Clone, Debug)]
@@ -29,16 +33,6 @@ pub(crate) struct InprocOptions {
     pub conflate_in: bool,
     /// CONFLATE for what the socket sends.
     pub conflate_out: bool,
-}
-
-/// libzmq gives an inproc pipe the sum of the sender's SNDHWM and the receiver's RCVHWM; either
-/// being 0 (unlimited) makes it unlimited.
-fn inproc_hwm(sndhwm: i32, rcvhwm: i32) -> usize {
-    if sndhwm <= 0 || rcvhwm <= 0 {
-        0
-    } else {
-        usize::try_from(sndhwm.saturating_add(rcvhwm)).unwrap_or(0)
-    }
 }
 
 struct Binding {
@@ -109,14 +103,19 @@ impl Registry {
             let act = mailbox.activation();
             waiting.peer.writer.set_activation(Arc::clone(act));
             waiting.peer.reader.set_activation(Arc::clone(act));
+            // The binder's HWMs join the connecter's.
+            waiting.peer.writer.set_sndhwm(opts.sndhwm);
+            waiting.peer.reader.set_rcvhwm(opts.rcvhwm);
             waiting.peer.endpoint_id = endpoint_id;
             if waiting.connecter_wants_id {
                 // Ahead of anything the binder sends: the pipe is empty until the peer attaches.
                 let id = Message::control(Kind::RoutingId, opts.routing_id.clone());
                 let _ = waiting.peer.writer.send(id);
             }
-            waiting.connecter_far.set_mailbox(Arc::clone(mailbox));
+            // The peer first, so that a Detach for it (its connecter may be closed already)
+            // comes after it.
             mailbox.post(PeerEvent::Attach(waiting.peer));
+            waiting.connecter_far.set_mailbox(Arc::clone(mailbox));
         }
         Ok(())
     }
@@ -136,15 +135,16 @@ impl Registry {
         let (to_binder_hwm, to_connecter_hwm, to_binder_conflates, to_connecter_conflates) =
             match binding {
                 Some(b) => (
-                    inproc_hwm(opts.sndhwm, b.opts.rcvhwm),
-                    inproc_hwm(b.opts.sndhwm, opts.rcvhwm),
+                    Hwm::both(opts.sndhwm, b.opts.rcvhwm),
+                    Hwm::both(b.opts.sndhwm, opts.rcvhwm),
                     opts.conflate_out || b.opts.conflate_in,
                     b.opts.conflate_out || opts.conflate_in,
                 ),
-                // Unknown until the bind: libzmq uses the connecter's own options then.
+                // Unknown until the bind: the connecter's own options (the binder adds its
+                // HWMs when it binds, as libzmq does).
                 None => (
-                    inproc_hwm(opts.sndhwm, opts.rcvhwm),
-                    inproc_hwm(opts.sndhwm, opts.rcvhwm),
+                    Hwm::send(opts.sndhwm),
+                    Hwm::recv(opts.rcvhwm),
                     opts.conflate_out,
                     opts.conflate_in,
                 ),
@@ -205,19 +205,21 @@ impl Registry {
         }
     }
 
-    /// Forgets pending connects whose connecting socket is gone.
+    /// Forgets pending connects whose connecting socket is gone and left nothing to deliver.
+    /// What a closed connecter sent before the bind stays, for the binder to read (as in
+    /// libzmq, whose pending connect keeps its pipes).
     pub(crate) fn prune_pending(&self) {
         let dropped: Vec<Pending> = {
             let mut names = self.lock();
             let mut dropped = Vec::new();
             names.pending.retain(|_, waiting| {
-                let (gone, kept) = std::mem::take(waiting)
-                    .into_iter()
-                    .partition(|p: &Pending| {
-                        p.peer.writer.is_closed() && p.peer.reader.writer_closed()
-                    });
-                dropped.extend(gone);
-                *waiting = kept;
+                for mut p in std::mem::take(waiting) {
+                    if p.peer.writer.is_closed() && p.peer.reader.is_finished() {
+                        dropped.push(p);
+                    } else {
+                        waiting.push(p);
+                    }
+                }
                 !waiting.is_empty()
             });
             dropped

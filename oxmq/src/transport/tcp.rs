@@ -29,11 +29,20 @@ pub(crate) fn bind(
     Ok((Listener::Tcp(listener), local))
 }
 
-/// Starts a non-blocking connect.
-pub(crate) fn connect(addr: SocketAddr, opts: &TransportOptions) -> io::Result<Stream> {
+/// Starts a non-blocking connect, from `source` when given (`tcp://source;host:port`).
+pub(crate) fn connect(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    opts: &TransportOptions,
+) -> io::Result<Stream> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
+    if let Some(source) = source {
+        // As libzmq: several sockets may connect from one source port to different peers.
+        socket.set_reuse_address(true)?;
+        socket.bind(&source.into())?;
+    }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(err)

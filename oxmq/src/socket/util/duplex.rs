@@ -38,6 +38,11 @@ impl Duplex {
         self.next_in = 0;
     }
 
+    /// The peers.
+    pub(crate) fn peers_mut(&mut self) -> &mut [Peer] {
+        &mut self.peers
+    }
+
     /// Whether peer `id` is still here.
     pub(crate) fn contains(&self, id: PeerId) -> bool {
         self.peers.iter().any(|peer| peer.id == id)

@@ -159,6 +159,13 @@ impl RoutingTable {
         }
     }
 
+    /// Calls `f` with every peer.
+    pub(crate) fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer)) {
+        for entry in self.peers.values_mut() {
+            f(&mut entry.peer);
+        }
+    }
+
     /// Forgets the peers that came through `endpoint_id`.
     pub(crate) fn detach_endpoint(&mut self, endpoint_id: u64) {
         let ids: Vec<PeerId> = self
