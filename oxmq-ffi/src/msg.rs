@@ -3,21 +3,24 @@
 //! A `zmq_msg_t` is 64 bytes aligned like a pointer, as in libzmq, and holds one frame:
 //!
 //! ```text
-//!  0        48        56           60    61    62     63
-//!  | body   | unused  | routing id | len | kind | flags | magic |
+//!  0        48         56           60    61    62     63
+//!  | body   | metadata | routing id | len | kind | flags | magic |
 //! ```
 //!
 //! The body is either up to [`INLINE`] bytes stored in place (`kind` [`KIND_INLINE`], `len`
 //! bytes) or a [`Bytes`] (`kind` [`KIND_SHARED`]): a reference-counted buffer that
 //! `zmq_msg_copy` shares, or the caller's own buffer from `zmq_msg_init_data`, released with
-//! its free function when the last reference goes. `magic` tells an initialised message from a
-//! closed or never-initialised one, which every function refuses with `EFAULT`.
+//! its free function when the last reference goes. `metadata` is the connection's properties
+//! for `zmq_msg_gets` (shared with the socket; NULL for inproc). `magic` tells an initialised
+//! message from a closed or never-initialised one, which every function refuses with `EFAULT`.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::mem::ManuallyDrop;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use oxmq::Frame;
+use oxmq::{Frame, PeerMetadata};
 
 use crate::{fail, guard};
 
@@ -57,7 +60,7 @@ union Body {
 #[repr(C)]
 pub(crate) struct Msg {
     body: Body,
-    _unused: [u8; 8],
+    metadata: Option<Arc<PeerMetadata>>,
     routing_id: u32,
     len: u8,
     kind: u8,
@@ -75,7 +78,7 @@ impl Msg {
             body: Body {
                 inline: [0; INLINE],
             },
-            _unused: [0; 8],
+            metadata: None,
             routing_id: 0,
             len: 0,
             kind: KIND_INLINE,
@@ -89,8 +92,12 @@ impl Msg {
             body: Body {
                 shared: ManuallyDrop::new(bytes),
             },
+            metadata: None,
+            routing_id: 0,
+            len: 0,
             kind: KIND_SHARED,
-            ..Msg::empty()
+            flags: 0,
+            magic: MAGIC,
         }
     }
 
@@ -141,7 +148,8 @@ impl Msg {
 
     /// The body as a frame: a small one copied, a large one moved. Leaves this message empty.
     pub(crate) fn take_frame(&mut self) -> Frame {
-        let taken = std::mem::replace(self, Msg::empty());
+        let mut taken = std::mem::replace(self, Msg::empty());
+        drop(taken.metadata.take());
         let taken = ManuallyDrop::new(taken);
         match taken.kind {
             // SAFETY: the kind says the `Bytes` variant is set; `taken` is never dropped, so
@@ -149,6 +157,11 @@ impl Msg {
             KIND_SHARED => Frame::from(unsafe { std::ptr::read(&*taken.body.shared) }),
             _ => Frame::copy_from_slice(taken.data()),
         }
+    }
+
+    /// Sets the metadata of the connection the message came from.
+    pub(crate) fn set_metadata(&mut self, metadata: Option<Arc<PeerMetadata>>) {
+        self.metadata = metadata;
     }
 
     pub(crate) fn more(&self) -> bool {
@@ -412,6 +425,7 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
         };
         copy.flags = source.flags;
         copy.routing_id = source.routing_id;
+        copy.metadata.clone_from(&source.metadata);
         // SAFETY: `dest` not NULL; a `zmq_msg_t` of this thread.
         unsafe { replace(dest, copy) };
         0
@@ -448,8 +462,8 @@ pub unsafe extern "C" fn zmq_msg_more(msg: *const zmq_msg_t) -> c_int {
     }
 }
 
-/// A message property: `ZMQ_MORE`, `ZMQ_SRCFD` (-1: oxmq does not expose connections' file
-/// descriptors) or `ZMQ_SHARED` (whether the body may be shared with another message: after a
+/// A message property: `ZMQ_MORE`, `ZMQ_SRCFD` (the file descriptor of the message's tcp or
+/// ipc connection, -1 for inproc) or `ZMQ_SHARED` (whether the body may be shared with another message: after a
 /// `zmq_msg_copy` of a large body, or over constant data, as in libzmq).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> c_int {
@@ -459,7 +473,11 @@ pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> 
     };
     match property {
         MORE => msg.more().into(),
-        SRCFD => -1,
+        SRCFD => msg
+            .metadata
+            .as_ref()
+            .and_then(|meta| meta.source_fd())
+            .unwrap_or(-1),
         SHARED => c_int::from(msg.flags & FLAG_SHARED != 0),
         _ => fail(libc::EINVAL, -1),
     }
@@ -479,19 +497,32 @@ pub unsafe extern "C" fn zmq_msg_set(
     fail(libc::EINVAL, -1)
 }
 
-/// A metadata property of the connection the message came from (Socket-Type, Identity,
-/// Peer-Address, User-Id). oxmq does not attach connection metadata to messages yet: every
-/// property is `EINVAL`, what libzmq answers for a property the message does not carry.
+/// A metadata property of the connection the message came from: `Socket-Type`, `Identity`
+/// (or `Routing-Id`), `Peer-Address` (tcp), and any property the peer announced. The string
+/// lives as long as the message. `EINVAL` for a property the message does not carry (every
+/// property of a message from an inproc peer, as in libzmq; `User-Id` until ZAP comes).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_gets(
     msg: *const zmq_msg_t,
     property: *const c_char,
 ) -> *const c_char {
-    // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
-    if unsafe { live(msg.cast_mut()) }.is_none() || property.is_null() {
-        return fail(libc::EFAULT, std::ptr::null());
-    }
-    fail(libc::EINVAL, std::ptr::null())
+    guard(std::ptr::null(), || {
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+        let Some(live) = (unsafe { live(msg.cast_mut()) }) else {
+            return fail(libc::EFAULT, std::ptr::null());
+        };
+        if property.is_null() {
+            return fail(libc::EFAULT, std::ptr::null());
+        }
+        // SAFETY: a NUL-terminated string, by the caller's contract.
+        let Ok(name) = (unsafe { std::ffi::CStr::from_ptr(property) }).to_str() else {
+            return fail(libc::EINVAL, std::ptr::null());
+        };
+        match live.metadata.as_deref().and_then(|meta| meta.get_c(name)) {
+            Some(value) => value.as_ptr(),
+            None => fail(libc::EINVAL, std::ptr::null()),
+        }
+    })
 }
 
 #[cfg(test)]

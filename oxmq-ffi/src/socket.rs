@@ -498,7 +498,9 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut zmq_msg_t, s: *mut c_void, flags
         match state.recv_frame(flags & DONTWAIT != 0) {
             Ok((frame, more)) => {
                 let size = frame.len();
+                let metadata = state.socket.last_metadata();
                 *live = Msg::from_frame(frame, more);
+                live.set_metadata(metadata);
                 int_len(size)
             }
             Err(error) => fail_with(error, -1),

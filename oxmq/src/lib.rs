@@ -105,6 +105,7 @@ mod engine;
 mod error;
 mod io;
 mod message;
+mod metadata;
 mod options;
 mod pipe;
 mod signal;
@@ -114,6 +115,7 @@ mod transport;
 pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
+pub use metadata::PeerMetadata;
 pub use options::{OptionValue, number as option_number};
 pub use socket::{Events, SendError, Socket, SocketType};
 

@@ -319,6 +319,9 @@ pub(crate) enum Kind {
     /// The peer's routing id, in the single frame: the first message of a connection whose
     /// identity was unknown when its pipes were attached (a connect before the handshake).
     RoutingId,
+    /// The connection's metadata (`PeerMetadata::encode`), ahead of its first message: the
+    /// pipe's reader keeps it for the messages that follow.
+    Metadata,
 }
 
 impl Message {

@@ -61,7 +61,7 @@ fn classify_file(src: &Path, file: &Path) -> Option<(String, &'static str)> {
 fn layer_of_top(top: &str, next_is_submodule: Option<bool>) -> &'static str {
     match top {
         "error" | "options" | "endpoint" => "vocabulary",
-        "message" => "message",
+        "message" | "metadata" => "message",
         "signal" => "signal",
         "pipe" => "pipe",
         "transport" => "transport",

@@ -235,3 +235,48 @@ fn rebinding_an_ipc_path_right_after_close_keeps_it() {
         assert_eq!(pull.recv().unwrap()[0], b"42", "round {round}");
     }
 }
+
+/// The metadata of a message's connection: the peer's READY properties, and Peer-Address over
+/// tcp; none over inproc (as libzmq). The peer is libzmq.
+#[test]
+fn messages_carry_their_connections_metadata() {
+    let ctx = Context::new();
+    let router = socket(&ctx, SocketType::Router);
+    router.bind("tcp://127.0.0.1:*").unwrap();
+    router.set_rcvtimeo(5000).unwrap();
+    let zctx = zmq::Context::new();
+    let dealer = zctx.socket(zmq::DEALER).unwrap();
+    dealer.set_identity(b"client-7").unwrap();
+    dealer.connect(&router.last_endpoint()).unwrap();
+    dealer.send("hello", 0).unwrap();
+    let msg = router.recv().unwrap();
+    assert_eq!(msg[0], b"client-7");
+    let meta = router
+        .last_metadata()
+        .expect("a tcp connection has metadata");
+    assert_eq!(meta.get_str("Socket-Type"), Some("DEALER"));
+    assert_eq!(meta.get("Identity"), Some(&b"client-7"[..]));
+    assert_eq!(meta.get_str("Peer-Address"), Some("127.0.0.1"));
+
+    // ipc: READY properties, no address.
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.bind("ipc://*").unwrap();
+    pull.set_rcvtimeo(5000).unwrap();
+    let push = zctx.socket(zmq::PUSH).unwrap();
+    push.connect(&pull.last_endpoint()).unwrap();
+    push.send("over ipc", 0).unwrap();
+    pull.recv().unwrap();
+    let meta = pull
+        .last_metadata()
+        .expect("an ipc connection has metadata");
+    assert_eq!(meta.get_str("Socket-Type"), Some("PUSH"));
+    assert_eq!(meta.get("Peer-Address"), None);
+
+    // inproc: none.
+    let (a, endpoint) = bound(&ctx, SocketType::Pull, &inproc());
+    let b = socket(&ctx, SocketType::Push);
+    b.connect(&endpoint).unwrap();
+    b.send("inproc").unwrap();
+    a.recv().unwrap();
+    assert!(a.last_metadata().is_none());
+}

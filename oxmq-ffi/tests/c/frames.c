@@ -205,6 +205,47 @@ static void signal_fd (void *ctx)
     zmq_close (pull);
 }
 
+/* zmq_msg_gets: a tcp connection's properties, none over inproc; the strings live as long as
+   the message, copies and moves included. */
+static void metadata (void *ctx)
+{
+    void *pull, *push;
+    endpoint_pair (ctx, "tcp://127.0.0.1:*", ZMQ_PULL, ZMQ_PUSH, &pull, &push);
+    int timeout = 5000;
+    CHECK (zmq_setsockopt (pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
+    CHECK (zmq_send (push, "a", 1, ZMQ_SNDMORE) == 1);
+    CHECK (zmq_send (push, "b", 1, 0) == 1);
+    zmq_msg_t msg, copy;
+    CHECK (zmq_msg_init (&msg) == 0);
+    CHECK (zmq_msg_init (&copy) == 0);
+    CHECK (zmq_msg_recv (&msg, pull, 0) == 1);
+    const char *type = zmq_msg_gets (&msg, "Socket-Type");
+    CHECK (type != NULL && strcmp (type, "PUSH") == 0);
+    const char *address = zmq_msg_gets (&msg, "Peer-Address");
+    CHECK (address != NULL && strcmp (address, "127.0.0.1") == 0);
+    CHECK_NULL_ERRNO (EINVAL, zmq_msg_gets (&msg, "User-Id"));
+    CHECK (zmq_msg_get (&msg, ZMQ_SRCFD) >= 0);
+    CHECK (zmq_msg_copy (&copy, &msg) == 0);
+    CHECK (zmq_msg_recv (&msg, pull, 0) == 1); /* the second frame has it too */
+    CHECK (zmq_msg_gets (&msg, "Socket-Type") != NULL);
+    CHECK (zmq_msg_close (&msg) == 0);
+    type = zmq_msg_gets (&copy, "socket-type");
+    CHECK (type != NULL && strcmp (type, "PUSH") == 0);
+    CHECK (zmq_msg_close (&copy) == 0);
+    zmq_close (push);
+    zmq_close (pull);
+
+    endpoint_pair (ctx, "inproc://metadata", ZMQ_PULL, ZMQ_PUSH, &pull, &push);
+    CHECK (zmq_send (push, "c", 1, 0) == 1);
+    CHECK (zmq_msg_init (&msg) == 0);
+    CHECK (zmq_msg_recv (&msg, pull, 0) == 1);
+    CHECK_NULL_ERRNO (EINVAL, zmq_msg_gets (&msg, "Socket-Type"));
+    CHECK (zmq_msg_get (&msg, ZMQ_SRCFD) == -1);
+    CHECK (zmq_msg_close (&msg) == 0);
+    zmq_close (push);
+    zmq_close (pull);
+}
+
 /* Options keep libzmq's types and defaults and read back what was set. */
 static void options (void *ctx)
 {
@@ -265,6 +306,7 @@ int main (void)
     events_and_poll (ctx);
     first_frame_decides (ctx);
     signal_fd (ctx);
+    metadata (ctx);
     options (ctx);
     int major = 0, minor = 0, patch = 0;
     zmq_version (&major, &minor, &patch);

@@ -190,6 +190,11 @@ impl Engine {
         self.stream.peer_string()
     }
 
+    /// The peer's IP address (tcp).
+    pub(crate) fn peer_ip(&self) -> Option<String> {
+        self.stream.peer_ip()
+    }
+
     /// Records readiness reported by the poller.
     pub(crate) fn on_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable || read_closed;
@@ -491,8 +496,8 @@ impl Engine {
                     self.out.push_bytes(&bytes);
                 }
             }
-            // Routing ids travel from engines to sockets, never out.
-            Kind::RoutingId => {}
+            // Routing ids and metadata travel from engines to sockets, never out.
+            Kind::RoutingId | Kind::Metadata => {}
         }
     }
 

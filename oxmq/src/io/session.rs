@@ -31,6 +31,7 @@ use super::reactor::{IoCtx, TimerKind};
 use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
 use crate::engine::{CloseReason, Engine, WriteGate};
 use crate::message::{Kind, Message};
+use crate::metadata::PeerMetadata;
 use crate::options::Options;
 use crate::pipe::{Hwm, Peer, PeerEvent, PeerId, PipeReader, PipeWriter, pipe};
 use crate::signal::Activation;
@@ -482,7 +483,7 @@ impl Session {
         true
     }
 
-    fn on_handshake_done(&mut self, peer: PeerInfo) -> bool {
+    fn on_handshake_done(&mut self, mut peer: PeerInfo) -> bool {
         tracing::debug!(
             "oxmq: handshake with {} done (ZMTP {}.{}, peer {})",
             self.engine
@@ -493,6 +494,7 @@ impl Session {
             peer.minor,
             peer.socket_type
         );
+        let metadata = std::mem::take(&mut peer.metadata);
         if let Role::Connecter(c) = &mut self.role {
             c.current_ivl = self.opts.reconnect_ivl;
         }
@@ -542,6 +544,14 @@ impl Session {
             if !self.socket.post(PeerEvent::Attach(new_peer)) {
                 return false;
             }
+        }
+        // The connection's metadata goes ahead of everything it delivers (the STREAM
+        // notification included), so that each message read after it is known to be its.
+        if let Some(incoming) = self.incoming.as_mut() {
+            let address = self.engine.as_ref().and_then(Engine::peer_ip);
+            let fd = self.engine.as_ref().map(|engine| engine.stream().fd());
+            let meta = PeerMetadata::new(&metadata, address.as_deref(), fd);
+            let _ = incoming.send(Message::control(Kind::Metadata, meta.encode()));
         }
         self.notify_stream();
         true

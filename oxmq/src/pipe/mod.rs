@@ -21,7 +21,8 @@ pub(crate) use peer::{DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use crate::message::Message;
+use crate::message::{Kind, Message};
+use crate::metadata::PeerMetadata;
 use crate::signal::Activation;
 
 /// What bounds a pipe: the SNDHWM of the socket that writes it and the RCVHWM of the socket
@@ -202,6 +203,7 @@ pub(crate) fn pipe(
             queue: consumer,
             shared,
             credited: 0,
+            metadata: None,
         },
     )
 }
@@ -398,35 +400,65 @@ pub(crate) struct PipeReader {
     shared: Arc<Shared>,
     /// Read count last published as credit.
     credited: u64,
+    /// The metadata of the connection the messages read now come from (see `metadata`).
+    metadata: Option<Arc<PeerMetadata>>,
 }
 
 impl PipeReader {
     /// The next message, if one was published.
     #[inline(always)]
     pub(crate) fn recv(&mut self) -> Option<Message> {
-        if self.shared.conflates() {
-            return self.shared.slot().take();
+        let msg = if self.shared.conflates() {
+            self.shared.slot().take()
+        } else {
+            let msg = self.queue.pop();
+            self.credit_after(msg.is_some());
+            msg
+        };
+        if let Some(msg) = &msg {
+            if msg.kind() != Kind::Data {
+                self.note_control(msg);
+            }
         }
-        let msg = self.queue.pop();
-        self.credit_after(msg.is_some());
         msg
+    }
+
+    /// Keeps the metadata a [`Kind::Metadata`] control message carries; the socket type skips
+    /// the message itself, as every control message it does not use.
+    #[cold]
+    fn note_control(&mut self, msg: &Message) {
+        if msg.kind() == Kind::Metadata {
+            self.metadata = PeerMetadata::decode(msg.first()).map(Arc::new);
+        }
+    }
+
+    /// The metadata of the connection the last message read came from: `None` for an inproc
+    /// peer, or before a connection's handshake.
+    #[inline]
+    pub(crate) fn metadata(&self) -> Option<&Arc<PeerMetadata>> {
+        self.metadata.as_ref()
     }
 
     /// Moves the next message into `out` (see `queue::Consumer::pop_into`), returning whether
     /// there was one; credit as [`recv`](Self::recv).
     #[inline(always)]
     pub(crate) fn recv_into(&mut self, out: &mut Message) -> bool {
-        if self.shared.conflates() {
-            return match self.shared.slot().take() {
+        let took = if self.shared.conflates() {
+            match self.shared.slot().take() {
                 Some(msg) => {
                     *out = msg;
                     true
                 }
                 None => false,
-            };
+            }
+        } else {
+            let took = self.queue.pop_into(out);
+            self.credit_after(took);
+            took
+        };
+        if took && out.kind() != Kind::Data {
+            self.note_control(out);
         }
-        let took = self.queue.pop_into(out);
-        self.credit_after(took);
         took
     }
 
@@ -491,9 +523,29 @@ impl PipeReader {
         self.queue.has_item()
     }
 
+    /// Whether a message for the socket is ready: [`has_message`](Self::has_message), after
+    /// taking a connection's metadata at the front (it is no message for the socket), so that
+    /// it never makes a socket look readable. For the socket's side of a pipe; an engine's
+    /// pipes carry no metadata and use `has_message`.
+    #[inline]
+    pub(crate) fn has_data(&mut self) -> bool {
+        if self.shared.conflates() {
+            return self.shared.slot().is_some();
+        }
+        loop {
+            match self.queue.peek_with(|msg| msg.kind() == Kind::Metadata) {
+                None => return false,
+                Some(false) => return true,
+                Some(true) => {
+                    let _ = self.recv();
+                }
+            }
+        }
+    }
+
     /// Whether the writer closed its end and every message has been read.
     pub(crate) fn is_finished(&mut self) -> bool {
-        self.shared.writer_closed.load(Ordering::Acquire) && !self.has_message()
+        self.shared.writer_closed.load(Ordering::Acquire) && !self.has_data()
     }
 
     /// Whether the writer closed its end (messages may remain).
@@ -516,6 +568,29 @@ impl PipeReader {
     /// The activation of the reading side (the owner's), once set.
     pub(crate) fn activation(&self) -> Option<&Arc<Activation>> {
         self.shared.reader_act.get()
+    }
+}
+
+/// The metadata of the connection a socket's last delivered message came from (for
+/// `zmq_msg_gets`): a socket type notes the reader of each message it delivers. Costs a pointer
+/// comparison per message while messages keep coming from one connection.
+#[derive(Default)]
+pub(crate) struct LastSource(Option<Arc<PeerMetadata>>);
+
+impl LastSource {
+    /// The message just delivered came from `reader`.
+    #[inline]
+    pub(crate) fn note(&mut self, reader: &PipeReader) {
+        match (&self.0, reader.metadata()) {
+            (Some(last), Some(now)) if Arc::ptr_eq(last, now) => {}
+            (None, None) => {}
+            (_, now) => self.0 = now.cloned(),
+        }
+    }
+
+    /// The metadata noted last.
+    pub(crate) fn get(&self) -> Option<&Arc<PeerMetadata>> {
+        self.0.as_ref()
     }
 }
 

@@ -59,6 +59,12 @@ mod sync {
         pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
         }
+
+        /// Runs `f` with a raw pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
     }
 }
 
@@ -403,6 +409,23 @@ impl<T> Consumer<T> {
             (*p).assume_init_drop();
             result
         }))
+    }
+
+    /// Runs `f` on the next published item, if any, without taking it.
+    #[inline]
+    pub(crate) fn peek_with<R>(&mut self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        if !self.has_item() {
+            return None;
+        }
+        if self.head_pos == CHUNK {
+            // Every item of the current chunk was read: moving on is what the next pop does.
+            self.advance();
+        }
+        // SAFETY: the item is published (`has_item` loaded `written` with Acquire after the
+        // producer's Release store that followed the slot write), so it is initialised; the
+        // producer does not touch the slot until the item is counted read, which `peek_with`
+        // does not do.
+        Some(self.head_chunk().slots[self.head_pos].with(|p| unsafe { f((*p).assume_init_ref()) }))
     }
 
     /// Moves the next item out; the caller checked that it is published.

@@ -71,6 +71,10 @@ impl Pattern for Dealer {
         self.peers.can_send()
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.peers.source.get()
+    }
+
     fn can_recv(&mut self) -> bool {
         self.peers.can_recv()
     }

@@ -33,6 +33,7 @@ use crate::io::endpoints::{Endpoints, Env};
 use crate::io::link::SocketLink;
 use crate::io::runtime::Runtime;
 use crate::message::Message;
+use crate::metadata::PeerMetadata;
 use crate::options::{self, OptionValue, Options};
 use crate::pipe::{PeerEvent, PeerId};
 use pattern::{Closed, Pattern};
@@ -537,6 +538,14 @@ impl Socket {
                 return Err(Error::WouldBlock);
             }
         }
+    }
+
+    /// The metadata of the connection the last message received came from: the peer's READY
+    /// properties (`Socket-Type`, `Identity`, application `X-` properties) and, over tcp,
+    /// `Peer-Address`; what libzmq's `zmq_msg_gets` reads. `None` for a message from an inproc
+    /// peer, as in libzmq.
+    pub fn last_metadata(&self) -> Option<Arc<PeerMetadata>> {
+        self.core().pattern.last_metadata().cloned()
     }
 
     /// Whether the socket's context was shut down ([`Context::shutdown`] or

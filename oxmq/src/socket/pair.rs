@@ -4,11 +4,12 @@
 use super::pattern::{Pattern, Refused};
 use crate::error::Error;
 use crate::message::{Kind, Message};
-use crate::pipe::{Peer, PeerId};
+use crate::pipe::{LastSource, Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Pair {
     peer: Option<Peer>,
+    source: LastSource,
 }
 
 impl Pair {
@@ -97,6 +98,7 @@ impl Pattern for Pair {
         };
         while peer.reader.recv_into(out) {
             if out.kind() == Kind::Data {
+                self.source.note(&peer.reader);
                 return true;
             }
         }
@@ -114,9 +116,13 @@ impl Pattern for Pair {
             .is_some_and(|peer| peer.writer.can_write())
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.source.get()
+    }
+
     fn can_recv(&mut self) -> bool {
         self.peer
             .as_mut()
-            .is_some_and(|peer| peer.reader.has_message())
+            .is_some_and(|peer| peer.reader.has_data())
     }
 }

@@ -132,6 +132,12 @@ pub(crate) trait Pattern: Send {
         Err(Error::Invalid)
     }
 
+    /// The metadata of the connection the last message delivered came from (`None` for an
+    /// inproc peer, or a type that does not track it).
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        None
+    }
+
     /// What ROUTING_ID reads, when the type has its own idea of it (STREAM: the routing id it
     /// generated last, as in libzmq); `None` reads the option as set.
     fn own_routing_id(&self) -> Option<bytes::Bytes> {

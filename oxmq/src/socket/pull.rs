@@ -42,6 +42,10 @@ impl Pattern for Pull {
         self.peers.recv_into(out).is_some()
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.peers.source.get()
+    }
+
     fn can_recv(&mut self) -> bool {
         self.peers.can_recv()
     }

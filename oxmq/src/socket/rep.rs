@@ -123,6 +123,10 @@ impl Pattern for Rep {
         self.envelope.is_some() && (!self.table.mandatory || self.table.can_send_any())
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.table.source.get()
+    }
+
     fn can_recv(&mut self) -> bool {
         if self.envelope.is_some() {
             return false;

@@ -154,6 +154,10 @@ impl Pattern for Req {
         !(self.receiving_reply && self.strict) && self.peers.can_send()
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.peers.source.get()
+    }
+
     fn can_recv(&mut self) -> bool {
         self.receiving_reply && self.peers.can_recv()
     }

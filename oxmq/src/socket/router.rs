@@ -60,6 +60,10 @@ impl Pattern for Router {
         !self.table.mandatory || self.table.can_send_any()
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.table.source.get()
+    }
+
     fn can_recv(&mut self) -> bool {
         self.table.can_recv()
     }

@@ -16,7 +16,7 @@ use super::util::PeerMap;
 use super::util::routing::IdGenerator;
 use crate::error::Error;
 use crate::message::{Kind, Message};
-use crate::pipe::{Peer, PeerId};
+use crate::pipe::{LastSource, Peer, PeerId};
 
 #[derive(Default)]
 pub(crate) struct Stream {
@@ -27,6 +27,8 @@ pub(crate) struct Stream {
     /// Connections that can be written to.
     by_routing_id: HashMap<Bytes, PeerId>,
     generator: IdGenerator,
+    /// Where the last message delivered came from.
+    source: LastSource,
     /// The routing id generated last: libzmq's STREAM reports it as its own ROUTING_ID, and
     /// programs read it there to learn the id of the connection they just made.
     last_generated: Option<Bytes>,
@@ -135,6 +137,9 @@ impl Pattern for Stream {
                 let peer = &mut self.peers[position];
                 if let Some(msg) = peer.reader.recv() {
                     self.next = position + 1;
+                    if msg.kind() == Kind::Data {
+                        self.source.note(&peer.reader);
+                    }
                     found = Some((peer.id, msg));
                     break;
                 }
@@ -174,11 +179,15 @@ impl Pattern for Stream {
         true
     }
 
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.source.get()
+    }
+
     fn own_routing_id(&self) -> Option<Bytes> {
         self.last_generated.clone()
     }
 
     fn can_recv(&mut self) -> bool {
-        self.peers.iter_mut().any(|peer| peer.reader.has_message())
+        self.peers.iter_mut().any(|peer| peer.reader.has_data())
     }
 }

@@ -103,7 +103,7 @@ impl XPub {
         match msg.kind() {
             Kind::Subscribe => self.on_subscription(id, true, msg.first()),
             Kind::Cancel => self.on_subscription(id, false, msg.first()),
-            Kind::RoutingId => {}
+            Kind::RoutingId | Kind::Metadata => {}
             Kind::Data => {
                 // As libzmq: every frame that starts with 1 or 0 is a subscription or a cancel,
                 // unless ONLY_FIRST_SUBSCRIBE and the first frame is not one; the other frames

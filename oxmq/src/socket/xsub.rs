@@ -19,7 +19,7 @@ use super::util::trie::Trie;
 use crate::error::Error;
 use crate::message::{Kind, Message};
 use crate::options::number;
-use crate::pipe::{Peer, PeerId};
+use crate::pipe::{LastSource, Peer, PeerId};
 
 /// SUB and XSUB (`options_only` for SUB).
 pub(crate) struct XSub {
@@ -28,6 +28,8 @@ pub(crate) struct XSub {
     options_only: bool,
     /// The publishers, read in turn (fair queueing) and written to all at once.
     peers: Distributor,
+    /// Where the last message delivered came from.
+    source: LastSource,
     /// Next peer to read from.
     next: usize,
     subscriptions: Trie,
@@ -43,6 +45,7 @@ impl XSub {
         XSub {
             options_only,
             peers: Distributor::default(),
+            source: LastSource::default(),
             next: 0,
             subscriptions: Trie::new(),
             only_first_subscribe: false,
@@ -94,6 +97,9 @@ impl XSub {
                 let peer = &mut self.peers.peers_mut()[position];
                 if let Some(msg) = peer.reader.recv() {
                     self.next = position + 1;
+                    if msg.kind() == Kind::Data {
+                        self.source.note(&peer.reader);
+                    }
                     found = Some(msg);
                     break;
                 }
@@ -193,6 +199,10 @@ impl Pattern for XSub {
 
     fn can_send(&mut self) -> bool {
         !self.options_only
+    }
+
+    fn last_metadata(&self) -> Option<&std::sync::Arc<crate::metadata::PeerMetadata>> {
+        self.source.get()
     }
 
     fn can_recv(&mut self) -> bool {

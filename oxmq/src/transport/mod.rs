@@ -155,6 +155,14 @@ impl Stream {
         }
     }
 
+    /// The peer's IP address (tcp), as libzmq's `Peer-Address` property gives it.
+    pub(crate) fn peer_ip(&self) -> Option<String> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.ip().to_string()),
+            Stream::Ipc(_) => None,
+        }
+    }
+
     /// A printable peer address for logs.
     pub(crate) fn peer_string(&self) -> String {
         match self {

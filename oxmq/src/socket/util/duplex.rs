@@ -4,7 +4,7 @@
 //! the peers in turn, so one busy peer cannot starve the others.
 
 use crate::message::{Kind, Message};
-use crate::pipe::{Peer, PeerId};
+use crate::pipe::{LastSource, Peer, PeerId};
 
 /// Sends round-robin to the peers with room, reads round-robin from the peers with messages.
 ///
@@ -13,6 +13,8 @@ use crate::pipe::{Peer, PeerId};
 #[derive(Default)]
 pub(crate) struct Duplex {
     peers: Vec<Peer>,
+    /// Where the last message delivered came from.
+    pub(crate) source: LastSource,
     next_out: usize,
     next_in: usize,
 }
@@ -152,6 +154,7 @@ impl Duplex {
             while peer.reader.recv_into(out) {
                 if out.kind() == Kind::Data {
                     self.next_in = index + 1;
+                    self.source.note(&peer.reader);
                     return Some(peer.id);
                 }
             }
@@ -166,6 +169,6 @@ impl Duplex {
 
     /// Whether some peer has a message waiting.
     pub(crate) fn can_recv(&mut self) -> bool {
-        self.peers.iter_mut().any(|peer| peer.reader.has_message())
+        self.peers.iter_mut().any(|peer| peer.reader.has_data())
     }
 }

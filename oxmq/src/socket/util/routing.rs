@@ -28,7 +28,7 @@ use super::PeerMap;
 use crate::error::Error;
 use crate::message::{Frame, Kind, Message};
 use crate::options::number;
-use crate::pipe::{Peer, PeerId};
+use crate::pipe::{LastSource, Peer, PeerId};
 use crate::socket::pattern::{Refused, flag_value};
 
 /// A random 32-bit value (for counters that libzmq starts at a random point).
@@ -87,6 +87,8 @@ enum Read {
 /// The peers of a ROUTER or REP by routing id, with fair-queued receiving.
 #[derive(Default)]
 pub(crate) struct RoutingTable {
+    /// Where the last message delivered came from.
+    pub(crate) source: LastSource,
     peers: PeerMap<Entry>,
     /// Fair-queueing order.
     order: Vec<PeerId>,
@@ -375,6 +377,7 @@ impl RoutingTable {
             match (&entry.routing_id, out.kind()) {
                 (Some(routing_id), Kind::Data) => {
                     out.push_front(routing_id.clone());
+                    self.source.note(&entry.peer.reader);
                     return Read::Message;
                 }
                 (None, Kind::RoutingId) => {
