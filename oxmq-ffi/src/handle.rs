@@ -119,3 +119,29 @@ impl<T> Handle<T> {
         value.as_mut().expect("a live handle holds its value")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TEST_HANDLES: Handles<Vec<u8>> = Handles::new(0x7465_7374);
+
+    #[test]
+    fn closed_handles_are_dead_until_reused() {
+        let a = TEST_HANDLES.open(vec![1, 2, 3]);
+        // SAFETY: pointers from `open`, used by this thread only.
+        unsafe {
+            let live = TEST_HANDLES.live(a).expect("just opened");
+            assert_eq!(live.get_mut().as_slice(), &[1, 2, 3]);
+            assert!(TEST_HANDLES.live(std::ptr::null_mut()).is_none());
+            assert_eq!(TEST_HANDLES.close(live), Some(vec![1, 2, 3]));
+            assert!(TEST_HANDLES.live(a).is_none(), "a closed handle is dead");
+            // The next handle reuses the closed one's memory.
+            let b = TEST_HANDLES.open(vec![4]);
+            assert_eq!(a, b);
+            let live = TEST_HANDLES.live(b).expect("reused and live");
+            assert_eq!(live.get().as_slice(), &[4]);
+            assert_eq!(TEST_HANDLES.close(live), Some(vec![4]));
+        }
+    }
+}
