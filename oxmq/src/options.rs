@@ -142,7 +142,6 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | CURVE_SECRETKEY
             | CURVE_SERVERKEY
             | ZAP_DOMAIN
-            | TOS
             | GSSAPI_SERVER
             | GSSAPI_PRINCIPAL
             | GSSAPI_SERVICE_PRINCIPAL
@@ -158,10 +157,8 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | VMCI_BUFFER_MIN_SIZE
             | VMCI_BUFFER_MAX_SIZE
             | VMCI_CONNECT_TIMEOUT
-            | USE_FD
             | GSSAPI_PRINCIPAL_NAMETYPE
             | GSSAPI_SERVICE_PRINCIPAL_NAMETYPE
-            | BINDTODEVICE
     )
 }
 
@@ -212,6 +209,12 @@ pub(crate) struct Options {
     /// CONNECT_ROUTING_ID: the routing id a ROUTER (or REP) gives the peer of its next
     /// `connect()`, instead of the id the peer announces. Consumed by that connect.
     pub connect_routing_id: Option<Bytes>,
+    /// TOS: the IP type of service of later tcp binds and connects (0: the kernel's).
+    pub tos: i32,
+    /// BINDTODEVICE: the interface later tcp binds and connects are bound to (empty: none).
+    pub bindtodevice: Vec<u8>,
+    /// USE_FD: a listening socket for later binds to adopt (-1: none).
+    pub use_fd: i32,
 }
 
 impl Default for Options {
@@ -235,6 +238,9 @@ impl Default for Options {
             stream_notify: true,
             conflate: false,
             connect_routing_id: None,
+            tos: 0,
+            bindtodevice: Vec::new(),
+            use_fd: -1,
         }
     }
 }

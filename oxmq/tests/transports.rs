@@ -280,3 +280,69 @@ fn messages_carry_their_connections_metadata() {
     a.recv().unwrap();
     assert!(a.last_metadata().is_none());
 }
+
+/// ZMQ_TOS and ZMQ_BINDTODEVICE reach the tcp sockets: bound to a device that does not exist,
+/// a bind fails (ENODEV); bound to the loopback device, with a TOS, traffic flows.
+#[test]
+fn tos_and_bindtodevice_apply_to_tcp_sockets() {
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_bindtodevice(b"no-such-dev0").unwrap();
+    assert_eq!(pull.bind("tcp://127.0.0.1:*"), Err(Error::NoDevice));
+    assert_eq!(pull.set_bindtodevice(&[b'x'; 16]), Err(Error::Invalid));
+    pull.set_bindtodevice(b"lo\0").unwrap();
+    assert_eq!(
+        pull.option_value(oxmq::option_number::BINDTODEVICE),
+        Ok(oxmq::OptionValue::Text("lo".into()))
+    );
+    pull.set_tos(0x28).unwrap();
+    pull.set_rcvtimeo(5000).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = socket(&ctx, SocketType::Push);
+    push.set_tos(0x58).unwrap();
+    assert_eq!(push.tos(), 0x58);
+    push.set_bindtodevice(b"lo").unwrap();
+    push.connect(&pull.last_endpoint()).unwrap();
+    push.send("marked").unwrap();
+    assert_eq!(pull.recv().unwrap()[0], b"marked");
+}
+
+/// ZMQ_USE_FD: a bind adopts the application's listening socket (tcp and ipc); a descriptor
+/// that is no listening socket is refused.
+#[test]
+fn a_bind_adopts_a_listening_socket_given_with_use_fd() {
+    use std::os::fd::IntoRawFd;
+    let ctx = Context::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("tcp://{}", listener.local_addr().unwrap());
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_rcvtimeo(5000).unwrap();
+    pull.set_use_fd(listener.into_raw_fd()).unwrap();
+    pull.bind(&endpoint).unwrap();
+    assert_eq!(pull.use_fd(), -1, "used up by the bind");
+    let push = socket(&ctx, SocketType::Push);
+    push.connect(&endpoint).unwrap();
+    push.send("through the adopted listener").unwrap();
+    assert_eq!(pull.recv().unwrap()[0], b"through the adopted listener");
+
+    let path = std::env::temp_dir().join(format!("oxmq-use-fd-{}.ipc", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let unix = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let ipc_endpoint = format!("ipc://{}", path.display());
+    let ipc_pull = socket(&ctx, SocketType::Pull);
+    ipc_pull.set_rcvtimeo(5000).unwrap();
+    ipc_pull.set_use_fd(unix.into_raw_fd()).unwrap();
+    ipc_pull.bind(&ipc_endpoint).unwrap();
+    push.connect(&ipc_endpoint).unwrap();
+    push.disconnect(&endpoint).unwrap();
+    push.send("over ipc").unwrap();
+    assert_eq!(ipc_pull.recv().unwrap()[0], b"over ipc");
+    drop(ipc_pull);
+    let _ = std::fs::remove_file(&path);
+
+    // A descriptor that does not listen.
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let bad = socket(&ctx, SocketType::Pull);
+    bad.set_use_fd(file.into_raw_fd()).unwrap();
+    assert_eq!(bad.bind("tcp://127.0.0.1:*"), Err(Error::Invalid));
+}

@@ -70,6 +70,9 @@ pub(crate) fn transport_options(opts: &Options) -> crate::transport::TransportOp
         sndbuf: opts.sndbuf,
         rcvbuf: opts.rcvbuf,
         backlog: opts.backlog,
+        tos: opts.tos,
+        bind_device: opts.bindtodevice.clone(),
+        use_fd: opts.use_fd,
     }
 }
 

@@ -551,7 +551,7 @@ impl Session {
             let address = self.engine.as_ref().and_then(Engine::peer_ip);
             let fd = self.engine.as_ref().map(|engine| engine.stream().fd());
             let meta = PeerMetadata::new(&metadata, address.as_deref(), fd);
-            let _ = incoming.send(Message::control(Kind::Metadata, meta.encode()));
+            incoming.send_uncounted(Message::control(Kind::Metadata, meta.encode()));
         }
         self.notify_stream();
         true

@@ -203,6 +203,7 @@ pub(crate) fn pipe(
             queue: consumer,
             shared,
             credited: 0,
+            uncounted: 0,
             metadata: None,
         },
     )
@@ -307,6 +308,23 @@ impl PipeWriter {
         }
     }
 
+    /// Writes and flushes a control message that the high-water mark does not count (a
+    /// connection's [`Kind::Metadata`]; libzmq does not count its routing-id messages either),
+    /// even into a full pipe. The reader does not count it in the credit it returns.
+    pub(crate) fn send_uncounted(&mut self, msg: Message) {
+        debug_assert_eq!(
+            msg.kind(),
+            Kind::Metadata,
+            "the reader uncounts only metadata"
+        );
+        if self.shared.conflates() {
+            self.overwrite(msg);
+        } else {
+            self.queue.push(msg);
+        }
+        self.flush();
+    }
+
     /// Writes and flushes one message, or hands it back when the pipe is full or closed.
     #[inline(always)]
     pub(crate) fn send(&mut self, msg: Message) -> Result<(), Message> {
@@ -400,6 +418,9 @@ pub(crate) struct PipeReader {
     shared: Arc<Shared>,
     /// Read count last published as credit.
     credited: u64,
+    /// Messages read that the high-water mark does not count (`PipeWriter::send_uncounted`):
+    /// the credit returned leaves them out.
+    uncounted: u64,
     /// The metadata of the connection the messages read now come from (see `metadata`).
     metadata: Option<Arc<PeerMetadata>>,
 }
@@ -411,14 +432,15 @@ impl PipeReader {
         let msg = if self.shared.conflates() {
             self.shared.slot().take()
         } else {
-            let msg = self.queue.pop();
-            self.credit_after(msg.is_some());
-            msg
+            self.queue.pop()
         };
         if let Some(msg) = &msg {
             if msg.kind() != Kind::Data {
                 self.note_control(msg);
             }
+        }
+        if !self.shared.conflates() {
+            self.credit_after(msg.is_some());
         }
         msg
     }
@@ -429,6 +451,9 @@ impl PipeReader {
     fn note_control(&mut self, msg: &Message) {
         if msg.kind() == Kind::Metadata {
             self.metadata = PeerMetadata::decode(msg.first()).map(Arc::new);
+            if !self.shared.conflates() {
+                self.uncounted += 1;
+            }
         }
     }
 
@@ -443,22 +468,25 @@ impl PipeReader {
     /// there was one; credit as [`recv`](Self::recv).
     #[inline(always)]
     pub(crate) fn recv_into(&mut self, out: &mut Message) -> bool {
-        let took = if self.shared.conflates() {
-            match self.shared.slot().take() {
+        if self.shared.conflates() {
+            let taken = self.shared.slot().take();
+            return match taken {
                 Some(msg) => {
                     *out = msg;
+                    if out.kind() != Kind::Data {
+                        self.note_control(out);
+                    }
                     true
                 }
                 None => false,
-            }
-        } else {
-            let took = self.queue.pop_into(out);
-            self.credit_after(took);
-            took
-        };
+            };
+        }
+        let took = self.queue.pop_into(out);
         if took && out.kind() != Kind::Data {
+            // Before the credit: metadata does not count (see `send_uncounted`).
             self.note_control(out);
         }
+        self.credit_after(took);
         took
     }
 
@@ -481,7 +509,7 @@ impl PipeReader {
     /// and all of it when the pipe was found empty (`took` false).
     #[inline(always)]
     fn credit_after(&mut self, took: bool) {
-        let unreturned = self.queue.read_count() - self.credited;
+        let unreturned = self.queue.read_count() - self.uncounted - self.credited;
         if took && unreturned >= self.shared.lwm.load(Ordering::Relaxed) || !took && unreturned != 0
         {
             self.return_credit();
@@ -489,7 +517,7 @@ impl PipeReader {
     }
 
     fn return_credit(&mut self) {
-        self.credited = self.queue.read_count();
+        self.credited = self.queue.read_count() - self.uncounted;
         self.shared.read.store(self.credited, Ordering::Release);
         fence(Ordering::SeqCst);
         if self.shared.writer_blocked.load(Ordering::Relaxed)
@@ -620,6 +648,32 @@ mod tests {
         assert!(!w.can_write());
         assert_eq!(r.recv().unwrap()[0][0], 1);
         assert!(w.can_write());
+    }
+
+    #[test]
+    fn metadata_does_not_count_against_the_hwm() {
+        let meta = || Message::control(Kind::Metadata, PeerMetadata::default().encode());
+        let (mut w, mut r) = pipe(Hwm::recv(2), false, None, None);
+        w.send_uncounted(meta());
+        assert!(w.send(Message::from("a")).is_ok());
+        assert!(w.send(Message::from("b")).is_ok());
+        assert!(
+            !w.can_write(),
+            "two data messages fill it; the metadata is extra"
+        );
+        w.send_uncounted(meta());
+        let mut out = Message::new();
+        assert!(r.recv_into(&mut out) && out.kind() == Kind::Metadata);
+        assert!(r.metadata().is_some());
+        assert!(r.recv_into(&mut out) && out == Message::from("a"));
+        assert!(r.recv_into(&mut out) && out == Message::from("b"));
+        assert!(!r.has_data(), "trailing metadata is no data");
+        assert!(!r.recv_into(&mut out));
+        // Credit counts the two data messages only.
+        assert!(w.can_write());
+        assert!(w.send(Message::from("c")).is_ok());
+        assert!(w.send(Message::from("d")).is_ok());
+        assert!(!w.can_write());
     }
 
     #[test]

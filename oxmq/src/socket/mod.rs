@@ -276,7 +276,13 @@ impl Socket {
     ///
     /// `tcp://*:*` (or port `0`) binds an ephemeral port; [`Socket::last_endpoint`] tells which.
     pub fn bind(&self, endpoint: &str) -> Result<()> {
-        self.with_endpoints(|endpoints, env| endpoints.bind(env, endpoint, next_id()))
+        let adopts = self.core().opts.use_fd >= 0 && !endpoint.starts_with("inproc://");
+        self.with_endpoints(|endpoints, env| endpoints.bind(env, endpoint, next_id()))?;
+        if adopts {
+            // The listener owns the descriptor now: a second bind must not adopt it again.
+            self.core().opts.use_fd = -1;
+        }
+        Ok(())
     }
 
     /// Connects the socket to a remote endpoint. Returns at once: the connection is made (and
@@ -660,6 +666,9 @@ impl Socket {
             ROUTING_ID => self.set_routing_id(value),
             CONNECT_ROUTING_ID => self.set_connect_routing_id(value),
             STREAM_NOTIFY => self.set_stream_notify(strict()?),
+            TOS => self.set_tos(int()?),
+            USE_FD => self.set_use_fd(int()?),
+            BINDTODEVICE => self.set_bindtodevice(value),
             TYPE | RCVMORE | FD | EVENTS | LAST_ENDPOINT | MECHANISM | THREAD_SAFE
             | TOPICS_COUNT => Err(Error::Invalid),
             _ if options::not_yet_supported(option) => Err(Error::NotSupported),
@@ -713,6 +722,9 @@ impl Socket {
             IPV4ONLY => Int((!opts.ipv6).into()),
             SNDBUF => Int(opts.sndbuf),
             RCVBUF => Int(opts.rcvbuf),
+            TOS => Int(opts.tos),
+            USE_FD => Int(opts.use_fd),
+            BINDTODEVICE => OptionValue::Text(String::from_utf8_lossy(&opts.bindtodevice).into()),
             ROUTING_ID => OptionValue::Bytes(
                 core.pattern
                     .own_routing_id()
@@ -861,6 +873,19 @@ impl Socket {
         set_conflate, conflate, conflate: bool, Ok
     );
     option!(
+        /// ZMQ_USE_FD: a listening tcp or ipc socket the application made (bound and
+        /// listening), which the next tcp or ipc bind adopts instead of making its own; the
+        /// socket then owns it and closes it with the listener, and the option goes back to
+        /// -1 (libzmq keeps it, so a second bind would own the descriptor twice). Default -1:
+        /// none. The endpoint given to `bind` names what it is bound to.
+        set_use_fd, use_fd, use_fd: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_TOS: the IP type of service (DSCP and ECN bits) of later tcp binds and
+        /// connects (default 0: the kernel's).
+        set_tos, tos, tos: i32, options::check_non_negative
+    );
+    option!(
         /// ZMQ_IPV6: bind `*` dual-stack and resolve names to IPv6 too (default false).
         set_ipv6, ipv6, ipv6: bool, Ok
     );
@@ -908,6 +933,18 @@ impl Socket {
     /// The value [`Socket::set_routing_id`] sets.
     pub fn routing_id(&self) -> Vec<u8> {
         self.core().opts.routing_id.to_vec()
+    }
+
+    /// ZMQ_BINDTODEVICE: bind later tcp sockets (listeners and connections) to a network
+    /// interface (SO_BINDTODEVICE, Linux; needs CAP_NET_RAW), so that they use it whatever the
+    /// routing table says. Up to 15 bytes; empty removes it. A trailing NUL is ignored.
+    pub fn set_bindtodevice(&self, name: &[u8]) -> Result<()> {
+        let name = name.strip_suffix(&[0]).unwrap_or(name);
+        if name.len() >= libc::IFNAMSIZ || name.contains(&0) {
+            return Err(Error::Invalid);
+        }
+        self.core().opts.bindtodevice = name.to_vec();
+        Ok(())
     }
 
     /// ZMQ_CONNECT_ROUTING_ID (ROUTER, REP): the routing id (1 to 255 bytes) under which the

@@ -39,6 +39,14 @@ fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
 
 /// Binds a listener to `addr`.
 pub(crate) fn bind(addr: &SocketAddr, opts: &TransportOptions) -> io::Result<Listener> {
+    if let Some(socket) = super::adopt_listener(opts.use_fd)? {
+        // The application made the file; it stays the application's to remove.
+        let listener = UnixListener::from_std(socket.into());
+        return Ok(Listener::Ipc(IpcListener {
+            listener,
+            path: None,
+        }));
+    }
     let path = addr.as_pathname().map(PathBuf::from);
     if let Some(path) = &path {
         // As libzmq does: a file left behind by an earlier run is removed first.

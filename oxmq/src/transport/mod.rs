@@ -35,7 +35,7 @@ const MSG_NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
 const MSG_NOSIGNAL: i32 = 0;
 
 /// The socket options a transport reads when it opens a listener or a connection.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TransportOptions {
     /// SO_SNDBUF (-1: the kernel's).
     pub sndbuf: i32,
@@ -43,6 +43,50 @@ pub(crate) struct TransportOptions {
     pub rcvbuf: i32,
     /// The listen queue length.
     pub backlog: i32,
+    /// IP_TOS (IPv4) or IPV6_TCLASS (IPv6) of tcp sockets; 0 leaves the kernel's.
+    pub tos: i32,
+    /// SO_BINDTODEVICE: the network interface tcp sockets are bound to (empty: none).
+    pub bind_device: Vec<u8>,
+    /// ZMQ_USE_FD: a listening socket the application made, for the next bind to adopt
+    /// instead of making one (-1: none).
+    pub use_fd: i32,
+}
+
+/// The application's listening socket for a bind (ZMQ_USE_FD), checked to be a stream socket
+/// that listens: it is then the listener's, and closed with it.
+pub(crate) fn adopt_listener(fd: i32) -> io::Result<Option<socket2::Socket>> {
+    use std::os::fd::FromRawFd;
+    if fd < 0 {
+        return Ok(None);
+    }
+    let mut kind: libc::c_int = 0;
+    let mut accepting: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into the ints given; `fd` is only read.
+    let checked = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&raw mut kind).cast(),
+            &mut len,
+        ) == 0
+            && libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&raw mut accepting).cast(),
+                &mut len,
+            ) == 0
+    };
+    if !checked || kind != libc::SOCK_STREAM || accepting == 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: a listening stream socket that the application handed over with ZMQ_USE_FD
+    // (libzmq's contract: the socket owns it from the bind on).
+    let socket = unsafe { socket2::Socket::from_raw_fd(fd) };
+    socket.set_nonblocking(true)?;
+    Ok(Some(socket))
 }
 
 /// A connected byte stream.

@@ -14,6 +14,10 @@ pub(crate) fn bind(
     addr: SocketAddr,
     opts: &TransportOptions,
 ) -> io::Result<(Listener, SocketAddr)> {
+    if let Some(socket) = super::adopt_listener(opts.use_fd)? {
+        let local = socket.local_addr()?.as_socket().unwrap_or(addr);
+        return Ok((Listener::Tcp(TcpListener::from_std(socket.into())), local));
+    }
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         // libzmq binds `*` dual-stack when IPv6 is enabled.
@@ -21,6 +25,7 @@ pub(crate) fn bind(
     }
     socket.set_reuse_address(true)?;
     set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
+    set_ip_options(&socket, addr, opts)?;
     socket.bind(&addr.into())?;
     socket.listen(opts.backlog.max(1))?;
     socket.set_nonblocking(true)?;
@@ -38,6 +43,7 @@ pub(crate) fn connect(
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
+    set_ip_options(&socket, addr, opts)?;
     if let Some(source) = source {
         // As libzmq: several sockets may connect from one source port to different peers.
         socket.set_reuse_address(true)?;
@@ -53,6 +59,28 @@ pub(crate) fn connect(
     let stream = TcpStream::from_std(socket.into());
     tune(&stream);
     Ok(Stream::Tcp(stream))
+}
+
+/// ZMQ_TOS and ZMQ_BINDTODEVICE, on a listener (its connections inherit them) or a connecting
+/// socket.
+fn set_ip_options(socket: &Socket, addr: SocketAddr, opts: &TransportOptions) -> io::Result<()> {
+    if let Ok(tos) = u32::try_from(opts.tos) {
+        if tos != 0 {
+            if addr.is_ipv4() {
+                socket.set_tos_v4(tos)?;
+            } else {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                socket.set_tclass_v6(tos)?;
+            }
+        }
+    }
+    if !opts.bind_device.is_empty() {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        socket.bind_device(Some(&opts.bind_device))?;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    }
+    Ok(())
 }
 
 /// Per-connection TCP settings: no Nagle delay, batching is done in user space.
