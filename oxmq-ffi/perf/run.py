@@ -170,6 +170,11 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
+class RunHung(Exception):
+    """A run that did not finish: libzmq 4.3 can lose the tail of an ipc stream when the sender
+    closes (libzmq issue 4660), and local_thr then waits for ever for the last messages."""
+
+
 def run_case(build: Build, case: Case, count: int, roundtrips: int, timeout: float) -> float:
     """Runs one case once; returns msg/s (throughput) or microseconds (latency)."""
     env = dict(os.environ, LD_LIBRARY_PATH=str(build.lib_dir))
@@ -191,12 +196,14 @@ def run_case(build: Build, case: Case, count: int, roundtrips: int, timeout: flo
         remote = subprocess.Popen([str(build.bin_dir / f"remote_{case.kind}"), endpoint, str(case.size), n],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            local_out, _ = local.communicate(timeout=timeout)
             remote_out, _ = remote.communicate(timeout=timeout)
+            local_out, _ = local.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             local.kill()
             remote.kill()
-            raise SystemExit(f"{build.name}: {case.label()} timed out after {timeout:g} s")
+            local.communicate()
+            remote.communicate()
+            raise RunHung(f"{build.name}: {case.label()} did not finish within {timeout:g} s")
         output = local_out + remote_out
     m = pattern.search(output)
     if not m:
@@ -256,7 +263,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--kinds", default="thr,lat", help="thr, lat or both (default)")
     p.add_argument("--count", type=int, default=1_000_000, help="messages per throughput run")
     p.add_argument("--roundtrips", type=int, default=20_000, help="round trips per latency run")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per run (a run that "
+                   "takes longer is killed and run again, up to three times)")
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
@@ -274,13 +282,23 @@ def main(argv: list[str]) -> int:
              for transport in args.transports.split(",")
              for size in args.sizes.split(",")]
     results = []
+    hangs: list[str] = []
     for case in cases:
         values: dict[str, list[float]] = {"libzmq": [], "oxmq": []}
         for rep in range(args.reps):
             # Alternate which library goes first, so that neither always runs on a warmer machine.
             order = builds if rep % 2 == 0 else builds[::-1]
             for b in order:
-                values[b.name].append(run_case(b, case, args.count, args.roundtrips, args.timeout))
+                for attempt in range(1, 4):
+                    try:
+                        values[b.name].append(
+                            run_case(b, case, args.count, args.roundtrips, args.timeout))
+                        break
+                    except RunHung as hung:
+                        hangs.append(str(hung))
+                        log(f"{hung} (attempt {attempt} of 3)")
+                else:
+                    raise SystemExit(f"{b.name}: {case.label()} hung three times in a row")
         result = Result(case, values["libzmq"], values["oxmq"])
         log(f"{case.label()}: libzmq {statistics.median(result.libzmq):g}, "
             f"oxmq {statistics.median(result.oxmq):g}, ratio {result.ratio():.2f}")
@@ -291,6 +309,10 @@ def main(argv: list[str]) -> int:
     print(render(results, args.markdown))
     met = sum(r.meets_bar() for r in results)
     print(f"\n{met} of {len(results)} rows meet the bar")
+    if hangs:
+        print(f"\n{len(hangs)} run(s) hung and were run again:")
+        for hung in hangs:
+            print(f"  {hung}")
     if args.json:
         Path(args.json).write_text(json.dumps([
             {"kind": r.case.kind, "transport": r.case.transport, "size": r.case.size,

@@ -23,10 +23,9 @@ use loom::sync::{
     atomic::{AtomicBool, Ordering, fence},
 };
 #[cfg(not(loom))]
-use std::sync::{
-    Condvar, Mutex,
-    atomic::{AtomicBool, Ordering, fence},
-};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+#[cfg(all(not(loom), not(any(target_os = "linux", target_os = "android"))))]
+use std::sync::{Condvar, Mutex};
 
 /// Something that runs work for a token when told to: an I/O thread scheduling a connection.
 /// Defined here so that wake-ups need nothing from the layers above.
@@ -156,15 +155,15 @@ impl Activation {
         self.waiting.store(false, Ordering::Relaxed);
     }
 
-    /// Blocks the calling thread until a notification or the deadline. Only for thread targets.
-    /// Returns `false` when the deadline passed.
-    pub(crate) fn park(&self, deadline: Option<Instant>) -> bool {
-        let woken = match &self.target {
+    /// Blocks the calling thread until a notification, the deadline, or (on Linux) a signal
+    /// handler running on this thread, which libzmq reports as `EINTR`. Only for thread targets.
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> Parked {
+        let parked = match &self.target {
             Target::Thread(parker) => parker.park(deadline),
-            Target::Scheduled { .. } => true,
+            Target::Scheduled { .. } => Parked::Woken,
         };
         self.waiting.store(false, Ordering::Relaxed);
-        woken
+        parked
     }
 }
 
@@ -257,22 +256,156 @@ impl SignalFd {
     }
 }
 
-/// A one-permit parker: an unpark before the park makes the park return at once.
+/// How a park ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// A notification (or one that came before the park).
+    Woken,
+    /// The deadline passed.
+    TimedOut,
+    /// A signal handler ran on the parked thread (Linux): a blocking call then fails with
+    /// `EINTR`, as in libzmq, so that a program's Ctrl-C handler (pyzmq's included) gets to
+    /// run.
+    Interrupted,
+}
+
+#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+use futex::Parker;
+
+/// A one-permit parker over a futex: an unpark before the park makes the park return at once; a
+/// signal handler that runs while the thread sleeps ends the park (`FUTEX_WAIT` fails with
+/// `EINTR`, which a condition variable would hide). An unpark costs a `futex` wake only when the
+/// owner is asleep.
+#[cfg(all(not(loom), any(target_os = "linux", target_os = "android")))]
+mod futex {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Instant;
+
+    use super::Parked;
+
+    const EMPTY: u32 = 0;
+    const NOTIFIED: u32 = 1;
+    const PARKED: u32 = 2;
+
+    #[derive(Default)]
+    pub(super) struct Parker {
+        state: AtomicU32,
+    }
+
+    impl Parker {
+        /// Only the owner parks.
+        pub(super) fn park(&self, deadline: Option<Instant>) -> Parked {
+            if self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED {
+                return Parked::Woken;
+            }
+            loop {
+                if self
+                    .state
+                    .compare_exchange(EMPTY, PARKED, Ordering::Acquire, Ordering::Acquire)
+                    .is_err()
+                {
+                    // Notified in between.
+                    self.state.store(EMPTY, Ordering::Relaxed);
+                    return Parked::Woken;
+                }
+                let timeout = match deadline {
+                    None => None,
+                    Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => Some(left),
+                        _ if self.leave() => return Parked::Woken,
+                        _ => return Parked::TimedOut,
+                    },
+                };
+                let error = wait(&self.state, PARKED, timeout);
+                if self.leave() {
+                    return Parked::Woken;
+                }
+                match error {
+                    Some(libc::EINTR) => return Parked::Interrupted,
+                    Some(libc::ETIMEDOUT) => return Parked::TimedOut,
+                    // Nobody notified (the state was still PARKED): a spurious return.
+                    _ => continue,
+                }
+            }
+        }
+
+        /// Leaves the parked state; whether a notification came meanwhile (it wins over a
+        /// timeout or a signal).
+        fn leave(&self) -> bool {
+            let notified = self
+                .state
+                .compare_exchange(PARKED, EMPTY, Ordering::Acquire, Ordering::Acquire)
+                .is_err();
+            if notified {
+                self.state.store(EMPTY, Ordering::Relaxed);
+            }
+            notified
+        }
+
+        pub(super) fn unpark(&self) {
+            if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
+                wake(&self.state);
+            }
+        }
+    }
+
+    /// `FUTEX_WAIT` while `*state == expected`, for at most `timeout`; the errno it failed with.
+    fn wait(state: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) -> Option<i32> {
+        let ts = timeout.map(|t| libc::timespec {
+            tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: t.subsec_nanos().into(),
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
+        // SAFETY: FUTEX_WAIT reads the u32 behind a live `AtomicU32` and, when given, a live
+        // timespec; it writes nothing.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                state.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                ts_ptr,
+            )
+        };
+        (rc != 0).then(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+
+    /// Wakes the one thread that may wait on `state`.
+    fn wake(state: &AtomicU32) {
+        // SAFETY: FUTEX_WAKE takes the address of a live `AtomicU32` and touches no memory.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                state.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                1,
+            );
+        }
+    }
+}
+
+/// A one-permit parker: an unpark before the park makes the park return at once. Used under loom
+/// and where there is no futex; it cannot see signals.
 ///
 /// The condition variable is signalled only when a thread is actually asleep, and after the lock
 /// is released, so the woken thread does not immediately block again on the mutex: a wake-up
 /// costs one `futex` wake and the sleeper one `futex` wait.
+#[cfg(any(loom, not(any(target_os = "linux", target_os = "android"))))]
 struct Parker {
     state: Mutex<ParkState>,
     cond: Condvar,
 }
 
+#[cfg(any(loom, not(any(target_os = "linux", target_os = "android"))))]
 #[derive(Default)]
 struct ParkState {
     permit: bool,
     sleeping: bool,
 }
 
+#[cfg(any(loom, not(any(target_os = "linux", target_os = "android"))))]
 impl Default for Parker {
     fn default() -> Parker {
         Parker {
@@ -282,13 +415,14 @@ impl Default for Parker {
     }
 }
 
+#[cfg(any(loom, not(any(target_os = "linux", target_os = "android"))))]
 impl Parker {
-    fn park(&self, deadline: Option<Instant>) -> bool {
+    fn park(&self, deadline: Option<Instant>) -> Parked {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if state.permit {
                 state.permit = false;
-                return true;
+                return Parked::Woken;
             }
             state.sleeping = true;
             match deadline {
@@ -300,7 +434,7 @@ impl Parker {
                     let now = Instant::now();
                     if now >= deadline {
                         state.sleeping = false;
-                        return false;
+                        return Parked::TimedOut;
                     }
                     state = self
                         .cond
@@ -336,7 +470,7 @@ mod tests {
         act.notify();
         let deadline = Instant::now() + Duration::from_millis(20);
         assert!(
-            !act.park(Some(deadline)),
+            act.park(Some(deadline)) == Parked::TimedOut,
             "a notify with no announced waiter must not leave a permit"
         );
     }
@@ -350,7 +484,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
             peer.notify();
         });
-        assert!(act.park(Some(Instant::now() + Duration::from_secs(10))));
+        assert_eq!(
+            act.park(Some(Instant::now() + Duration::from_secs(10))),
+            Parked::Woken
+        );
         t.join().unwrap();
     }
 
@@ -394,7 +531,10 @@ mod tests {
         let act = Activation::for_thread();
         act.prepare_wait();
         act.notify();
-        assert!(act.park(Some(Instant::now() + Duration::from_secs(10))));
+        assert_eq!(
+            act.park(Some(Instant::now() + Duration::from_secs(10))),
+            Parked::Woken
+        );
     }
 }
 

@@ -322,3 +322,44 @@ fn a_peer_closing_right_after_its_last_message_is_noticed() {
     next.send("still served").unwrap();
     assert_eq!(pair.recv().unwrap()[0], b"still served");
 }
+
+extern "C" fn on_sigusr1(_: libc::c_int) {}
+
+/// A signal handler that runs while a receive blocks ends it with `Error::Interrupted` (EINTR,
+/// as in libzmq), so that a program's Ctrl-C handler gets to run; a receive with a timeout is
+/// interrupted the same way.
+#[test]
+fn a_signal_interrupts_a_blocking_receive() {
+    // SAFETY: installs a handler that does nothing, without SA_RESTART (as Python does).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigusr1 as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let ctx = Context::new();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    for timeout in [-1, 10_000] {
+        pull.set_rcvtimeo(timeout).unwrap();
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as usize;
+        let poker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: the receiving thread is alive (it waits in recv until this signal).
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+        });
+        let start = Instant::now();
+        assert_eq!(
+            pull.recv().map(|_| ()),
+            Err(Error::Interrupted),
+            "RCVTIMEO {timeout}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+        poker.join().unwrap();
+    }
+}

@@ -839,9 +839,12 @@ mod tests {
             w.send(Message::from("wake")).unwrap();
             w
         });
-        assert!(act.park(Some(
-            std::time::Instant::now() + std::time::Duration::from_secs(10)
-        )));
+        assert_eq!(
+            act.park(Some(
+                std::time::Instant::now() + std::time::Duration::from_secs(10)
+            )),
+            crate::signal::Parked::Woken
+        );
         assert_eq!(r.recv(), Some(Message::from("wake")));
         drop(t.join().unwrap());
     }

@@ -36,6 +36,7 @@ use crate::message::Message;
 use crate::metadata::PeerMetadata;
 use crate::options::{self, OptionValue, Options};
 use crate::pipe::{PeerEvent, PeerId};
+use crate::signal::Parked;
 use pattern::{Closed, Pattern};
 
 pub use oxmq_proto::SocketType;
@@ -467,8 +468,10 @@ impl Socket {
                 activation.cancel_wait();
                 return Err(Error::Terminated);
             }
-            if !activation.park(deadline) {
-                return Err(Error::WouldBlock);
+            match activation.park(deadline) {
+                Parked::Woken => {}
+                Parked::TimedOut => return Err(Error::WouldBlock),
+                Parked::Interrupted => return Err(Error::Interrupted),
             }
         }
     }
@@ -540,8 +543,10 @@ impl Socket {
                 activation.cancel_wait();
                 return Err(Error::Terminated);
             }
-            if !activation.park(deadline) {
-                return Err(Error::WouldBlock);
+            match activation.park(deadline) {
+                Parked::Woken => {}
+                Parked::TimedOut => return Err(Error::WouldBlock),
+                Parked::Interrupted => return Err(Error::Interrupted),
             }
         }
     }
