@@ -93,6 +93,9 @@ pub mod number {
     pub const GSSAPI_PRINCIPAL_NAMETYPE: i32 = 90;
     pub const GSSAPI_SERVICE_PRINCIPAL_NAMETYPE: i32 = 91;
     pub const BINDTODEVICE: i32 = 92;
+    pub const ZAP_ENFORCE_DOMAIN: i32 = 93;
+    pub const LOOPBACK_FASTPATH: i32 = 94;
+    pub const MULTICAST_LOOP: i32 = 96;
     pub const XPUB_MANUAL_LAST_VALUE: i32 = 98;
     pub const ONLY_FIRST_SUBSCRIBE: i32 = 108;
     pub const TOPICS_COUNT: i32 = 116;
@@ -118,11 +121,13 @@ pub enum OptionValue {
     Text(String),
 }
 
-/// Options libzmq has that oxmq does not honour yet: setting or reading one gives
-/// [`Error::NotSupported`] (`ENOTSUP`), so that a program learns it instead of trusting a value
-/// that does nothing.
+/// Options libzmq has that oxmq does not honour yet: setting one to anything but libzmq's
+/// default gives [`Error::NotSupported`] (`ENOTSUP`), so that a program learns it instead of
+/// trusting a value that does nothing; reading one gives the default ([`unsupported_default`]).
 pub(crate) fn not_yet_supported(option: i32) -> bool {
     use number::*;
+    // GSSAPI and VMCI are not here: like a libzmq built without them, oxmq does not know those
+    // options (EINVAL).
     matches!(
         option,
         AFFINITY
@@ -142,10 +147,6 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | CURVE_SECRETKEY
             | CURVE_SERVERKEY
             | ZAP_DOMAIN
-            | GSSAPI_SERVER
-            | GSSAPI_PRINCIPAL
-            | GSSAPI_SERVICE_PRINCIPAL
-            | GSSAPI_PLAINTEXT
             | SOCKS_PROXY
             | HEARTBEAT_IVL
             | HEARTBEAT_TTL
@@ -153,13 +154,46 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | CONNECT_TIMEOUT
             | TCP_MAXRT
             | MULTICAST_MAXTPDU
-            | VMCI_BUFFER_SIZE
-            | VMCI_BUFFER_MIN_SIZE
-            | VMCI_BUFFER_MAX_SIZE
-            | VMCI_CONNECT_TIMEOUT
-            | GSSAPI_PRINCIPAL_NAMETYPE
-            | GSSAPI_SERVICE_PRINCIPAL_NAMETYPE
+            | ZAP_ENFORCE_DOMAIN
+            | LOOPBACK_FASTPATH
+            | MULTICAST_LOOP
     )
+}
+
+/// libzmq's default of an option oxmq does not honour yet ([`not_yet_supported`]): reading it
+/// gives this value, as libzmq would, and setting it to this value changes nothing and is
+/// accepted; any other value is [`Error::NotSupported`]. `None` for the options whose default
+/// has no meaning without the feature.
+pub(crate) fn unsupported_default(option: i32) -> Option<OptionValue> {
+    use OptionValue::{Bytes, Int, Long, Text};
+    use number::*;
+    Some(match option {
+        // No key set: libzmq reads 32 zero bytes.
+        CURVE_PUBLICKEY | CURVE_SECRETKEY | CURVE_SERVERKEY => Bytes(vec![0; 32]),
+        ZAP_ENFORCE_DOMAIN | LOOPBACK_FASTPATH => Int(0),
+        MULTICAST_LOOP => Int(1),
+        AFFINITY => Long(0),
+        RATE => Int(100),
+        RECOVERY_IVL => Int(10_000),
+        MULTICAST_HOPS => Int(1),
+        MULTICAST_MAXTPDU => Int(1500),
+        TCP_KEEPALIVE | TCP_KEEPALIVE_CNT | TCP_KEEPALIVE_IDLE | TCP_KEEPALIVE_INTVL => Int(-1),
+        PLAIN_SERVER | CURVE_SERVER => Int(0),
+        PLAIN_USERNAME | PLAIN_PASSWORD | ZAP_DOMAIN | SOCKS_PROXY => Text(String::new()),
+        HEARTBEAT_IVL | HEARTBEAT_TTL | CONNECT_TIMEOUT | TCP_MAXRT => Int(0),
+        HEARTBEAT_TIMEOUT => Int(-1),
+        _ => return None,
+    })
+}
+
+/// Whether `value`, as `zmq_setsockopt` passes it, is `default`.
+pub(crate) fn is_default(value: &[u8], default: &OptionValue) -> bool {
+    match default {
+        OptionValue::Int(v) => value == v.to_ne_bytes(),
+        OptionValue::Long(v) => value == v.to_ne_bytes(),
+        OptionValue::Bytes(v) => value == v.as_slice(),
+        OptionValue::Text(v) => value.strip_suffix(&[0]).unwrap_or(value) == v.as_bytes(),
+    }
 }
 
 /// Reads an `int64_t` option value as `zmq_setsockopt` passes it.

@@ -271,9 +271,21 @@ static void options (void *ctx)
     len = sizeof id;
     CHECK (zmq_getsockopt (s, ZMQ_ROUTING_ID, id, &len) == 0 && len == 2);
     CHECK (memcmp (id, "me", 2) == 0);
-    /* Not implemented yet: ENOTSUP, not a silently ignored value. */
+    /* Not implemented yet: ENOTSUP, not a silently ignored value; reading gives libzmq's
+       default, and setting the default changes nothing. */
     value = 1;
     CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_CURVE_SERVER, &value, sizeof value));
+    value = 100;
+    CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &value, sizeof value));
+    value = -7;
+    len = sizeof value;
+    CHECK (zmq_getsockopt (s, ZMQ_HEARTBEAT_IVL, &value, &len) == 0 && value == 0);
+    CHECK (zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &value, sizeof value) == 0);
+    CHECK (zmq_getsockopt (s, ZMQ_CURVE_SERVER, &value, &len) == 0 && value == 0);
+    char domain[8] = "x";
+    len = sizeof domain;
+    CHECK (zmq_getsockopt (s, ZMQ_ZAP_DOMAIN, domain, &len) == 0 && len == 1 && domain[0] == 0);
+    CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_ZAP_DOMAIN, "global", 6));
     zmq_close (s);
 
     /* Context defaults reach new sockets. */

@@ -634,7 +634,7 @@ impl Socket {
     ///
     /// A value of the wrong size, an unknown option or one the socket's type does not have
     /// give [`Error::Invalid`]; an option libzmq has and oxmq does not honour yet gives
-    /// [`Error::NotSupported`].
+    /// [`Error::NotSupported`], unless the value is libzmq's default (which changes nothing).
     ///
     /// ```
     /// use oxmq::{option_number, Context, SocketType};
@@ -676,7 +676,10 @@ impl Socket {
             BINDTODEVICE => self.set_bindtodevice(value),
             TYPE | RCVMORE | FD | EVENTS | LAST_ENDPOINT | MECHANISM | THREAD_SAFE
             | TOPICS_COUNT => Err(Error::Invalid),
-            _ if options::not_yet_supported(option) => Err(Error::NotSupported),
+            _ if options::not_yet_supported(option) => match options::unsupported_default(option) {
+                Some(default) if options::is_default(value, &default) => Ok(()),
+                _ => Err(Error::NotSupported),
+            },
             _ => {
                 let mut core = self.core();
                 core.process_mail(&self.link);
@@ -687,7 +690,8 @@ impl Socket {
 
     /// Reads an option by its libzmq number, as `zmq_getsockopt` would write it (see
     /// [`Socket::set_option_raw`]). RCVMORE, FD and EVENTS belong to the C ABI's frame-by-frame
-    /// view and give [`Error::Invalid`] here.
+    /// view and give [`Error::Invalid`] here. An option oxmq does not honour yet reads as
+    /// libzmq's default (HEARTBEAT_IVL 0, ZAP_DOMAIN empty, ...), which is what it does.
     ///
     /// ```
     /// use oxmq::{option_number, Context, OptionValue, SocketType};
@@ -740,8 +744,11 @@ impl Socket {
             // The NULL mechanism; PLAIN and CURVE come later.
             MECHANISM => Int(0),
             THREAD_SAFE => Int(0),
-            RCVMORE | FD | EVENTS => return Err(Error::Invalid),
-            _ if options::not_yet_supported(option) => return Err(Error::NotSupported),
+            // ROUTER_RAW can only be set, in libzmq too.
+            RCVMORE | FD | EVENTS | ROUTER_RAW => return Err(Error::Invalid),
+            _ if options::not_yet_supported(option) => {
+                return options::unsupported_default(option).ok_or(Error::NotSupported);
+            }
             _ => Int(core.pattern.option(option)?),
         })
     }
