@@ -374,47 +374,49 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut zmq_msg_t) -> c_int {
     })
 }
 
-/// Moves `src`'s content to `dest` (closing what `dest` held; both must be initialised);
-/// `src` becomes empty.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
+/// What `zmq_msg_move` and `zmq_msg_copy` share: both messages must be initialised (as in
+/// libzmq), a message given as both is left as it is, and `dest` gets what `take` makes of
+/// `src` (what it held is closed).
+///
+/// # Safety
+/// Each pointer is NULL or a `zmq_msg_t` of this thread.
+unsafe fn transfer(
+    dest: *mut zmq_msg_t,
+    src: *mut zmq_msg_t,
+    take: impl FnOnce(&mut Msg) -> Msg,
+) -> c_int {
     guard(-1, || {
-        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract. As in
-        // libzmq, the destination must be initialised: what it holds is closed.
+        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
         if unsafe { live(dest) }.is_none() {
             return fail(libc::EFAULT, -1);
         }
-        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
+        // SAFETY: as above.
         let Some(source) = (unsafe { live(src) }) else {
             return fail(libc::EFAULT, -1);
         };
         if std::ptr::eq(dest, src) {
             return 0;
         }
-        let moved = std::mem::replace(source, Msg::empty());
-        // SAFETY: `dest` not NULL; a `zmq_msg_t` of this thread.
-        unsafe { replace(dest, moved) };
+        let value = take(source);
+        // SAFETY: `dest` is initialised (checked above) and of this thread.
+        unsafe { replace(dest, value) };
         0
     })
+}
+
+/// Moves `src`'s content to `dest` (closing what `dest` held; both must be initialised);
+/// `src` becomes empty.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
+    // SAFETY: forwarded from the caller.
+    unsafe { transfer(dest, src, |source| std::mem::replace(source, Msg::empty())) }
 }
 
 /// Makes `dest` a copy of `src` (closing what `dest` held; both must be initialised): a large
 /// body is shared, not copied, as in libzmq.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> c_int {
-    guard(-1, || {
-        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract. As in
-        // libzmq, the destination must be initialised: what it holds is closed.
-        if unsafe { live(dest) }.is_none() {
-            return fail(libc::EFAULT, -1);
-        }
-        // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.
-        let Some(source) = (unsafe { live(src) }) else {
-            return fail(libc::EFAULT, -1);
-        };
-        if std::ptr::eq(dest, src) {
-            return 0;
-        }
+    let make_copy = |source: &mut Msg| {
         let mut copy = match source.kind {
             KIND_SHARED => {
                 source.flags |= FLAG_SHARED;
@@ -426,10 +428,10 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
         copy.flags = source.flags;
         copy.routing_id = source.routing_id;
         copy.metadata.clone_from(&source.metadata);
-        // SAFETY: `dest` not NULL; a `zmq_msg_t` of this thread.
-        unsafe { replace(dest, copy) };
-        0
-    })
+        copy
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { transfer(dest, src, make_copy) }
 }
 
 /// A pointer to the message's body (NULL for a message that is not initialised).

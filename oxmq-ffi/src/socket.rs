@@ -405,7 +405,7 @@ pub unsafe extern "C" fn zmq_send(
 
 /// `zmq_send` of a constant buffer, which the caller keeps unchanged for as long as the
 /// message may be in flight: libzmq sends it without copying; oxmq copies small frames, which
-/// it stores in place anyway, and takes large ones by reference.
+/// it stores in place anyway (`Frame::from(Bytes)`), and takes large ones by reference.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_send_const(
     s: *mut c_void,
@@ -419,15 +419,10 @@ pub unsafe extern "C" fn zmq_send_const(
             Ok(data) => data,
             Err(error) => return fail_with(error, -1),
         };
-        let frame = if data.len() <= Frame::INLINE_CAPACITY {
-            Frame::copy_from_slice(data)
-        } else {
-            // SAFETY: the caller promises the buffer stays valid and unchanged while the
-            // message is in flight (the contract of `zmq_send_const`); a `Bytes` never frees
-            // a static slice.
-            let data: &'static [u8] = unsafe { std::slice::from_raw_parts(data.as_ptr(), len) };
-            Frame::from(bytes::Bytes::from_static(data))
-        };
+        // SAFETY: the caller promises the buffer stays valid and unchanged while the message
+        // is in flight (the contract of `zmq_send_const`); a `Bytes` never frees a static slice.
+        let data: &'static [u8] = unsafe { std::slice::from_raw_parts(data.as_ptr(), len) };
+        let frame = Frame::from(bytes::Bytes::from_static(data));
         let sent = state.send_frame(frame, flags & SNDMORE != 0, flags & DONTWAIT != 0);
         match sent {
             Ok(()) => int_len(len),

@@ -677,6 +677,18 @@ mod tests {
         results: Vec<c_int>,
     }
 
+    impl Reentrant {
+        fn new(timers: *mut c_void, destroy: bool) -> Reentrant {
+            Reentrant {
+                timers,
+                ran: Vec::new(),
+                victims: Vec::new(),
+                destroy,
+                results: Vec::new(),
+            }
+        }
+    }
+
     unsafe extern "C" fn reentrant(timer_id: c_int, arg: *mut c_void) {
         // SAFETY: the tests pass a `Reentrant` that outlives the timer.
         let r = unsafe { &mut *arg.cast::<Reentrant>() };
@@ -844,13 +856,7 @@ mod tests {
         let timers = zmq_timers_new();
         let mut runs = 0usize;
         let counter = ptr::from_mut(&mut runs).cast::<c_void>();
-        let mut r = Reentrant {
-            timers,
-            ran: Vec::new(),
-            victims: Vec::new(),
-            destroy: false,
-            results: Vec::new(),
-        };
+        let mut r = Reentrant::new(timers, false);
         let arg = ptr::from_mut(&mut r).cast::<c_void>();
         // SAFETY (whole block): a live timer set until destroyed; `runs` and `r` outlive it.
         unsafe {
@@ -874,13 +880,7 @@ mod tests {
         let timers = zmq_timers_new();
         let mut runs = 0usize;
         let counter = ptr::from_mut(&mut runs).cast::<c_void>();
-        let mut r = Reentrant {
-            timers,
-            ran: Vec::new(),
-            victims: Vec::new(),
-            destroy: true,
-            results: Vec::new(),
-        };
+        let mut r = Reentrant::new(timers, true);
         let arg = ptr::from_mut(&mut r).cast::<c_void>();
         // SAFETY (whole block): a live timer set until the handler destroys it; `runs` and `r`
         // outlive it.

@@ -53,6 +53,13 @@ impl Stream {
     fn position(&self, id: PeerId) -> Option<usize> {
         self.peers.iter().position(|peer| peer.id == id)
     }
+
+    /// The position of the connection that can be written to under `routing_id`.
+    fn target(&self, routing_id: &[u8]) -> Option<usize> {
+        self.by_routing_id
+            .get(routing_id)
+            .and_then(|&id| self.position(id))
+    }
 }
 
 impl Pattern for Stream {
@@ -100,11 +107,7 @@ impl Pattern for Stream {
             // Only a routing id: nothing to write.
             return Ok(());
         };
-        let target = self
-            .by_routing_id
-            .get(routing_id.as_bytes())
-            .and_then(|&id| self.position(id));
-        let Some(position) = target else {
+        let Some(position) = self.target(routing_id.as_bytes()) else {
             msg.push_front(routing_id);
             return Err(Refused::Failed(Error::HostUnreachable, msg));
         };
@@ -165,11 +168,7 @@ impl Pattern for Stream {
     }
 
     fn can_begin(&mut self, first: &[u8]) -> Result<bool, Error> {
-        let target = self
-            .by_routing_id
-            .get(first)
-            .and_then(|&id| self.position(id));
-        match target {
+        match self.target(first) {
             Some(position) => Ok(self.peers[position].writer.can_write()),
             None => Err(Error::HostUnreachable),
         }
