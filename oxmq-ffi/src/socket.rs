@@ -42,6 +42,11 @@ impl Drop for SocketState {
 }
 
 impl SocketState {
+    /// The context the socket belongs to.
+    pub(crate) fn ctx(&self) -> &Arc<CtxShared> {
+        &self.ctx
+    }
+
     /// Sends `frame`; with `more`, it waits for the rest of its message. On failure the frame
     /// comes back (the frames before it stay, so that it can be sent again).
     pub(crate) fn send_frame(

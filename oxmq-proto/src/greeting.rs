@@ -13,7 +13,8 @@
 //! | 32     | 1    | as-server flag                               |
 //! | 33     | 31   | filler, zero                                 |
 //!
-//! oxmq always sends the whole greeting at once and speaks only ZMTP 3.x.
+//! oxmq sends the signature first and the rest once the peer's signature is
+//! in (see [`crate::handshake`]), and speaks only ZMTP 3.x.
 //! Peers using ZMTP 1.0 (no signature) or 2.0 (major version 1) are refused,
 //! which RFC 37 permits ("A peer MAY downgrade"); this also closes the door
 //! on the downgrade attacks of CVE-2014-7202/CVE-2014-9721.
@@ -24,6 +25,9 @@ use crate::error::GreetingError;
 
 /// Size in bytes of a ZMTP 3.x greeting.
 pub const GREETING_LEN: usize = 64;
+
+/// Length of the greeting's signature (`0xFF`, 8 bytes of padding, `0x7F`).
+pub const SIGNATURE_LEN: usize = 10;
 
 /// Offset of the major version byte.
 const MAJOR_POS: usize = 10;

@@ -4,9 +4,12 @@
 //!
 //! Sequence for one connection:
 //!
-//! 1. [`Handshake::new`] queues our full 64-byte greeting (we never send a
-//!    partial greeting, so two peers can never wait on each other; RFC 37
-//!    requires a full greeting from any peer that read one).
+//! 1. [`Handshake::new`] queues the 10-byte signature of our greeting; the
+//!    other 54 bytes follow as soon as the peer's signature has arrived. This
+//!    is libzmq's staged greeting (RFC 23's version detection): a peer that
+//!    reads the signature first and answers by version (libzmq's own test
+//!    suite does, on a STREAM socket) sees what it expects, and two peers
+//!    never wait on each other, since each sends its signature at once.
 //! 2. The peer's greeting is checked ([`GreetingError`]); its mechanism must
 //!    equal ours ([`HandshakeError::MechanismMismatch`]).
 //! 3. The mechanism exchanges command frames. Each frame header is checked
@@ -23,7 +26,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::HandshakeError;
 use crate::frame::FrameDecoder;
-use crate::greeting::{GREETING_LEN, Greeting, MechanismName};
+use crate::greeting::{GREETING_LEN, Greeting, MechanismName, SIGNATURE_LEN};
 use crate::mechanism::{Mechanism, MechanismConfig, MechanismStatus};
 use crate::metadata::Metadata;
 use crate::socket_type::SocketType;
@@ -144,6 +147,9 @@ pub struct Handshake {
     mechanism: Box<dyn Mechanism>,
     /// Bytes waiting for `poll_transmit`.
     pending: Vec<u8>,
+    /// The part of our greeting after the signature, until the peer's
+    /// signature arrives.
+    greeting_rest: Option<Vec<u8>>,
     /// Progress.
     state: State,
     /// Frame header parser (no size limit: the handshake applies its own).
@@ -151,14 +157,21 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    /// Starts a handshake; our greeting is queued for
-    /// [`Handshake::poll_transmit`] at once.
+    /// Starts a handshake; the signature of our greeting is queued for
+    /// [`Handshake::poll_transmit`] at once, the rest once the peer's
+    /// signature is in.
     pub fn new(config: HandshakeConfig) -> Self {
         let mechanism_name = config.mechanism.name();
         // RFC 37: with NULL the as-server field MUST be zero, whatever our
         // role (libzmq sends zero for every mechanism).
         let as_server = config.as_server && config.mechanism != MechanismConfig::Null;
-        let greeting = Greeting::new(mechanism_name, as_server);
+        let mut greeting = Greeting::new(mechanism_name, as_server).encode();
+        // The signature's padding is not significant (RFC 23); libzmq puts the length of its
+        // routing id plus one there, which a ZMTP 1.0 peer would read as an identity frame.
+        let padding = u64::try_from(config.identity.len()).unwrap_or(u64::MAX - 1) + 1;
+        if let Some(field) = greeting.get_mut(1..9) {
+            field.copy_from_slice(&padding.to_be_bytes());
+        }
         let mechanism = config
             .mechanism
             .start(config.as_server, config.local_metadata());
@@ -166,14 +179,16 @@ impl Handshake {
             socket_type: config.socket_type,
             mechanism_name,
             mechanism,
-            pending: greeting.encode().to_vec(),
+            pending: greeting.get(..SIGNATURE_LEN).unwrap_or_default().to_vec(),
+            greeting_rest: Some(greeting.get(SIGNATURE_LEN..).unwrap_or_default().to_vec()),
             state: State::Greeting,
             decoder: FrameDecoder::new(None),
         }
     }
 
     /// Appends any bytes that should be sent now to `out`: on the first call
-    /// the full 64-byte greeting; after the peer's greeting has been
+    /// the greeting's 10-byte signature; once the peer's signature is in,
+    /// the rest of the greeting; after the peer's greeting has been
     /// accepted, the mechanism's commands (for NULL, our READY).
     ///
     /// Call it after every [`Handshake::handle_input`], including the one
@@ -213,6 +228,16 @@ impl Handshake {
                 State::Complete(_) => return Ok(true),
                 State::Failed(err) => return Err(err.clone()),
                 State::Greeting => {
+                    if let (Some(signature), true) =
+                        (input.get(..SIGNATURE_LEN), self.greeting_rest.is_some())
+                    {
+                        // A valid signature (checked here, before anything more goes out):
+                        // the peer speaks a versioned ZMTP and gets the rest of our greeting.
+                        Greeting::decode(signature)?;
+                        if let Some(mut rest) = self.greeting_rest.take() {
+                            self.pending.append(&mut rest);
+                        }
+                    }
                     let Some(greeting) = Greeting::decode(input)? else {
                         return Ok(false);
                     };
@@ -480,26 +505,75 @@ mod tests {
         );
     }
 
+    /// Our greeting as sent: libzmq's padding (routing id length + 1).
+    fn our_greeting(identity_len: u64) -> Vec<u8> {
+        let mut g = greeting(MechanismName::NULL);
+        g[1..9].copy_from_slice(&(identity_len + 1).to_be_bytes());
+        g
+    }
+
     #[test]
-    fn first_transmit_is_full_greeting_then_ready() {
+    fn signature_first_then_rest_of_greeting_then_ready() {
         let mut hs = Handshake::new(config(SocketType::Push));
         let mut out = Vec::new();
         hs.poll_transmit(&mut out);
-        assert_eq!(out, greeting(MechanismName::NULL));
+        assert_eq!(out, [0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F]);
         out.clear();
         hs.poll_transmit(&mut out);
         assert!(out.is_empty());
-        // Only a partial peer greeting: still nothing more to send.
-        let mut input = BytesMut::from(&greeting(MechanismName::NULL)[..11]);
+        // Part of the peer's signature: nothing more to send.
+        let peer = greeting(MechanismName::NULL);
+        let mut input = BytesMut::from(&peer[..9]);
+        assert_eq!(hs.handle_input(&mut input), Ok(false));
+        hs.poll_transmit(&mut out);
+        assert!(out.is_empty());
+        // The whole signature: the rest of our greeting follows.
+        input.extend_from_slice(&peer[9..11]);
         assert_eq!(hs.handle_input(&mut input), Ok(false));
         assert_eq!(input.len(), 11);
         hs.poll_transmit(&mut out);
-        assert!(out.is_empty());
-        input.extend_from_slice(&greeting(MechanismName::NULL)[11..]);
+        assert_eq!(out, our_greeting(0)[10..]);
+        out.clear();
+        input.extend_from_slice(&peer[11..]);
         assert_eq!(hs.handle_input(&mut input), Ok(false));
         assert!(input.is_empty());
         hs.poll_transmit(&mut out);
         assert_eq!(out, b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    }
+
+    #[test]
+    fn whole_greeting_at_once_is_answered_in_order() {
+        let mut hs = Handshake::new(config(SocketType::Pull));
+        let mut out = Vec::new();
+        hs.poll_transmit(&mut out);
+        let mut input = BytesMut::from(&with_greeting(&ready(&[("Socket-Type", b"PUSH")]))[..]);
+        assert_eq!(hs.handle_input(&mut input), Ok(true));
+        hs.poll_transmit(&mut out);
+        let mut expected = our_greeting(0);
+        expected.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PULL");
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn padding_carries_identity_length_plus_one() {
+        let mut cfg = config(SocketType::Dealer);
+        cfg.identity = Bytes::from_static(b"abc");
+        let mut hs = Handshake::new(cfg);
+        let mut out = Vec::new();
+        hs.poll_transmit(&mut out);
+        assert_eq!(out, our_greeting(3)[..10]);
+    }
+
+    #[test]
+    fn bad_signature_gets_no_rest_of_greeting() {
+        let mut hs = Handshake::new(config(SocketType::Pull));
+        let mut out = Vec::new();
+        hs.poll_transmit(&mut out);
+        out.clear();
+        let mut input = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
+        assert!(hs.handle_input(&mut input).is_err());
+        hs.poll_transmit(&mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
@@ -509,7 +583,10 @@ mod tests {
         let mut hs = Handshake::new(cfg);
         let mut out = Vec::new();
         hs.poll_transmit(&mut out);
-        assert_eq!(out, greeting(MechanismName::NULL));
+        let mut input = BytesMut::from(&greeting(MechanismName::NULL)[..10]);
+        assert_eq!(hs.handle_input(&mut input), Ok(false));
+        hs.poll_transmit(&mut out);
+        assert_eq!(out, our_greeting(0));
         assert_eq!(out[32], 0);
     }
 

@@ -106,6 +106,7 @@ mod error;
 mod io;
 mod message;
 mod metadata;
+mod monitor;
 mod options;
 mod pipe;
 mod signal;
@@ -116,6 +117,7 @@ pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
 pub use metadata::PeerMetadata;
+pub use monitor::{EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, SocketEvent};
 pub use options::{OptionValue, number as option_number};
 pub use socket::{Events, SendError, Socket, SocketType};
 

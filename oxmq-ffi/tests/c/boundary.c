@@ -91,8 +91,19 @@ static void bad_arguments (void *ctx)
     CHECK_ERRNO (EINVAL, zmq_send (s, buf, (size_t) -1, ZMQ_DONTWAIT));
     CHECK_ERRNO (EINVAL, zmq_recv (s, buf, (size_t) -1, ZMQ_DONTWAIT));
     CHECK_ERRNO (EAGAIN, zmq_recv (s, buf, sizeof buf, ZMQ_DONTWAIT));
-    /* The monitor only speaks inproc. */
+    /* The monitor only speaks inproc, takes the 16 bits of event version 1, and binds its
+       address like any socket. */
     CHECK_ERRNO (EPROTONOSUPPORT, zmq_socket_monitor (s, "tcp://127.0.0.1:*", 0));
+    CHECK_ERRNO (EINVAL, zmq_socket_monitor (s, "no-transport", ZMQ_EVENT_ALL));
+    CHECK_ERRNO (EINVAL, zmq_socket_monitor (s, "inproc://boundary-mon", 0x10000));
+    CHECK_ERRNO (EINVAL, zmq_socket_monitor (s, "inproc://boundary-mon", -1));
+    CHECK_ERRNO (EADDRINUSE,
+                 zmq_socket_monitor (s, "inproc://boundary-endpoint", ZMQ_EVENT_ALL));
+    CHECK (zmq_socket_monitor (s, "inproc://boundary-mon", ZMQ_EVENT_ALL) == 0);
+    /* Monitoring again at the same address: the first monitor is stopped first. */
+    CHECK (zmq_socket_monitor (s, "inproc://boundary-mon", ZMQ_EVENT_ALL) == 0);
+    CHECK (zmq_socket_monitor (s, NULL, 0) == 0);
+    CHECK (zmq_socket_monitor (s, NULL, 0) == 0);
     /* Polling: a negative count, a closed socket among the items. */
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
     CHECK_ERRNO (EINVAL, zmq_poll (&item, -1, 0));

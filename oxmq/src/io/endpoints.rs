@@ -15,10 +15,11 @@ use super::{ConnectTarget, IoCommand, IoPool, SessionPipes, transport_options};
 use crate::endpoint::{Endpoint, tcp_endpoint_string};
 use crate::engine::WriteGate;
 use crate::error::{Error, Result};
+use crate::monitor::EventKind;
 use crate::options::Options;
 use crate::pipe::{Hwm, Peer, PeerEvent, pipe};
 use crate::transport::inproc::{InprocOptions, Registry};
-use crate::transport::{ipc, tcp};
+use crate::transport::{Listener, ipc, tcp};
 
 /// How long `unbind` waits for the I/O thread to release the address, so that it can be bound
 /// again at once. The thread does this within one turn; the bound only guards against a wedged
@@ -28,8 +29,14 @@ const UNBIND_WAIT: Duration = Duration::from_secs(5);
 /// What an endpoint of a socket is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Bound { io: usize },
-    Connected { io: usize },
+    /// A tcp or ipc listener, on I/O thread `io`, whose descriptor is `fd`.
+    Bound {
+        io: usize,
+        fd: i32,
+    },
+    Connected {
+        io: usize,
+    },
     InprocBound,
     InprocConnected,
 }
@@ -104,26 +111,38 @@ impl Endpoints {
             }
             parsed => {
                 let opts = transport_options(env.opts);
-                let (listener, text) = match parsed {
-                    Endpoint::Tcp(tcp) => {
-                        let (listener, local) = tcp::bind(tcp.bind_addr(env.opts.ipv6)?, &opts)?;
-                        (listener, tcp_endpoint_string(local))
-                    }
-                    Endpoint::Ipc(ipc) => {
-                        let ipc = ipc.for_bind();
-                        let listener = ipc::bind(&ipc.socket_addr()?, &opts)?;
-                        (listener, Endpoint::Ipc(ipc).to_string())
-                    }
-                    Endpoint::Inproc(_) => unreachable!("handled above"),
+                let listen = || -> Result<(Listener, String)> {
+                    Ok(match parsed {
+                        Endpoint::Tcp(tcp) => {
+                            let (listener, local) =
+                                tcp::bind(tcp.bind_addr(env.opts.ipv6)?, &opts)?;
+                            (listener, tcp_endpoint_string(local))
+                        }
+                        Endpoint::Ipc(ipc) => {
+                            let ipc = ipc.for_bind();
+                            let listener = ipc::bind(&ipc.socket_addr()?, &opts)?;
+                            (listener, Endpoint::Ipc(ipc).to_string())
+                        }
+                        Endpoint::Inproc(_) => unreachable!("handled above"),
+                    })
                 };
+                let monitor = env.link.monitor();
+                let (listener, text) = listen().inspect_err(|err| {
+                    monitor.emit(EventKind::BindFailed, err.errno() as u64, || {
+                        endpoint.to_owned()
+                    });
+                })?;
                 let io = env.pool.choose()?;
+                let fd = listener.fd();
+                monitor.emit(EventKind::Listening, fd as u64, || text.clone());
                 env.pool.get(io)?.send(IoCommand::Listen {
                     listener,
                     socket: Arc::clone(env.link),
                     opts: Arc::new(env.opts.clone()),
                     endpoint_id: id,
+                    endpoint: text.clone(),
                 });
-                (text, Kind::Bound { io })
+                (text, Kind::Bound { io, fd })
             }
         };
         self.last.clone_from(&resolved);
@@ -153,11 +172,11 @@ impl Endpoints {
             Endpoint::Tcp(tcp) => {
                 tcp.connect_addr(env.opts.ipv6)?;
                 tcp.source_addr(env.opts.ipv6)?;
-                Self::start_connecter(env, ConnectTarget::Tcp(tcp), id)?
+                Self::start_connecter(env, ConnectTarget::Tcp(tcp), id, endpoint)?
             }
             Endpoint::Ipc(ipc) => {
                 ipc.socket_addr()?;
-                Self::start_connecter(env, ConnectTarget::Ipc(ipc), id)?
+                Self::start_connecter(env, ConnectTarget::Ipc(ipc), id, endpoint)?
             }
         };
         endpoint.clone_into(&mut self.last);
@@ -170,7 +189,12 @@ impl Endpoints {
         Ok(())
     }
 
-    fn start_connecter(env: &Env<'_>, target: ConnectTarget, id: u64) -> Result<Kind> {
+    fn start_connecter(
+        env: &Env<'_>,
+        target: ConnectTarget,
+        id: u64,
+        endpoint: &str,
+    ) -> Result<Kind> {
         let io = env.pool.choose()?;
         let pipes = if env.opts.immediate {
             None
@@ -212,6 +236,7 @@ impl Endpoints {
             socket: Arc::clone(env.link),
             opts: Arc::new(env.opts.clone()),
             endpoint_id: id,
+            endpoint: endpoint.to_owned(),
             pipes,
         });
         Ok(Kind::Connected { io })
@@ -238,7 +263,7 @@ impl Endpoints {
     pub(crate) fn unbind(&mut self, env: &Env<'_>, endpoint: &str) -> Result<u64> {
         let record = self.take(endpoint, true)?;
         match record.kind {
-            Kind::Bound { io } => {
+            Kind::Bound { io, .. } => {
                 let (done, wait) = mpsc::channel();
                 env.pool.get(io)?.send(IoCommand::Unbind {
                     endpoint_id: record.id,
@@ -247,6 +272,7 @@ impl Endpoints {
                 if wait.recv_timeout(UNBIND_WAIT).is_err() {
                     tracing::warn!("oxmq: unbind of {endpoint}: the I/O thread did not confirm");
                 }
+                record.closed(env.link);
             }
             Kind::InprocBound => env.inproc.unbind(inproc_name(&record.given), env.link.id()),
             Kind::Connected { .. } | Kind::InprocConnected => {}
@@ -265,12 +291,26 @@ impl Endpoints {
         Ok(record.id)
     }
 
-    /// Releases the inproc names the socket bound (it is closing).
-    pub(crate) fn close(&mut self, inproc: &Registry, socket_id: u64) {
+    /// Releases the inproc names the socket bound, and reports its listeners closed (it is
+    /// closing: the I/O threads close them next).
+    pub(crate) fn close(&mut self, inproc: &Registry, link: &SocketLink) {
         for record in self.records.drain(..) {
-            if record.kind == Kind::InprocBound {
-                inproc.unbind(inproc_name(&record.given), socket_id);
+            match record.kind {
+                Kind::InprocBound => inproc.unbind(inproc_name(&record.given), link.id()),
+                Kind::Bound { .. } => record.closed(link),
+                Kind::Connected { .. } | Kind::InprocConnected => {}
             }
+        }
+    }
+}
+
+impl Record {
+    /// Raises CLOSED for a listener. It is raised here, on the socket's side, so that a
+    /// closing socket's monitor sees it before MONITOR_STOPPED, as libzmq's does.
+    fn closed(&self, link: &SocketLink) {
+        if let Kind::Bound { fd, .. } = self.kind {
+            link.monitor()
+                .emit(EventKind::Closed, fd as u64, || self.resolved.clone());
         }
     }
 }

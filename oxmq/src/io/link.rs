@@ -1,4 +1,5 @@
-//! What the I/O threads know of a socket: its id and type, its mailbox, and its LINGER.
+//! What the I/O threads know of a socket: its id and type, its mailbox, its LINGER and its
+//! monitor.
 //!
 //! Sessions hold an `Arc<SocketLink>` for the socket they serve; the socket owns the same link.
 //! Everything else about the socket (its pattern, options, endpoints) stays on its own side.
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use oxmq_proto::SocketType;
 
+use crate::monitor::MonitorSlot;
 use crate::pipe::{Mailbox, PeerEvent};
 use crate::signal::Activation;
 
@@ -17,6 +19,7 @@ pub(crate) struct SocketLink {
     socket_type: SocketType,
     mailbox: Arc<Mailbox>,
     linger: AtomicI32,
+    monitor: MonitorSlot,
 }
 
 impl SocketLink {
@@ -27,6 +30,7 @@ impl SocketLink {
             socket_type,
             mailbox: Mailbox::new(Activation::for_thread()),
             linger: AtomicI32::new(linger),
+            monitor: MonitorSlot::default(),
         })
     }
 
@@ -63,6 +67,11 @@ impl SocketLink {
     /// Updates LINGER (socket side).
     pub(crate) fn set_linger(&self, ms: i32) {
         self.linger.store(ms, Ordering::Relaxed);
+    }
+
+    /// Where the socket's events go.
+    pub(crate) fn monitor(&self) -> &MonitorSlot {
+        &self.monitor
     }
 
     /// Posts a peer event. Returns `false` when the socket is closed.

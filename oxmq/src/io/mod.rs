@@ -106,6 +106,8 @@ pub(crate) enum IoCommand {
         socket: Arc<SocketLink>,
         opts: Arc<Options>,
         endpoint_id: u64,
+        /// The bound address, as monitor events name it.
+        endpoint: String,
     },
     /// Start connecting (and reconnecting) to an endpoint.
     Connect {
@@ -113,6 +115,8 @@ pub(crate) enum IoCommand {
         socket: Arc<SocketLink>,
         opts: Arc<Options>,
         endpoint_id: u64,
+        /// The endpoint as given to `connect`, as monitor events name it.
+        endpoint: String,
         pipes: Option<SessionPipes>,
     },
     /// Close a listener and the connections it accepted.

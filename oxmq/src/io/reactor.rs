@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::link::SocketLink;
-use super::session::{Role, Session};
+use super::session::{Connecter, Role, Session};
 use super::{IoCommand, IoShared, WAKER_TOKEN, lock};
+use crate::monitor::EventKind;
 use crate::options::Options;
 use crate::transport::Listener;
 
@@ -63,6 +64,7 @@ struct ListenerEntry {
     socket: Arc<SocketLink>,
     opts: Arc<Options>,
     endpoint_id: u64,
+    endpoint: String,
 }
 
 enum Entry {
@@ -220,6 +222,7 @@ impl Reactor {
 
     fn close_listener(&mut self, token: usize) {
         if let Some(Entry::Listener(mut entry)) = self.remove(token) {
+            // Its CLOSED event was raised on the socket's side (see `Endpoints`).
             let _ = self.poll.registry().deregister(entry.listener.source());
         }
     }
@@ -234,6 +237,13 @@ impl Reactor {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => {
+                    let errno = err.raw_os_error().unwrap_or(0);
+                    entry
+                        .socket
+                        .monitor()
+                        .emit(EventKind::AcceptFailed, errno as u64, || {
+                            entry.endpoint.clone()
+                        });
                     // EMFILE and friends: log and try again on the next readiness.
                     tracing::warn!("oxmq: accept failed: {err}");
                     return;
@@ -241,8 +251,14 @@ impl Reactor {
             };
             let socket = Arc::clone(&entry.socket);
             let opts = Arc::clone(&entry.opts);
+            socket
+                .monitor()
+                .emit(EventKind::Accepted, stream.fd() as u64, || {
+                    entry.endpoint.clone()
+                });
             let role = Role::Accepted {
                 endpoint_id: entry.endpoint_id,
+                endpoint: entry.endpoint.clone(),
             };
             let new_token = self.next_token();
             let session = Session::accepted(new_token, socket, opts, role, stream, &self.shared);
@@ -269,6 +285,7 @@ impl Reactor {
                 socket,
                 opts,
                 endpoint_id,
+                endpoint,
             } => {
                 let token = self.next_token();
                 if let Err(err) = self.poll.registry().register(
@@ -284,6 +301,7 @@ impl Reactor {
                     socket,
                     opts,
                     endpoint_id,
+                    endpoint,
                 }));
                 // Connections may have queued before the registration.
                 self.accept(token);
@@ -293,18 +311,13 @@ impl Reactor {
                 socket,
                 opts,
                 endpoint_id,
+                endpoint,
                 pipes,
             } => {
                 let token = self.next_token();
-                let session = Session::connecter(
-                    token,
-                    socket,
-                    opts,
-                    endpoint_id,
-                    target,
-                    pipes,
-                    &self.shared,
-                );
+                let connecter = Connecter::new(endpoint_id, endpoint, target, &opts);
+                let session =
+                    Session::connecter(token, socket, opts, connecter, pipes, &self.shared);
                 self.insert(Entry::Session(Box::new(session)));
                 let (mut ctx, entries) = self.ctx();
                 if let Some(Some(Entry::Session(session))) = entries.get_mut(token) {

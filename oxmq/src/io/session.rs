@@ -32,6 +32,7 @@ use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
 use crate::engine::{CloseReason, Engine, WriteGate};
 use crate::message::{Kind, Message};
 use crate::metadata::PeerMetadata;
+use crate::monitor::EventKind;
 use crate::options::Options;
 use crate::pipe::{Hwm, Peer, PeerEvent, PeerId, PipeReader, PipeWriter, pipe};
 use crate::signal::Activation;
@@ -58,8 +59,8 @@ const ROUNDS_PER_TURN: usize = 8;
 
 /// How the session came to be.
 pub(crate) enum Role {
-    /// Accepted by the listener of this endpoint.
-    Accepted { endpoint_id: u64 },
+    /// Accepted by the listener of this endpoint (`endpoint` is its bound address).
+    Accepted { endpoint_id: u64, endpoint: String },
     /// Dials this endpoint.
     Connecter(Connecter),
 }
@@ -67,12 +68,33 @@ pub(crate) enum Role {
 /// Dialling state of a connecter session.
 pub(crate) struct Connecter {
     endpoint_id: u64,
+    /// The endpoint as given to `connect`.
+    endpoint: String,
     target: ConnectTarget,
     /// The stream of a connect in progress.
     connecting: Option<Stream>,
     /// The next reconnect interval, in milliseconds (grows with backoff).
     current_ivl: i32,
     retry_pending: bool,
+}
+
+impl Connecter {
+    /// Dialling state for a new connect to `target`.
+    pub(crate) fn new(
+        endpoint_id: u64,
+        endpoint: String,
+        target: ConnectTarget,
+        opts: &Options,
+    ) -> Connecter {
+        Connecter {
+            endpoint_id,
+            endpoint,
+            target,
+            connecting: None,
+            current_ivl: opts.reconnect_ivl,
+            retry_pending: false,
+        }
+    }
 }
 
 /// One peer of a socket, on an I/O thread.
@@ -127,25 +149,16 @@ impl Session {
         session
     }
 
-    /// A session that dials `target`.
+    /// A session that dials for `connecter`.
     pub(crate) fn connecter(
         token: usize,
         socket: Arc<SocketLink>,
         opts: Arc<Options>,
-        endpoint_id: u64,
-        target: ConnectTarget,
+        connecter: Connecter,
         pipes: Option<SessionPipes>,
         io: &Arc<IoShared>,
     ) -> Session {
-        let current_ivl = opts.reconnect_ivl;
-        let role = Role::Connecter(Connecter {
-            endpoint_id,
-            target,
-            connecting: None,
-            current_ivl,
-            retry_pending: false,
-        });
-        Session::new(token, socket, opts, role, pipes, io)
+        Session::new(token, socket, opts, Role::Connecter(connecter), pipes, io)
     }
 
     fn new(
@@ -221,9 +234,24 @@ impl Session {
         self.socket.id()
     }
 
+    /// The endpoint this session's monitor events name.
+    fn endpoint(&self) -> &str {
+        match &self.role {
+            Role::Accepted { endpoint, .. } => endpoint,
+            Role::Connecter(c) => &c.endpoint,
+        }
+    }
+
+    /// Raises monitor events for this session's endpoint, back to back.
+    fn emit(&self, events: &[(EventKind, u64)]) {
+        self.socket
+            .monitor()
+            .emit_all(events, || self.endpoint().to_owned());
+    }
+
     /// Whether this session was accepted by the listener of `endpoint_id`.
     pub(crate) fn accepted_from(&self, endpoint_id: u64) -> bool {
-        matches!(self.role, Role::Accepted { endpoint_id: id } if id == endpoint_id)
+        matches!(self.role, Role::Accepted { endpoint_id: id, .. } if id == endpoint_id)
     }
 
     /// Whether this session dials for `endpoint_id`.
@@ -495,6 +523,10 @@ impl Session {
             peer.socket_type
         );
         let metadata = std::mem::take(&mut peer.metadata);
+        // A raw connection has no handshake to report (as in libzmq).
+        if !self.engine.as_ref().is_some_and(Engine::is_raw) {
+            self.emit(&[(EventKind::HandshakeSucceeded, 0)]);
+        }
         if let Role::Connecter(c) = &mut self.role {
             c.current_ivl = self.opts.reconnect_ivl;
         }
@@ -529,7 +561,7 @@ impl Session {
             self.outgoing = Some(from_socket);
             self.incoming = Some(to_socket);
             let (endpoint_id, assigned_id) = match &self.role {
-                Role::Accepted { endpoint_id } => (*endpoint_id, None),
+                Role::Accepted { endpoint_id, .. } => (*endpoint_id, None),
                 // An IMMEDIATE connect: its CONNECT_ROUTING_ID came with the options it was
                 // started with.
                 Role::Connecter(c) => (c.endpoint_id, self.opts.connect_routing_id.clone()),
@@ -572,12 +604,24 @@ impl Session {
         }
         self.notify_stream();
         self.gate.set_stream(None);
+        let mut events = Vec::new();
         if let Some(engine) = self.engine.take() {
-            let _ = io.registry.deregister(&mut SourceFd(&engine.stream().fd()));
+            let fd = engine.stream().fd();
+            let _ = io.registry.deregister(&mut SourceFd(&fd));
+            // A socket closing its connections has nothing to report about them.
+            if !self.socket.is_closed() && !io.stopping {
+                if engine.is_handshaking() && !engine.is_raw() {
+                    events.push(handshake_failure(&reason));
+                }
+                events.push((EventKind::Disconnected, fd as u64));
+            }
         }
         self.input_blocked = false;
         match &mut self.role {
-            Role::Accepted { .. } => false,
+            Role::Accepted { .. } => {
+                self.emit(&events);
+                false
+            }
             Role::Connecter(_) => {
                 if self.opts.immediate {
                     self.drop_pipes();
@@ -589,20 +633,24 @@ impl Session {
                     // No reconnecting: as in libzmq, the connection's peer leaves the socket
                     // with it (what it queued is dropped), so a later connect to the same
                     // endpoint starts afresh (a PAIR can take the new peer).
+                    self.emit(&events);
                     self.drop_pipes();
                     return false;
                 }
-                self.schedule_retry(io);
+                self.schedule_retry(io, &events);
                 true
             }
         }
     }
 
-    fn schedule_retry(&mut self, io: &mut IoCtx<'_>) {
+    /// Schedules the next connect attempt, raising `before` and then CONNECT_RETRIED as one
+    /// run of monitor events.
+    fn schedule_retry(&mut self, io: &mut IoCtx<'_>, before: &[(EventKind, u64)]) {
         let Role::Connecter(c) = &mut self.role else {
             return;
         };
         if self.opts.reconnect_ivl < 0 || c.retry_pending {
+            self.emit(before);
             return;
         }
         let delay = next_reconnect_delay(
@@ -617,6 +665,9 @@ impl Session {
             Duration::from_millis(delay as u64),
             TimerKind::Reconnect(self.generation),
         );
+        let mut events = before.to_vec();
+        events.push((EventKind::ConnectRetried, delay as u64));
+        self.emit(&events);
     }
 
     /// Starts a connect attempt.
@@ -636,25 +687,29 @@ impl Session {
             ConnectTarget::Ipc(endpoint) => endpoint
                 .socket_addr()
                 .map_err(io::Error::from)
-                .and_then(|addr| ipc::connect(&addr, &transport_options(&self.opts))),
+                .and_then(|addr| ipc::connect(&addr, &transport_options(&self.opts)))
+                .map(|stream| (stream, false)),
         };
         match attempt {
-            Ok(mut stream) => {
+            Ok((mut stream, in_progress)) => {
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(err) = io
                     .registry
                     .register(stream.source(), Token(self.token), interest)
                 {
                     tracing::warn!("oxmq: cannot watch a connection: {err}");
-                    self.schedule_retry(io);
+                    self.schedule_retry(io, &[]);
                     return true;
                 }
                 c.connecting = Some(stream);
+                if in_progress {
+                    self.emit(&[(EventKind::ConnectDelayed, libc::EINPROGRESS as u64)]);
+                }
                 self.finish_dial(io)
             }
             Err(err) => {
                 tracing::debug!("oxmq: connect failed: {err}");
-                self.schedule_retry(io);
+                self.schedule_retry(io, &[]);
                 true
             }
         }
@@ -674,17 +729,19 @@ impl Session {
             Ok(None) => return true, // still in progress
         };
         let mut stream = c.connecting.take().expect("checked above");
+        let fd = stream.fd() as u64;
         if let Some(err) = failed {
             tracing::debug!("oxmq: connect failed: {err}");
             let _ = io.registry.deregister(stream.source());
-            self.schedule_retry(io);
+            self.schedule_retry(io, &[(EventKind::Closed, fd)]);
             return true;
         }
         let _ = io.registry.deregister(stream.source());
+        self.emit(&[(EventKind::Connected, fd)]);
         self.engine = Some(self.new_engine(stream));
         if !self.register_engine(io) {
             self.engine = None;
-            self.schedule_retry(io);
+            self.schedule_retry(io, &[]);
             return true;
         }
         self.drive(io)
@@ -740,6 +797,25 @@ impl Session {
             }
         }
     }
+}
+
+/// The monitor event of a connection lost during its handshake: a protocol error with libzmq's
+/// code, or a failure without detail with its errno.
+fn handshake_failure(reason: &CloseReason) -> (EventKind, u64) {
+    let errno = match reason {
+        CloseReason::Handshake(err) => {
+            return (
+                EventKind::HandshakeFailedProtocol,
+                u64::from(err.zmtp_error_code()),
+            );
+        }
+        // libzmq reports a peer that hung up as EPIPE.
+        CloseReason::PeerClosed => libc::EPIPE,
+        CloseReason::Io(err) => err.raw_os_error().unwrap_or(libc::EIO),
+        CloseReason::HandshakeTimeout => libc::ETIMEDOUT,
+        CloseReason::Protocol(_) => libc::EPROTO,
+    };
+    (EventKind::HandshakeFailedNoDetail, errno as u64)
 }
 
 /// libzmq's reconnect schedule: the current interval plus jitter of up to RECONNECT_IVL; the

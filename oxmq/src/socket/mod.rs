@@ -34,6 +34,7 @@ use crate::io::link::SocketLink;
 use crate::io::runtime::Runtime;
 use crate::message::Message;
 use crate::metadata::PeerMetadata;
+use crate::monitor::{EventMask, EventSink, Monitor};
 use crate::options::{self, OptionValue, Options};
 use crate::pipe::{PeerEvent, PeerId};
 use crate::signal::Parked;
@@ -322,6 +323,46 @@ impl Socket {
         let id = self.with_endpoints(|endpoints, env| endpoints.disconnect(env, endpoint))?;
         self.core().detach_endpoint(id);
         Ok(())
+    }
+
+    /// Reports the socket's events (those in `events`) to a new [`Monitor`], which replaces the
+    /// monitor before, if any (it sees [`MonitorStopped`](crate::EventKind::MonitorStopped) when it asked for it). The
+    /// monitor ends when the socket closes, after `MONITOR_STOPPED`.
+    ///
+    /// ```
+    /// use oxmq::{Context, EventKind, EventMask, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// let events = pull.monitor(EventMask::ALL)?;
+    /// pull.bind("tcp://127.0.0.1:*")?;
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.connect(&pull.last_endpoint())?;
+    /// let kinds: Vec<EventKind> = events.iter().take(3).map(|e| e.kind).collect();
+    /// assert_eq!(
+    ///     kinds,
+    ///     [EventKind::Listening, EventKind::Accepted, EventKind::HandshakeSucceeded]
+    /// );
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn monitor(&self, events: EventMask) -> Result<Monitor> {
+        let (monitor, sink) = Monitor::channel();
+        self.monitor_with(events, sink)?;
+        Ok(monitor)
+    }
+
+    /// Reports the socket's events (those in `events`) to `sink`, which replaces the monitor
+    /// before, if any. See [`EventSink`] for what a sink may do.
+    pub fn monitor_with(&self, events: EventMask, sink: Arc<dyn EventSink>) -> Result<()> {
+        self.check_term()?;
+        self.link.monitor().start(events, sink);
+        Ok(())
+    }
+
+    /// Stops reporting events; the monitor sees [`MonitorStopped`](crate::EventKind::MonitorStopped) if it asked for
+    /// it. Nothing happens when no monitor is set.
+    pub fn stop_monitor(&self) {
+        self.link.monitor().stop();
     }
 
     /// The last endpoint bound or connected (ZMQ_LAST_ENDPOINT), with a wildcard port resolved.
@@ -1096,7 +1137,9 @@ impl Drop for Socket {
         // (within LINGER), inproc peers see the pipes end.
         core.pattern = Box::new(Closed);
         drop(pending);
-        core.endpoints.close(self.ctx.inproc(), self.link.id());
+        core.endpoints.close(self.ctx.inproc(), &self.link);
         self.ctx.socket_closed(&self.link);
+        // The last event of a closing socket, as in libzmq.
+        self.link.monitor().stop();
     }
 }

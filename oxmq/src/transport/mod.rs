@@ -234,6 +234,15 @@ impl Listener {
         }
     }
 
+    /// The listening descriptor.
+    pub(crate) fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Ipc(l) => l.listener.as_raw_fd(),
+        }
+    }
+
     /// Accepts one pending connection.
     pub(crate) fn accept(&self) -> io::Result<Stream> {
         match self {

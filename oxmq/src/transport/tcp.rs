@@ -34,12 +34,13 @@ pub(crate) fn bind(
     Ok((Listener::Tcp(listener), local))
 }
 
-/// Starts a non-blocking connect, from `source` when given (`tcp://source;host:port`).
+/// Starts a non-blocking connect, from `source` when given (`tcp://source;host:port`). Says
+/// whether the connect is still in progress (EINPROGRESS).
 pub(crate) fn connect(
     addr: SocketAddr,
     source: Option<SocketAddr>,
     opts: &TransportOptions,
-) -> io::Result<Stream> {
+) -> io::Result<(Stream, bool)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     set_buffers(SockRef::from(&socket), opts.sndbuf, opts.rcvbuf)?;
@@ -49,16 +50,19 @@ pub(crate) fn connect(
         socket.set_reuse_address(true)?;
         socket.bind(&source.into())?;
     }
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
+    let in_progress = match socket.connect(&addr.into()) {
+        Ok(()) => false,
         Err(err)
             if err.raw_os_error() == Some(libc::EINPROGRESS)
-                || err.kind() == io::ErrorKind::WouldBlock => {}
+                || err.kind() == io::ErrorKind::WouldBlock =>
+        {
+            true
+        }
         Err(err) => return Err(err),
-    }
+    };
     let stream = TcpStream::from_std(socket.into());
     tune(&stream);
-    Ok(Stream::Tcp(stream))
+    Ok((Stream::Tcp(stream), in_progress))
 }
 
 /// ZMQ_TOS and ZMQ_BINDTODEVICE, on a listener (its connections inherit them) or a connecting

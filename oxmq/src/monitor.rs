@@ -1,0 +1,436 @@
+//! Socket monitoring: what happened to a socket's endpoints and connections.
+//!
+//! A socket reports libzmq's events — listening, accepted, connected, handshake done or failed,
+//! disconnected, retried, closed — to at most one monitor at a time, as libzmq does. A monitor is
+//! either a [`Monitor`], a channel the application reads (`Socket::monitor`), or any
+//! [`EventSink`] (`Socket::monitor_with`); the C ABI's `zmq_socket_monitor` is a sink that writes
+//! libzmq's two-frame form on a PAIR socket.
+//!
+//! Events are raised where they happen: binds on the caller's thread, connections on the I/O
+//! threads. The sink is called under the socket's monitor lock, so events reach it one at a time
+//! and in the order they were raised, and `MONITOR_STOPPED` is always the last one a sink sees.
+//!
+//! A sink must not block: a [`Monitor`] whose reader falls [`MONITOR_CAPACITY`] events behind
+//! loses the newest ones, where libzmq's monitor socket would stall the I/O thread that raised
+//! them.
+//!
+//! ```
+//! use oxmq::{Context, EventKind, EventMask, SocketType};
+//!
+//! let ctx = Context::new();
+//! let rep = ctx.socket(SocketType::Rep)?;
+//! let events = rep.monitor(EventMask::ALL)?;
+//! rep.bind("tcp://127.0.0.1:*")?;
+//! let event = events.recv().expect("an event");
+//! assert_eq!(event.kind, EventKind::Listening);
+//! assert_eq!(event.endpoint, rep.last_endpoint());
+//! # Ok::<(), oxmq::Error>(())
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Events a [`Monitor`] holds before the newest are dropped.
+pub const MONITOR_CAPACITY: usize = 4096;
+
+/// What happened. Each kind's [`EventKind::bit`] is libzmq's `ZMQ_EVENT_*` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A connect completed (before the handshake); the value is the connection's descriptor.
+    Connected,
+    /// A connect is in progress; the value is the errno it returned (EINPROGRESS).
+    ConnectDelayed,
+    /// A reconnect is scheduled; the value is the interval in milliseconds.
+    ConnectRetried,
+    /// A bind succeeded; the value is the listener's descriptor.
+    Listening,
+    /// A bind failed; the value is the errno.
+    BindFailed,
+    /// A connection was accepted; the value is its descriptor.
+    Accepted,
+    /// Accepting a connection failed; the value is the errno.
+    AcceptFailed,
+    /// A listener, or a connect attempt that failed, was closed; the value is its descriptor.
+    Closed,
+    /// Closing a descriptor failed; the value is the errno.
+    CloseFailed,
+    /// An established connection was lost; the value is its descriptor.
+    Disconnected,
+    /// Monitoring stopped; the last event a monitor sees.
+    MonitorStopped,
+    /// The handshake failed without a protocol error (the peer went away, or HANDSHAKE_IVL
+    /// passed); the value is the errno.
+    HandshakeFailedNoDetail,
+    /// The handshake completed.
+    HandshakeSucceeded,
+    /// The peer broke the protocol during the handshake; the value is libzmq's
+    /// `ZMQ_PROTOCOL_ERROR_*` code.
+    HandshakeFailedProtocol,
+    /// The peer was refused by authentication; the value is the status code.
+    HandshakeFailedAuth,
+}
+
+impl EventKind {
+    /// Every kind, in the order of their bits.
+    pub const ALL: [EventKind; 15] = [
+        EventKind::Connected,
+        EventKind::ConnectDelayed,
+        EventKind::ConnectRetried,
+        EventKind::Listening,
+        EventKind::BindFailed,
+        EventKind::Accepted,
+        EventKind::AcceptFailed,
+        EventKind::Closed,
+        EventKind::CloseFailed,
+        EventKind::Disconnected,
+        EventKind::MonitorStopped,
+        EventKind::HandshakeFailedNoDetail,
+        EventKind::HandshakeSucceeded,
+        EventKind::HandshakeFailedProtocol,
+        EventKind::HandshakeFailedAuth,
+    ];
+
+    /// libzmq's `ZMQ_EVENT_*` value of this kind.
+    pub const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+
+    /// The kind whose `ZMQ_EVENT_*` value is `bit`.
+    pub fn from_bit(bit: u16) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.bit() == bit)
+    }
+
+    /// libzmq's name for the event, without its `ZMQ_EVENT_` prefix.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::Connected => "CONNECTED",
+            EventKind::ConnectDelayed => "CONNECT_DELAYED",
+            EventKind::ConnectRetried => "CONNECT_RETRIED",
+            EventKind::Listening => "LISTENING",
+            EventKind::BindFailed => "BIND_FAILED",
+            EventKind::Accepted => "ACCEPTED",
+            EventKind::AcceptFailed => "ACCEPT_FAILED",
+            EventKind::Closed => "CLOSED",
+            EventKind::CloseFailed => "CLOSE_FAILED",
+            EventKind::Disconnected => "DISCONNECTED",
+            EventKind::MonitorStopped => "MONITOR_STOPPED",
+            EventKind::HandshakeFailedNoDetail => "HANDSHAKE_FAILED_NO_DETAIL",
+            EventKind::HandshakeSucceeded => "HANDSHAKE_SUCCEEDED",
+            EventKind::HandshakeFailedProtocol => "HANDSHAKE_FAILED_PROTOCOL",
+            EventKind::HandshakeFailedAuth => "HANDSHAKE_FAILED_AUTH",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of [`EventKind`]s, as libzmq's event mask (`ZMQ_EVENT_ALL` is [`EventMask::ALL`]).
+///
+/// ```
+/// use oxmq::{EventKind, EventMask};
+///
+/// let mask = EventMask::from(EventKind::Connected) | EventKind::Disconnected;
+/// assert!(mask.contains(EventKind::Disconnected));
+/// assert!(!mask.contains(EventKind::Accepted));
+/// assert_eq!(mask.bits(), 0x0201);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct EventMask(u32);
+
+impl EventMask {
+    /// Every event (libzmq's `ZMQ_EVENT_ALL`, 0xFFFF).
+    pub const ALL: EventMask = EventMask(0xFFFF);
+    /// No event.
+    pub const NONE: EventMask = EventMask(0);
+
+    /// A mask from libzmq's bits; bits no event uses are kept but match nothing.
+    pub const fn from_bits(bits: u32) -> EventMask {
+        EventMask(bits)
+    }
+
+    /// The mask's bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether `kind` is in the set.
+    pub const fn contains(self, kind: EventKind) -> bool {
+        self.0 & kind.bit() as u32 != 0
+    }
+}
+
+impl From<EventKind> for EventMask {
+    fn from(kind: EventKind) -> EventMask {
+        EventMask(u32::from(kind.bit()))
+    }
+}
+
+impl std::ops::BitOr<EventKind> for EventMask {
+    type Output = EventMask;
+    fn bitor(self, kind: EventKind) -> EventMask {
+        EventMask(self.0 | u32::from(kind.bit()))
+    }
+}
+
+impl std::ops::BitOr for EventMask {
+    type Output = EventMask;
+    fn bitor(self, other: EventMask) -> EventMask {
+        EventMask(self.0 | other.0)
+    }
+}
+
+/// One event of a socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The event's value: a descriptor, an errno, an interval or a protocol error code (see
+    /// [`EventKind`]).
+    pub value: u64,
+    /// The endpoint it concerns, as libzmq names it: the bound address for a listener and the
+    /// connections it accepted, the connect address for a connecter; empty for
+    /// [`EventKind::MonitorStopped`].
+    pub endpoint: String,
+}
+
+/// Where a socket's events go.
+///
+/// Called on the thread that raised the event (the socket's, or an I/O thread), with the
+/// socket's monitor lock held: it must return quickly and must not call into the monitored
+/// socket.
+pub trait EventSink: Send + Sync {
+    /// Takes one event.
+    fn event(&self, event: &SocketEvent);
+}
+
+/// A socket's events, as a channel: returned by `Socket::monitor`.
+///
+/// Ends (`recv` returns `None`) after [`EventKind::MonitorStopped`], when the socket closes or
+/// another monitor replaces this one.
+pub struct Monitor {
+    events: Receiver<SocketEvent>,
+}
+
+impl fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Monitor").finish_non_exhaustive()
+    }
+}
+
+impl Monitor {
+    /// A monitor and the sink that feeds it.
+    pub(crate) fn channel() -> (Monitor, Arc<dyn EventSink>) {
+        let (tx, rx) = mpsc::sync_channel(MONITOR_CAPACITY);
+        (
+            Monitor { events: rx },
+            Arc::new(ChannelSink { tx: Mutex::new(tx) }),
+        )
+    }
+
+    /// The next event, waiting for it; `None` once monitoring stopped and every event was read.
+    pub fn recv(&self) -> Option<SocketEvent> {
+        self.events.recv().ok()
+    }
+
+    /// The next event if there is one now.
+    pub fn try_recv(&self) -> Option<SocketEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<SocketEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Monitor {
+    /// The events, each waited for, until monitoring stops.
+    pub fn iter(&self) -> impl Iterator<Item = SocketEvent> + '_ {
+        std::iter::from_fn(|| self.recv())
+    }
+}
+
+impl Iterator for Monitor {
+    type Item = SocketEvent;
+    fn next(&mut self) -> Option<SocketEvent> {
+        self.recv()
+    }
+}
+
+struct ChannelSink {
+    tx: Mutex<SyncSender<SocketEvent>>,
+}
+
+impl EventSink for ChannelSink {
+    fn event(&self, event: &SocketEvent) {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        match tx.try_send(event.clone()) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::debug!("oxmq: monitor full, {} event dropped", event.kind);
+            }
+        }
+    }
+}
+
+/// A socket's monitor, shared by the socket and its sessions.
+#[derive(Default)]
+pub(crate) struct MonitorSlot {
+    /// The mask in force, read without the lock so an unmonitored socket pays one load.
+    mask: AtomicU32,
+    sink: Mutex<Option<(EventMask, Arc<dyn EventSink>)>>,
+}
+
+impl MonitorSlot {
+    /// Whether an event of `kind` would be delivered now.
+    pub(crate) fn wants(&self, kind: EventKind) -> bool {
+        EventMask(self.mask.load(Ordering::Relaxed)).contains(kind)
+    }
+
+    /// Raises an event (the endpoint is only built when someone listens).
+    pub(crate) fn emit(&self, kind: EventKind, value: u64, endpoint: impl FnOnce() -> String) {
+        if self.wants(kind) {
+            self.emit_all(&[(kind, value)], endpoint);
+        }
+    }
+
+    /// Raises several events of one endpoint back to back: no other event, and no stop, falls
+    /// between them.
+    pub(crate) fn emit_all(&self, events: &[(EventKind, u64)], endpoint: impl FnOnce() -> String) {
+        if !events.iter().any(|&(kind, _)| self.wants(kind)) {
+            return;
+        }
+        let guard = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((mask, sink)) = guard.as_ref() else {
+            return;
+        };
+        let endpoint = endpoint();
+        for &(kind, value) in events {
+            if mask.contains(kind) {
+                sink.event(&SocketEvent {
+                    kind,
+                    value,
+                    endpoint: endpoint.clone(),
+                });
+            }
+        }
+    }
+
+    /// Starts monitoring into `sink`, stopping the monitor before (which sees
+    /// [`EventKind::MonitorStopped`] if it asked for it).
+    pub(crate) fn start(&self, mask: EventMask, sink: Arc<dyn EventSink>) {
+        let mut guard = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        stop_locked(&mut guard);
+        *guard = Some((mask, sink));
+        self.mask.store(mask.bits(), Ordering::Relaxed);
+    }
+
+    /// Stops monitoring, if a monitor is set.
+    pub(crate) fn stop(&self) {
+        let mut guard = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        self.mask.store(0, Ordering::Relaxed);
+        stop_locked(&mut guard);
+    }
+}
+
+fn stop_locked(slot: &mut Option<(EventMask, Arc<dyn EventSink>)>) {
+    if let Some((mask, sink)) = slot.take() {
+        if mask.contains(EventKind::MonitorStopped) {
+            sink.event(&SocketEvent {
+                kind: EventKind::MonitorStopped,
+                value: 0,
+                endpoint: String::new(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_are_libzmqs() {
+        assert_eq!(EventKind::Connected.bit(), 0x0001);
+        assert_eq!(EventKind::Listening.bit(), 0x0008);
+        assert_eq!(EventKind::Disconnected.bit(), 0x0200);
+        assert_eq!(EventKind::MonitorStopped.bit(), 0x0400);
+        assert_eq!(EventKind::HandshakeFailedNoDetail.bit(), 0x0800);
+        assert_eq!(EventKind::HandshakeSucceeded.bit(), 0x1000);
+        assert_eq!(EventKind::HandshakeFailedAuth.bit(), 0x4000);
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_bit(kind.bit()), Some(kind));
+            assert!(EventMask::ALL.contains(kind));
+            assert!(!EventMask::NONE.contains(kind));
+        }
+        assert_eq!(EventKind::from_bit(0x8000), None);
+        assert_eq!(EventKind::from_bit(3), None);
+    }
+
+    #[test]
+    fn masked_events_are_not_delivered_and_stop_comes_last() {
+        let slot = MonitorSlot::default();
+        let (monitor, sink) = Monitor::channel();
+        slot.start(
+            EventMask::from(EventKind::Accepted) | EventKind::MonitorStopped,
+            sink,
+        );
+        slot.emit(EventKind::Listening, 7, || "tcp://a".into());
+        slot.emit_all(
+            &[(EventKind::Accepted, 8), (EventKind::Disconnected, 8)],
+            || "tcp://b".into(),
+        );
+        slot.stop();
+        slot.emit(EventKind::Accepted, 9, || "tcp://c".into());
+        let got: Vec<(EventKind, u64, String)> =
+            monitor.map(|e| (e.kind, e.value, e.endpoint)).collect();
+        assert_eq!(
+            got,
+            [
+                (EventKind::Accepted, 8, "tcp://b".to_owned()),
+                (EventKind::MonitorStopped, 0, String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_monitor_stops_the_old_one() {
+        let slot = MonitorSlot::default();
+        let (first, sink) = Monitor::channel();
+        slot.start(EventMask::ALL, sink);
+        let (second, sink) = Monitor::channel();
+        slot.start(EventMask::from(EventKind::Listening), sink);
+        slot.emit(EventKind::Listening, 3, || "ipc://x".into());
+        assert_eq!(
+            first.recv().map(|e| e.kind),
+            Some(EventKind::MonitorStopped)
+        );
+        assert_eq!(first.recv(), None);
+        assert_eq!(second.try_recv().map(|e| e.value), Some(3));
+        // The second asked not to see MONITOR_STOPPED.
+        slot.stop();
+        assert_eq!(second.recv(), None);
+    }
+
+    #[test]
+    fn a_full_monitor_drops_the_newest() {
+        let slot = MonitorSlot::default();
+        let (monitor, sink) = Monitor::channel();
+        slot.start(EventMask::ALL, sink);
+        for i in 0..MONITOR_CAPACITY as u64 + 10 {
+            slot.emit(EventKind::ConnectRetried, i, String::new);
+        }
+        slot.stop();
+        let values: Vec<u64> = monitor.map(|e| e.value).collect();
+        assert_eq!(values.len(), MONITOR_CAPACITY);
+        assert_eq!(values.last(), Some(&(MONITOR_CAPACITY as u64 - 1)));
+    }
+}
