@@ -90,9 +90,9 @@
 //!   ignored without looking at their body, but every command must have a
 //!   well-formed name (RFC 37 grammar: 1-255 letters, inside the frame);
 //! * a PING is answered with a PONG echoing its context (cut to 16 bytes).
-//!   At most one PONG is ever pending: a newer PING's context replaces an
-//!   unsent older one, so a peer that pings without reading cannot grow
-//!   our memory;
+//!   Every PING gets its PONG, as in libzmq, but at most
+//!   [`MAX_PENDING_PONGS`] wait to be sent (the oldest unsent ones give way),
+//!   so a peer that pings without reading cannot grow our memory;
 //! * heartbeats: with an interval configured, a PING carrying our TTL goes
 //!   out every interval (the first one an interval after
 //!   [`Connection::new`]); the first unanswered PING arms the timeout.
@@ -105,6 +105,7 @@
 //! [`Handshake::handle_input`]: crate::handshake::Handshake::handle_input
 //! [`PeerInfo::minor`]: crate::handshake::PeerInfo::minor
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -125,6 +126,10 @@ const PING: &[u8] = b"PING";
 const PONG: &[u8] = b"PONG";
 /// ERROR command name.
 const ERROR: &[u8] = b"ERROR";
+
+/// PONGs waiting to be sent at most: every PING is answered, as libzmq does, but a peer that
+/// pings faster than it reads finds only its latest PINGs answered.
+pub const MAX_PENDING_PONGS: usize = 8;
 
 /// Longest ERROR reason (its length is one octet).
 const MAX_ERROR_REASON: usize = u8::MAX as usize;
@@ -266,8 +271,8 @@ pub struct Connection {
     timeout_deadline: Option<Instant>,
     /// Fail with `TtlExpired` at this instant (armed by the peer's PING).
     ttl_deadline: Option<Instant>,
-    /// PONG to send.
-    pending_pong: Option<PongContext>,
+    /// PONGs to send, oldest first, at most [`MAX_PENDING_PONGS`].
+    pending_pongs: VecDeque<PongContext>,
     /// A PING is to be sent.
     pending_ping: bool,
     /// ERROR reason to send.
@@ -298,7 +303,7 @@ impl Connection {
             next_ping: heartbeat_ivl.and_then(|ivl| now.checked_add(ivl)),
             timeout_deadline: None,
             ttl_deadline: None,
-            pending_pong: None,
+            pending_pongs: VecDeque::new(),
             pending_ping: false,
             pending_error: None,
             closing: false,
@@ -472,7 +477,10 @@ impl Connection {
                     self.ttl_deadline = now.checked_add(ttl);
                 }
                 if !self.closing {
-                    self.pending_pong = Some(PongContext::new(&context));
+                    if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                        self.pending_pongs.pop_front();
+                    }
+                    self.pending_pongs.push_back(PongContext::new(&context));
                 }
                 Ok(None)
             }
@@ -484,12 +492,12 @@ impl Connection {
         }
     }
 
-    /// Appends the queued command frames to `out`: the PONG answering the
-    /// latest PING, our PING, and the ERROR queued by
+    /// Appends the queued command frames to `out`: the PONGs answering the
+    /// PINGs since the last call (the latest [`MAX_PENDING_PONGS`]), our PING, and the ERROR queued by
     /// [`Connection::send_error`], in that order. Each is a complete frame,
     /// so `out` may be sent between any two frames of the outgoing stream.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        if let Some(pong) = self.pending_pong.take() {
+        for pong in self.pending_pongs.drain(..) {
             push_command(out, PONG, &[pong.as_slice()]);
         }
         if std::mem::take(&mut self.pending_ping) {
@@ -504,7 +512,7 @@ impl Connection {
 
     /// Whether [`Connection::poll_transmit`] has bytes to hand out.
     pub fn has_pending_transmit(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_ping || self.pending_error.is_some()
+        !self.pending_pongs.is_empty() || self.pending_ping || self.pending_error.is_some()
     }
 
     /// Handles timers at `now`: fails with
@@ -587,7 +595,7 @@ impl Connection {
     pub fn send_error(&mut self, reason: &[u8]) {
         let reason = reason.get(..MAX_ERROR_REASON).unwrap_or(reason);
         self.pending_error = Some(Bytes::copy_from_slice(reason));
-        self.pending_pong = None;
+        self.pending_pongs.clear();
         self.pending_ping = false;
         self.next_ping = None;
         self.closing = true;
@@ -924,7 +932,21 @@ mod tests {
     }
 
     #[test]
-    fn only_one_pong_pending_after_many_pings() {
+    fn each_ping_of_one_read_is_answered() {
+        let t0 = Instant::now();
+        let mut conn = Connection::new(ConnectionConfig::new(1), t0);
+        // libzmq's test_heartbeats mock: two PINGs back to back, two PONGs expected.
+        let mut input = BytesMut::new();
+        input.extend_from_slice(&ping(0, b"LOL"));
+        input.extend_from_slice(&ping(0, &[b'z'; 58]));
+        drain(&mut conn, &mut input, t0).unwrap();
+        let mut expected = pong(b"LOL");
+        expected.extend_from_slice(&pong(&[b'z'; 16]));
+        assert_eq!(transmit(&mut conn), expected);
+    }
+
+    #[test]
+    fn pending_pongs_are_bounded_after_many_pings() {
         let t0 = Instant::now();
         let mut conn = Connection::new(ConnectionConfig::new(1), t0);
         let mut input = BytesMut::new();
@@ -937,8 +959,11 @@ mod tests {
         }
         drain(&mut conn, &mut input, t0).unwrap();
         assert!(input.is_empty());
-        // Exactly one PONG, for the latest PING.
-        assert_eq!(transmit(&mut conn), pong(&999u32.to_be_bytes()));
+        // The PONGs of the latest PINGs only.
+        let expected: Vec<u8> = (1000 - MAX_PENDING_PONGS as u32..1000)
+            .flat_map(|i| pong(&i.to_be_bytes()))
+            .collect();
+        assert_eq!(transmit(&mut conn), expected);
         assert_eq!(transmit(&mut conn), b"");
     }
 
@@ -1544,10 +1569,10 @@ mod tests {
 
     /// Encodes `ops`; returns the wire bytes, the items they must decode
     /// to, and the context of the last PING.
-    fn encode_ops(ops: &[Op]) -> (Vec<u8>, Vec<Item>, Option<Vec<u8>>) {
+    fn encode_ops(ops: &[Op]) -> (Vec<u8>, Vec<Item>, Vec<Vec<u8>>) {
         let mut wire = Vec::new();
         let mut items = Vec::new();
-        let mut last_ping = None;
+        let mut pings = Vec::new();
         for op in ops {
             match op {
                 Op::Message { frames, ping_after } => {
@@ -1557,7 +1582,7 @@ mod tests {
                         items.push(data(i == 0, more, f));
                         if *ping_after == Some(i) {
                             wire.extend(ping(0, b"mid"));
-                            last_ping = Some(b"mid".to_vec());
+                            pings.push(b"mid".to_vec());
                         }
                     }
                 }
@@ -1571,7 +1596,7 @@ mod tests {
                 }
                 Op::Ping(ttl, ctx) => {
                     wire.extend(ping(*ttl, ctx));
-                    last_ping = Some(ctx.iter().copied().take(MAX_PING_CONTEXT).collect());
+                    pings.push(ctx.iter().copied().take(MAX_PING_CONTEXT).collect());
                 }
                 Op::Pong(ctx) => wire.extend(pong(ctx)),
                 Op::Unknown(name, body) => {
@@ -1588,7 +1613,7 @@ mod tests {
                 }
             }
         }
-        (wire, items, last_ping)
+        (wire, items, pings)
     }
 
     proptest! {
@@ -1597,7 +1622,7 @@ mod tests {
             ops in proptest::collection::vec(op(), 0..20),
             cuts in proptest::collection::vec(any::<usize>(), 0..12),
         ) {
-            let (wire, expected, last_ping) = encode_ops(&ops);
+            let (wire, expected, pings) = encode_ops(&ops);
             let mut cuts: Vec<usize> = cuts
                 .iter()
                 .map(|c| if wire.is_empty() { 0 } else { c % wire.len() })
@@ -1621,11 +1646,11 @@ mod tests {
             prop_assert_eq!(items, expected);
             prop_assert!(input.is_empty());
             prop_assert!(!conn.in_message());
+            // Every PING answered, the latest ones when more were waiting than are kept.
             let out = transmit(&mut conn);
-            match last_ping {
-                Some(ctx) => prop_assert_eq!(out, pong(&ctx)),
-                None => prop_assert!(out.is_empty()),
-            }
+            let kept = pings.len().saturating_sub(MAX_PENDING_PONGS);
+            let answers: Vec<u8> = pings[kept..].iter().flat_map(|ctx| pong(ctx)).collect();
+            prop_assert_eq!(out, answers);
         }
     }
 }

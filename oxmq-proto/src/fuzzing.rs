@@ -345,9 +345,11 @@ struct ConnOutcome {
     sent: Vec<u8>,
 }
 
-/// Upper bound of what `poll_transmit` may hold at once: one PONG with a
-/// 16-byte context and one PING (no ERROR is queued by the fuzz target).
-const MAX_PENDING_TRANSMIT: usize = (2 + 1 + 4 + 16) + (2 + 1 + 4 + 2);
+/// Upper bound of what `poll_transmit` may hold at once: the most PONGs
+/// kept, each with a 16-byte context, and one PING (no ERROR is queued by
+/// the fuzz target).
+const MAX_PENDING_TRANSMIT: usize =
+    crate::connection::MAX_PENDING_PONGS * (2 + 1 + 4 + 16) + (2 + 1 + 4 + 2);
 
 /// Feeds `pieces` to `conn`, decoding after each until `NeedMore`, with the
 /// clock moving by `tick` per piece. `transmit_every`: drain
@@ -457,7 +459,7 @@ fn drive_connection(
 /// decoding must give the same items, the same end (error or bytes left)
 /// and the same output; data frames must carry consistent first/more
 /// flags and respect the size limit; the input never holds more than was
-/// fed; the output queue stays bounded (one PONG and one PING) however
+/// fed; the output queue stays bounded (a few PONGs and one PING) however
 /// many PINGs arrive. Then the chunked run is repeated with heartbeats and
 /// a clock moving on every chunk: items decoded before the end must be a
 /// prefix of the frozen run's (only a timeout may end it earlier), and the
@@ -490,7 +492,7 @@ pub fn connection(data: &[u8]) {
     let chunked = drive_connection(&mut chunked_conn, &pieces, t0, Duration::ZERO, 1);
     assert_eq!(one_shot.items, chunked.items, "chunked decoding differs");
     assert_eq!(one_shot.end, chunked.end);
-    // Only the last PING of the stream is answered when everything comes
+    // Only the last PINGs of the stream are answered when everything comes
     // in one piece, so the chunked output ends with the one-shot output.
     assert!(chunked.sent.ends_with(&one_shot.sent));
     assert!(one_shot.sent.len() <= MAX_PENDING_TRANSMIT);

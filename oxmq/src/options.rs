@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use oxmq_proto::SocketType;
+use oxmq_proto::{ConnectionConfig, SocketType};
 
 use crate::error::{Error, Result};
 
@@ -148,9 +148,6 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | CURVE_SERVERKEY
             | ZAP_DOMAIN
             | SOCKS_PROXY
-            | HEARTBEAT_IVL
-            | HEARTBEAT_TTL
-            | HEARTBEAT_TIMEOUT
             | CONNECT_TIMEOUT
             | TCP_MAXRT
             | MULTICAST_MAXTPDU
@@ -180,8 +177,7 @@ pub(crate) fn unsupported_default(option: i32) -> Option<OptionValue> {
         TCP_KEEPALIVE | TCP_KEEPALIVE_CNT | TCP_KEEPALIVE_IDLE | TCP_KEEPALIVE_INTVL => Int(-1),
         PLAIN_SERVER | CURVE_SERVER => Int(0),
         PLAIN_USERNAME | PLAIN_PASSWORD | ZAP_DOMAIN | SOCKS_PROXY => Text(String::new()),
-        HEARTBEAT_IVL | HEARTBEAT_TTL | CONNECT_TIMEOUT | TCP_MAXRT => Int(0),
-        HEARTBEAT_TIMEOUT => Int(-1),
+        CONNECT_TIMEOUT | TCP_MAXRT => Int(0),
         _ => return None,
     })
 }
@@ -249,6 +245,12 @@ pub(crate) struct Options {
     pub bindtodevice: Vec<u8>,
     /// USE_FD: a listening socket for later binds to adopt (-1: none).
     pub use_fd: i32,
+    /// HEARTBEAT_IVL in milliseconds (0: no PINGs).
+    pub heartbeat_ivl: i32,
+    /// HEARTBEAT_TTL in milliseconds, a multiple of 100 (0: none announced).
+    pub heartbeat_ttl: i32,
+    /// HEARTBEAT_TIMEOUT in milliseconds (-1: HEARTBEAT_IVL).
+    pub heartbeat_timeout: i32,
 }
 
 impl Default for Options {
@@ -275,6 +277,9 @@ impl Default for Options {
             tos: 0,
             bindtodevice: Vec::new(),
             use_fd: -1,
+            heartbeat_ivl: 0,
+            heartbeat_ttl: 0,
+            heartbeat_timeout: -1,
         }
     }
 }
@@ -283,6 +288,26 @@ impl Options {
     /// A timeout option in milliseconds as a duration; `None` means forever.
     pub(crate) fn timeout(ms: i32) -> Option<Duration> {
         u64::try_from(ms).ok().map(Duration::from_millis)
+    }
+
+    /// What a connection's protocol state needs of the options (MAXMSGSIZE, heartbeats), for
+    /// a peer whose greeting minor version is still to be learnt.
+    pub(crate) fn connection_config(&self) -> ConnectionConfig {
+        let positive = |ms: i32| {
+            u64::try_from(ms)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis)
+        };
+        let mut config = ConnectionConfig::new(0);
+        config.max_frame_size = self.max_frame_size();
+        config.heartbeat_ivl = positive(self.heartbeat_ivl);
+        config.heartbeat_ttl = positive(self.heartbeat_ttl);
+        // -1 follows the interval; 0 never times out.
+        config.heartbeat_timeout = u64::try_from(self.heartbeat_timeout)
+            .ok()
+            .map(Duration::from_millis);
+        config
     }
 
     /// MAXMSGSIZE as a byte limit.
@@ -323,6 +348,17 @@ pub(crate) fn check_min_minus_one(value: i32) -> Result<i32> {
 }
 
 /// Checks an option that must not be negative.
+/// HEARTBEAT_TTL: 0 to 6553599 ms, kept in whole deciseconds as the PING carries it (libzmq
+/// rounds it down the same way).
+pub(crate) fn check_heartbeat_ttl(value: i32) -> Result<i32> {
+    const MAX: i32 = (u16::MAX as i32 + 1) * 100 - 1;
+    if (0..=MAX).contains(&value) {
+        Ok(value - value % 100)
+    } else {
+        Err(Error::Invalid)
+    }
+}
+
 pub(crate) fn check_non_negative(value: i32) -> Result<i32> {
     if value < 0 {
         Err(Error::Invalid)

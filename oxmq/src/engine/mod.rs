@@ -94,7 +94,8 @@ pub(crate) struct Engine {
     peer: Option<PeerInfo>,
     /// The connection after the handshake.
     conn: Option<Connection>,
-    max_frame_size: Option<u64>,
+    /// The connection's settings (MAXMSGSIZE, heartbeats), until the handshake ends.
+    conn_config: ConnectionConfig,
     /// Our socket takes subscriptions (PUB, XPUB): SUBSCRIBE and CANCEL are passed to it.
     takes_subscriptions: bool,
     /// Messages a PUB or XPUB must act on were written to the receive pipe since its last
@@ -123,7 +124,7 @@ impl Engine {
     pub(crate) fn new(
         stream: Stream,
         config: HandshakeConfig,
-        max_frame_size: Option<u64>,
+        conn_config: ConnectionConfig,
     ) -> Engine {
         let takes_subscriptions = matches!(config.socket_type, SocketType::Pub | SocketType::XPub);
         let mut handshake = Box::new(Handshake::new(config));
@@ -136,7 +137,7 @@ impl Engine {
             handshake: Some(handshake),
             peer: None,
             conn: None,
-            max_frame_size,
+            conn_config,
             takes_subscriptions,
             wrote_control: false,
             rbuf: BytesMut::new(),
@@ -159,7 +160,7 @@ impl Engine {
             handshake: None,
             peer: None,
             conn: None,
-            max_frame_size: None,
+            conn_config: ConnectionConfig::new(0),
             takes_subscriptions: false,
             wrote_control: false,
             rbuf: BytesMut::new(),
@@ -248,8 +249,8 @@ impl Engine {
                 let peer = handshake.peer().cloned();
                 self.handshake = None;
                 if let Some(peer) = &peer {
-                    let mut config = ConnectionConfig::new(peer.minor);
-                    config.max_frame_size = self.max_frame_size;
+                    let mut config = self.conn_config.clone();
+                    config.peer_minor = peer.minor;
                     self.conn = Some(Connection::new(config, Instant::now()));
                 }
                 self.peer = peer;
@@ -577,6 +578,22 @@ impl Engine {
                 return Ok(());
             }
         }
+    }
+
+    /// When [`Engine::on_timer`] is due next (a heartbeat to send, a peer that must have spoken
+    /// by then), if ever.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        self.conn.as_ref().and_then(Connection::poll_timeout)
+    }
+
+    /// Runs the connection's timers at `now`: queues a PING when one is due, and fails when
+    /// the peer stayed silent past the heartbeat timeout or its own TTL. Harmless when early.
+    pub(crate) fn on_timer(&mut self, now: Instant, gate: &WriteGate) -> Result<(), CloseReason> {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.handle_timeout(now).map_err(CloseReason::Protocol)?;
+            self.queue_commands(gate);
+        }
+        Ok(())
     }
 
     /// Whether another turn could make progress right now (checked after announcing a wait).

@@ -28,6 +28,8 @@ pub(crate) enum TimerKind {
     /// Time to check whether the peer of a closing connection (of this generation) has taken
     /// what was sent.
     CloseCheck(u64),
+    /// The connection of this generation has a heartbeat to send or a silence to judge.
+    Heartbeat(u64),
 }
 
 /// Timers and deferred turns that sessions schedule.
@@ -41,6 +43,11 @@ impl Scheduler {
     pub(crate) fn timer(&mut self, token: usize, delay: Duration, kind: TimerKind) {
         self.timers
             .push(Reverse((Instant::now() + delay, token, kind)));
+    }
+
+    /// Fires `kind` for `token` at `at`.
+    pub(crate) fn timer_at(&mut self, token: usize, at: Instant, kind: TimerKind) {
+        self.timers.push(Reverse((at, token, kind)));
     }
 
     /// Gives `token` another turn after this round.

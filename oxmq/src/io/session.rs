@@ -115,6 +115,8 @@ pub(crate) struct Session {
     connected_before: bool,
     generation: u64,
     input_blocked: bool,
+    /// When the heartbeat timer armed for the current engine fires, if one is.
+    heartbeat_at: Option<Instant>,
     /// The socket's close has been seen (and LINGER armed): its pipe ends being closed is no
     /// longer news.
     closing: bool,
@@ -193,6 +195,7 @@ impl Session {
             connected_before: false,
             generation: 0,
             input_blocked: false,
+            heartbeat_at: None,
             closing: false,
             linger_deadline: None,
             shutdown: None,
@@ -214,7 +217,11 @@ impl Session {
         if self.socket.socket_type() == SocketType::Stream {
             Engine::raw(stream)
         } else {
-            Engine::new(stream, self.handshake_config(), self.opts.max_frame_size())
+            Engine::new(
+                stream,
+                self.handshake_config(),
+                self.opts.connection_config(),
+            )
         }
     }
 
@@ -296,6 +303,7 @@ impl Session {
 
     fn arm_handshake_timer(&mut self, io: &mut IoCtx<'_>) {
         self.generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        self.heartbeat_at = None;
         if let Ok(ms) = u64::try_from(self.opts.handshake_ivl) {
             if ms > 0 {
                 io.sched.timer(
@@ -349,6 +357,7 @@ impl Session {
                 Err(reason) => return self.on_engine_closed(reason, io),
             };
             self.input_blocked = pump.input_blocked;
+            self.arm_heartbeat(io);
             if pump.more {
                 io.sched.requeue(self.token);
                 return true;
@@ -371,6 +380,20 @@ impl Session {
         }
         io.sched.requeue(self.token);
         true
+    }
+
+    /// Arms a timer for the engine's next heartbeat deadline, unless one fires by then already
+    /// (a timer that fires early finds nothing due and arms the next).
+    fn arm_heartbeat(&mut self, io: &mut IoCtx<'_>) {
+        let Some(at) = self.engine.as_ref().and_then(Engine::next_timeout) else {
+            return;
+        };
+        if self.heartbeat_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        self.heartbeat_at = Some(at);
+        io.sched
+            .timer_at(self.token, at, TimerKind::Heartbeat(self.generation));
     }
 
     /// Handles the socket having closed its ends. `Some(alive)` ends the turn.
@@ -763,6 +786,19 @@ impl Session {
                     return self.dial(io);
                 }
                 true
+            }
+            TimerKind::Heartbeat(generation) => {
+                if generation != self.generation {
+                    return true;
+                }
+                self.heartbeat_at = None;
+                let Some(engine) = self.engine.as_mut() else {
+                    return true;
+                };
+                if let Err(reason) = engine.on_timer(Instant::now(), &self.gate) {
+                    return self.on_engine_closed(reason, io);
+                }
+                self.drive(io)
             }
             TimerKind::Linger => self.linger_deadline.is_none_or(|d| Instant::now() < d),
             TimerKind::CloseCheck(generation) => match self.shutdown.as_mut() {

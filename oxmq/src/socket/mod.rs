@@ -715,6 +715,9 @@ impl Socket {
             TOS => self.set_tos(int()?),
             USE_FD => self.set_use_fd(int()?),
             BINDTODEVICE => self.set_bindtodevice(value),
+            HEARTBEAT_IVL => self.set_heartbeat_ivl(int()?),
+            HEARTBEAT_TTL => self.set_heartbeat_ttl(int()?),
+            HEARTBEAT_TIMEOUT => self.set_heartbeat_timeout(int()?),
             TYPE | RCVMORE | FD | EVENTS | LAST_ENDPOINT | MECHANISM | THREAD_SAFE
             | TOPICS_COUNT => Err(Error::Invalid),
             _ if options::not_yet_supported(option) => match options::unsupported_default(option) {
@@ -774,6 +777,9 @@ impl Socket {
             RCVBUF => Int(opts.rcvbuf),
             TOS => Int(opts.tos),
             USE_FD => Int(opts.use_fd),
+            HEARTBEAT_IVL => Int(opts.heartbeat_ivl),
+            HEARTBEAT_TTL => Int(opts.heartbeat_ttl),
+            HEARTBEAT_TIMEOUT => Int(opts.heartbeat_timeout),
             BINDTODEVICE => OptionValue::Text(String::from_utf8_lossy(&opts.bindtodevice).into()),
             ROUTING_ID => OptionValue::Bytes(
                 core.pattern
@@ -904,6 +910,23 @@ impl Socket {
         /// ZMQ_HANDSHAKE_IVL in milliseconds: a connection whose handshake takes longer is closed
         /// (default 30000; 0 disables).
         set_handshake_ivl, handshake_ivl, handshake_ivl: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_HEARTBEAT_IVL in milliseconds: each connection sends a PING this often, and is
+        /// closed when nothing at all arrives within HEARTBEAT_TIMEOUT after one (default 0:
+        /// no heartbeats). Any traffic counts as a sign of life. Applies to later connections.
+        set_heartbeat_ivl, heartbeat_ivl, heartbeat_ivl: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_HEARTBEAT_TTL in milliseconds: announced in our PINGs, it asks the peer to close
+        /// the connection when nothing arrives from us for that long (default 0: not asked).
+        /// Kept in whole deciseconds (rounded down, as libzmq); at most 6553599.
+        set_heartbeat_ttl, heartbeat_ttl, heartbeat_ttl: i32, options::check_heartbeat_ttl
+    );
+    option!(
+        /// ZMQ_HEARTBEAT_TIMEOUT in milliseconds: how long after a PING a silent connection is
+        /// given (default -1: HEARTBEAT_IVL; 0: no timeout). Applies to later connections.
+        set_heartbeat_timeout, heartbeat_timeout, heartbeat_timeout: i32, options::check_non_negative
     );
     option!(
         /// ZMQ_RECONNECT_IVL in milliseconds (default 100; -1: never reconnect).
