@@ -99,6 +99,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod accept_filter;
 mod context;
 mod endpoint;
 mod engine;
@@ -119,7 +120,7 @@ pub use message::{Frame, Frames, Message};
 pub use metadata::PeerMetadata;
 pub use monitor::{EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, SocketEvent};
 pub use options::{OptionValue, number as option_number};
-pub use socket::{Events, SendError, Socket, SocketType};
+pub use socket::{Events, IpcFilter, SendError, Socket, SocketType};
 
 /// libzmq's own errno values, beyond the platform's: what [`Error::errno`] returns for
 /// [`Error::InvalidState`], [`Error::NoCompatibleProtocol`], [`Error::Terminated`] and

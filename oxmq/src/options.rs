@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use oxmq_proto::{ConnectionConfig, SocketType};
 
+use crate::accept_filter::AcceptFilters;
 use crate::error::{Error, Result};
 
 /// libzmq's option numbers (`ZMQ_*` in `zmq.h`), for [`Socket::set_option_raw`] and
@@ -64,6 +65,11 @@ pub mod number {
     pub const ZAP_DOMAIN: i32 = 55;
     pub const ROUTER_HANDOVER: i32 = 56;
     pub const TOS: i32 = 57;
+    pub const IPC_FILTER_PID: i32 = 58;
+    pub const IPC_FILTER_UID: i32 = 59;
+    pub const IPC_FILTER_GID: i32 = 60;
+    /// Deprecated in libzmq (ZAP is the general way), still honoured.
+    pub const TCP_ACCEPT_FILTER: i32 = 38;
     pub const CONNECT_ROUTING_ID: i32 = 61;
     pub const GSSAPI_SERVER: i32 = 62;
     pub const GSSAPI_PRINCIPAL: i32 = 63;
@@ -245,6 +251,8 @@ pub(crate) struct Options {
     pub bindtodevice: Vec<u8>,
     /// USE_FD: a listening socket for later binds to adopt (-1: none).
     pub use_fd: i32,
+    /// TCP_ACCEPT_FILTER and IPC_FILTER_*: who later binds let in.
+    pub accept_filters: AcceptFilters,
     /// HEARTBEAT_IVL in milliseconds (0: no PINGs).
     pub heartbeat_ivl: i32,
     /// HEARTBEAT_TTL in milliseconds, a multiple of 100 (0: none announced).
@@ -277,6 +285,7 @@ impl Default for Options {
             tos: 0,
             bindtodevice: Vec::new(),
             use_fd: -1,
+            accept_filters: AcceptFilters::default(),
             heartbeat_ivl: 0,
             heartbeat_ttl: 0,
             heartbeat_timeout: -1,

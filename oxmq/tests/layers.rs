@@ -3,7 +3,7 @@
 //! `oxmq/src` is one straight chain of layers, each using only those below it:
 //!
 //! ```text
-//! vocabulary (error, options, endpoint, monitor) <- message <- signal <- pipe <- transport <- engine
+//! vocabulary (error, options, endpoint, monitor, accept filters) <- message <- signal <- pipe <- transport <- engine
 //!     <- io <- socket types <- face (Context, Socket)
 //! ```
 //!
@@ -60,7 +60,7 @@ fn classify_file(src: &Path, file: &Path) -> Option<(String, &'static str)> {
 /// The layer of `crate::<top>::<next>`.
 fn layer_of_top(top: &str, next_is_submodule: Option<bool>) -> &'static str {
     match top {
-        "error" | "options" | "endpoint" | "monitor" => "vocabulary",
+        "error" | "options" | "endpoint" | "monitor" | "accept_filter" => "vocabulary",
         "message" | "metadata" => "message",
         "signal" => "signal",
         "pipe" => "pipe",

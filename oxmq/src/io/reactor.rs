@@ -14,7 +14,7 @@ use super::session::{Connecter, Role, Session};
 use super::{IoCommand, IoShared, WAKER_TOKEN, lock};
 use crate::monitor::EventKind;
 use crate::options::Options;
-use crate::transport::Listener;
+use crate::transport::{Listener, Stream};
 
 /// What a timer is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -256,6 +256,28 @@ impl Reactor {
                     return;
                 }
             };
+            let filters = &entry.opts.accept_filters;
+            let allowed = match &stream {
+                Stream::Tcp(_) => filters.allows_tcp(stream.peer_addr()),
+                Stream::Ipc(_) if filters.filters_ipc() => {
+                    let cred = stream.peer_credentials();
+                    filters.allows_ipc(
+                        cred.as_ref()
+                            .map(|c| (c.pid, c.uid, c.gid, c.groups.as_slice())),
+                    )
+                }
+                Stream::Ipc(_) => true,
+            };
+            if !allowed {
+                tracing::debug!("oxmq: {} refused by an accept filter", stream.peer_string());
+                entry
+                    .socket
+                    .monitor()
+                    .emit(EventKind::AcceptFailed, libc::EACCES as u64, || {
+                        entry.endpoint.clone()
+                    });
+                continue;
+            }
             let socket = Arc::clone(&entry.socket);
             let opts = Arc::clone(&entry.opts);
             socket

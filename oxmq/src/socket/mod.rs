@@ -60,6 +60,17 @@ fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
     })
 }
 
+/// Who an ipc listener lets in (see [`Socket::add_ipc_accept_filter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpcFilter {
+    /// A user id.
+    Uid(u32),
+    /// A group id, primary or supplementary.
+    Gid(u32),
+    /// A process id.
+    Pid(i32),
+}
+
 /// A send that did not happen, with the message handed back to the caller.
 ///
 /// ```
@@ -715,6 +726,27 @@ impl Socket {
             TOS => self.set_tos(int()?),
             USE_FD => self.set_use_fd(int()?),
             BINDTODEVICE => self.set_bindtodevice(value),
+            TCP_ACCEPT_FILTER if value.is_empty() => {
+                self.clear_tcp_accept_filters();
+                Ok(())
+            }
+            TCP_ACCEPT_FILTER => {
+                let text = std::str::from_utf8(value).map_err(|_| Error::Invalid)?;
+                self.add_tcp_accept_filter(text)
+            }
+            IPC_FILTER_UID | IPC_FILTER_GID | IPC_FILTER_PID => {
+                let mut core = self.core();
+                let filters = &mut core.opts.accept_filters;
+                match (option, value.is_empty()) {
+                    (IPC_FILTER_UID, true) => filters.uids.clear(),
+                    (IPC_FILTER_GID, true) => filters.gids.clear(),
+                    (_, true) => filters.pids.clear(),
+                    (IPC_FILTER_UID, false) => filters.uids.push(int()? as u32),
+                    (IPC_FILTER_GID, false) => filters.gids.push(int()? as u32),
+                    (_, false) => filters.pids.push(int()?),
+                }
+                Ok(())
+            }
             HEARTBEAT_IVL => self.set_heartbeat_ivl(int()?),
             HEARTBEAT_TTL => self.set_heartbeat_ttl(int()?),
             HEARTBEAT_TIMEOUT => self.set_heartbeat_timeout(int()?),
@@ -911,6 +943,40 @@ impl Socket {
         /// (default 30000; 0 disables).
         set_handshake_ivl, handshake_ivl, handshake_ivl: i32, options::check_non_negative
     );
+    /// ZMQ_TCP_ACCEPT_FILTER: adds an address mask (`127.0.0.1`, `10.0.0.0/8`, `::1/128`; no
+    /// host names). Once a mask is set, later tcp binds accept connections only from addresses
+    /// a mask covers; others are closed at once. Invalid text is [`Error::Invalid`].
+    pub fn add_tcp_accept_filter(&self, mask: &str) -> Result<()> {
+        let mask = crate::accept_filter::AddressMask::parse(mask)?;
+        self.core().opts.accept_filters.tcp.push(mask);
+        Ok(())
+    }
+
+    /// Removes every ZMQ_TCP_ACCEPT_FILTER mask: later binds accept everyone.
+    pub fn clear_tcp_accept_filters(&self) {
+        self.core().opts.accept_filters.tcp.clear();
+    }
+
+    /// ZMQ_IPC_FILTER_UID, ZMQ_IPC_FILTER_GID, ZMQ_IPC_FILTER_PID: adds a user id, a group id
+    /// (the peer's primary group or one of its supplementary groups) or a process id. Once one
+    /// is set, later ipc binds accept connections only from processes that match one of them.
+    pub fn add_ipc_accept_filter(&self, filter: IpcFilter) {
+        let filters = &mut self.core().opts.accept_filters;
+        match filter {
+            IpcFilter::Uid(uid) => filters.uids.push(uid),
+            IpcFilter::Gid(gid) => filters.gids.push(gid),
+            IpcFilter::Pid(pid) => filters.pids.push(pid),
+        }
+    }
+
+    /// Removes every ipc filter: later binds accept every process.
+    pub fn clear_ipc_accept_filters(&self) {
+        let filters = &mut self.core().opts.accept_filters;
+        filters.uids.clear();
+        filters.gids.clear();
+        filters.pids.clear();
+    }
+
     option!(
         /// ZMQ_HEARTBEAT_IVL in milliseconds: each connection sends a PING this often, and is
         /// closed when nothing at all arrives within HEARTBEAT_TIMEOUT after one (default 0:

@@ -58,6 +58,63 @@ pub(crate) fn bind(addr: &SocketAddr, opts: &TransportOptions) -> io::Result<Lis
     Ok(Listener::Ipc(IpcListener { listener, path }))
 }
 
+/// The process at the other end of an ipc connection, as the kernel recorded it when the
+/// connection was made (SO_PEERCRED), and its supplementary groups now.
+pub(crate) struct Credentials {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// Reads the peer's credentials; `None` when the kernel does not say.
+pub(crate) fn credentials(stream: &UnixStream) -> Option<Credentials> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, a live, writable `ucred`;
+    // the descriptor belongs to `stream`, which outlives the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || len as usize != std::mem::size_of::<libc::ucred>() {
+        return None;
+    }
+    Some(Credentials {
+        pid: cred.pid,
+        uid: cred.uid,
+        gid: cred.gid,
+        groups: supplementary_groups(cred.pid),
+    })
+}
+
+/// The supplementary groups of process `pid` (the `Groups:` line of `/proc/<pid>/status`).
+fn supplementary_groups(pid: i32) -> Vec<u32> {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return Vec::new();
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Groups:"))
+        .map(|groups| {
+            groups
+                .split_whitespace()
+                .filter_map(|g| g.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Starts a connect.
 pub(crate) fn connect(addr: &SocketAddr, opts: &TransportOptions) -> io::Result<Stream> {
     let stream = UnixStream::connect_addr(addr)?;

@@ -199,6 +199,22 @@ impl Stream {
         }
     }
 
+    /// The peer's IP address (tcp).
+    pub(crate) fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.ip()),
+            Stream::Ipc(_) => None,
+        }
+    }
+
+    /// The credentials of the process at the other end (ipc).
+    pub(crate) fn peer_credentials(&self) -> Option<ipc::Credentials> {
+        match self {
+            Stream::Tcp(_) => None,
+            Stream::Ipc(s) => ipc::credentials(s),
+        }
+    }
+
     /// The peer's IP address (tcp), as libzmq's `Peer-Address` property gives it.
     pub(crate) fn peer_ip(&self) -> Option<String> {
         match self {
