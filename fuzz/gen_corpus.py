@@ -142,7 +142,7 @@ conn = {
     + command(b"CANCEL", b"topic") + command(b"SUBSCRIBE"),
     # ZMTP 3.0 peer: subscriptions as data messages.
     "zmtp30-subscriptions": b"\x05\x00" + frame(b"\x01topic") + frame(b"\x00topic"),
-    # A peer that pings without reading: output must stay at one PONG.
+    # A peer that pings without reading: output must stay at a few PONGs (MAX_PENDING_PONGS).
     "ping-flood": b"\x07\xf9" + b"".join(
         ping(i, bytes([i]) * 16) for i in range(200)),
     "ping-long-context": b"\x01\x01" + ping(1, bytes(range(58))),

@@ -53,11 +53,11 @@
 //!
 //! # Not implemented yet
 //!
-//! PLAIN, CURVE and ZAP (`zmq_has("curve")` is 0; the CURVE key utilities work), the socket
-//! monitor (`zmq_socket_monitor` is `ENOTSUP`), `User-Id` in `zmq_msg_gets` (it comes from ZAP),
-//! the options listed as `ENOTSUP` in `oxmq::Socket::set_option_raw`
-//! (heartbeats, TCP keepalive, SOCKS, ...), the draft API, and the transports other
-//! than tcp, ipc and inproc (`EPROTONOSUPPORT`).
+//! PLAIN, CURVE and ZAP (`zmq_has("curve")` is 0; the CURVE key utilities work), `User-Id` in
+//! `zmq_msg_gets` (it comes from ZAP), the options listed as `ENOTSUP` in
+//! `oxmq::Socket::set_option_raw` (TCP keepalive, SOCKS, CONNECT_TIMEOUT, ...), the draft API
+//! (the versioned monitor among it), and the transports other than tcp, ipc and inproc
+//! (`EPROTONOSUPPORT`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C callers; each checks them for NULL and

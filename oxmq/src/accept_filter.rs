@@ -7,8 +7,9 @@
 //! everyone is accepted. A refused connection is closed at once, before any byte is read.
 //!
 //! Where libzmq looks the peer's user up in the user and group databases to find its
-//! supplementary groups, oxmq reads the groups the peer process actually has (`/proc`), and an
-//! IPv4 mask also covers a peer that reached an IPv6 listener from an IPv4 address.
+//! supplementary groups, oxmq takes the groups the peer process had when it connected
+//! (SO_PEERGROUPS), and an IPv4 mask also covers a peer that reached an IPv6 listener from an
+//! IPv4 address.
 
 use std::net::IpAddr;
 
@@ -94,19 +95,23 @@ impl AcceptFilters {
         self.tcp.is_empty() || peer.is_some_and(|ip| self.tcp.iter().any(|m| m.covers(ip)))
     }
 
-    /// Whether an ipc peer may connect, given its process id, user id, group id and
-    /// supplementary groups (`None`: its credentials could not be read).
-    pub(crate) fn allows_ipc(&self, peer: Option<(i32, u32, u32, &[u32])>) -> bool {
+    /// Whether an ipc peer may connect, given its process id, user id and group id (`None`:
+    /// they could not be read); its supplementary groups are asked for only when needed.
+    pub(crate) fn allows_ipc(
+        &self,
+        peer: Option<(i32, u32, u32)>,
+        groups: impl FnOnce() -> Vec<u32>,
+    ) -> bool {
         if !self.filters_ipc() {
             return true;
         }
-        let Some((pid, uid, gid, groups)) = peer else {
+        let Some((pid, uid, gid)) = peer else {
             return false;
         };
         self.uids.contains(&uid)
             || self.pids.contains(&pid)
             || self.gids.contains(&gid)
-            || groups.iter().any(|g| self.gids.contains(g))
+            || !self.gids.is_empty() && groups().iter().any(|g| self.gids.contains(g))
     }
 
     /// Whether any ipc filter is set (the peer's credentials are needed).
@@ -173,7 +178,7 @@ mod tests {
     fn filters_accept_any_match_and_everyone_when_empty() {
         let mut filters = AcceptFilters::default();
         assert!(filters.allows_tcp(None));
-        assert!(filters.allows_ipc(None));
+        assert!(filters.allows_ipc(None, Vec::new));
         filters
             .tcp
             .push(AddressMask::parse("127.0.0.255/32").unwrap());
@@ -181,14 +186,16 @@ mod tests {
         filters.tcp.push(AddressMask::parse("127.0.0.0/8").unwrap());
         assert!(filters.allows_tcp(Some(ip("127.0.0.1"))));
 
-        let peer = Some((42, 1000, 100, &[27, 100][..]));
+        let peer = Some((42, 1000, 100));
+        let groups = || vec![27, 100];
+        let unasked = || -> Vec<u32> { panic!("groups are not needed") };
         filters.uids.push(0);
-        assert!(!filters.allows_ipc(peer));
-        assert!(!filters.allows_ipc(None));
+        assert!(!filters.allows_ipc(peer, unasked));
+        assert!(!filters.allows_ipc(None, unasked));
         filters.gids.push(27);
-        assert!(filters.allows_ipc(peer), "a supplementary group");
+        assert!(filters.allows_ipc(peer, groups), "a supplementary group");
         filters.gids.clear();
         filters.pids.push(42);
-        assert!(filters.allows_ipc(peer));
+        assert!(filters.allows_ipc(peer, unasked));
     }
 }

@@ -12,7 +12,11 @@
 //!
 //! A sink must not block: a [`Monitor`] whose reader falls [`MONITOR_CAPACITY`] events behind
 //! loses the newest ones, where libzmq's monitor socket would stall the I/O thread that raised
-//! them.
+//! them. A sink that panics loses the event it was given; the thread that raised it goes on.
+//!
+//! One difference in what is raised: a connect that fails before it could start (an ipc path
+//! nobody listens on) raises CONNECT_RETRIED alone, where libzmq raises CLOSED first, with the
+//! number of the descriptor it opened for the attempt.
 //!
 //! ```
 //! use oxmq::{Context, EventKind, EventMask, SocketType};
@@ -315,11 +319,14 @@ impl MonitorSlot {
         let endpoint = endpoint();
         for &(kind, value) in events {
             if mask.contains(kind) {
-                sink.event(&SocketEvent {
-                    kind,
-                    value,
-                    endpoint: endpoint.clone(),
-                });
+                deliver(
+                    sink.as_ref(),
+                    &SocketEvent {
+                        kind,
+                        value,
+                        endpoint: endpoint.clone(),
+                    },
+                );
             }
         }
     }
@@ -344,12 +351,24 @@ impl MonitorSlot {
 fn stop_locked(slot: &mut Option<(EventMask, Arc<dyn EventSink>)>) {
     if let Some((mask, sink)) = slot.take() {
         if mask.contains(EventKind::MonitorStopped) {
-            sink.event(&SocketEvent {
-                kind: EventKind::MonitorStopped,
-                value: 0,
-                endpoint: String::new(),
-            });
+            deliver(
+                sink.as_ref(),
+                &SocketEvent {
+                    kind: EventKind::MonitorStopped,
+                    value: 0,
+                    endpoint: String::new(),
+                },
+            );
         }
+    }
+}
+
+/// Hands an event to a sink. A sink that panics loses that event, not the thread that raised
+/// it (an I/O thread serves every connection of its sockets).
+fn deliver(sink: &dyn EventSink, event: &SocketEvent) {
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.event(event)));
+    if delivered.is_err() {
+        tracing::error!("oxmq: a monitor's sink panicked on {}", event.kind);
     }
 }
 
@@ -418,6 +437,25 @@ mod tests {
         // The second asked not to see MONITOR_STOPPED.
         slot.stop();
         assert_eq!(second.recv(), None);
+    }
+
+    #[test]
+    fn a_panicking_sink_loses_its_event_not_the_thread() {
+        struct Panics;
+        impl EventSink for Panics {
+            fn event(&self, _: &SocketEvent) {
+                panic!("a sink that panics");
+            }
+        }
+        let slot = MonitorSlot::default();
+        slot.start(EventMask::ALL, Arc::new(Panics));
+        slot.emit(EventKind::Listening, 1, String::new);
+        slot.stop();
+        // The slot still works.
+        let (monitor, sink) = Monitor::channel();
+        slot.start(EventMask::ALL, sink);
+        slot.emit(EventKind::Listening, 2, String::new);
+        assert_eq!(monitor.try_recv().map(|e| e.value), Some(2));
     }
 
     #[test]

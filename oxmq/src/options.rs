@@ -356,7 +356,6 @@ pub(crate) fn check_min_minus_one(value: i32) -> Result<i32> {
     }
 }
 
-/// Checks an option that must not be negative.
 /// HEARTBEAT_TTL: 0 to 6553599 ms, kept in whole deciseconds as the PING carries it (libzmq
 /// rounds it down the same way).
 pub(crate) fn check_heartbeat_ttl(value: i32) -> Result<i32> {
@@ -368,6 +367,7 @@ pub(crate) fn check_heartbeat_ttl(value: i32) -> Result<i32> {
     }
 }
 
+/// Checks an option that must not be negative.
 pub(crate) fn check_non_negative(value: i32) -> Result<i32> {
     if value < 0 {
         Err(Error::Invalid)

@@ -61,6 +61,8 @@ fn a_peer_that_talks_is_kept() {
     let ctx = Context::new();
     let router = ctx.socket(SocketType::Router).unwrap();
     router.set_heartbeat_ivl(50).unwrap();
+    // Room for a stalled test thread: the ticks below are the only traffic.
+    router.set_heartbeat_timeout(500).unwrap();
     router.set_heartbeat_ttl(1000).unwrap();
     let monitor = router.monitor(EventMask::ALL).unwrap();
     router.bind("tcp://127.0.0.1:*").unwrap();
@@ -127,12 +129,13 @@ fn pings_are_answered_and_a_peers_ttl_is_kept() {
 
     // A PING with a TTL of 3 deciseconds, then silence: dropped after about 300 ms, though
     // this socket has no heartbeats of its own.
+    let sent = Instant::now();
     peer.send_command(&ping(3, b""));
     let _ = peer.recv_frame(Duration::from_secs(5)).expect("its PONG");
-    let lost = wait_for(&monitor, EventKind::Disconnected, Duration::from_secs(5))
-        .expect("dropped when the TTL ran out");
-    assert!(lost >= Duration::from_millis(200), "{lost:?}");
-    assert!(lost < Duration::from_millis(1500), "{lost:?}");
+    assert!(wait_for(&monitor, EventKind::Disconnected, Duration::from_secs(5)).is_some());
+    let lost = sent.elapsed();
+    assert!(lost >= Duration::from_millis(300), "{lost:?}");
+    assert!(lost < Duration::from_millis(2000), "{lost:?}");
 }
 
 #[test]
@@ -140,14 +143,15 @@ fn heartbeats_with_libzmq_keep_an_idle_connection() {
     // libzmq pings with a short timeout: oxmq must answer, or libzmq drops the connection.
     let ctx = Context::new();
     let router = ctx.socket(SocketType::Router).unwrap();
-    router.set_heartbeat_ivl(50).unwrap();
+    router.set_heartbeat_ivl(100).unwrap();
+    router.set_heartbeat_timeout(500).unwrap();
     let monitor = router.monitor(EventMask::ALL).unwrap();
     router.bind("tcp://127.0.0.1:*").unwrap();
     let lz = zmq::Context::new();
     let dealer = lz.socket(zmq::DEALER).unwrap();
-    dealer.set_heartbeat_ivl(50).unwrap();
-    dealer.set_heartbeat_timeout(100).unwrap();
-    dealer.set_heartbeat_ttl(200).unwrap();
+    dealer.set_heartbeat_ivl(100).unwrap();
+    dealer.set_heartbeat_timeout(300).unwrap();
+    dealer.set_heartbeat_ttl(1000).unwrap();
     dealer.set_identity(b"lz").unwrap();
     dealer.connect(&router.last_endpoint()).unwrap();
     assert!(
@@ -159,7 +163,7 @@ fn heartbeats_with_libzmq_keep_an_idle_connection() {
         .is_some()
     );
     // Idle for many intervals and timeouts.
-    std::thread::sleep(Duration::from_millis(800));
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(
         monitor.try_recv().is_none(),
         "the idle connection stayed up"

@@ -276,11 +276,11 @@ static void options (void *ctx)
     value = 1;
     CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_CURVE_SERVER, &value, sizeof value));
     value = 100;
-    CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &value, sizeof value));
+    CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, sizeof value));
     value = -7;
     len = sizeof value;
-    CHECK (zmq_getsockopt (s, ZMQ_HEARTBEAT_IVL, &value, &len) == 0 && value == 0);
-    CHECK (zmq_setsockopt (s, ZMQ_HEARTBEAT_IVL, &value, sizeof value) == 0);
+    CHECK (zmq_getsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, &len) == 0 && value == 0);
+    CHECK (zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, sizeof value) == 0);
     CHECK (zmq_getsockopt (s, ZMQ_CURVE_SERVER, &value, &len) == 0 && value == 0);
     char domain[8] = "x";
     len = sizeof domain;

@@ -28,8 +28,9 @@ pub(crate) enum TimerKind {
     /// Time to check whether the peer of a closing connection (of this generation) has taken
     /// what was sent.
     CloseCheck(u64),
-    /// The connection of this generation has a heartbeat to send or a silence to judge.
-    Heartbeat(u64),
+    /// The connection of this generation has a heartbeat to send or a silence to judge, at the
+    /// deadline it was armed for (a timer whose deadline is no longer the armed one is stale).
+    Heartbeat(u64, Instant),
 }
 
 /// Timers and deferred turns that sessions schedule.
@@ -259,13 +260,10 @@ impl Reactor {
             let filters = &entry.opts.accept_filters;
             let allowed = match &stream {
                 Stream::Tcp(_) => filters.allows_tcp(stream.peer_addr()),
-                Stream::Ipc(_) if filters.filters_ipc() => {
-                    let cred = stream.peer_credentials();
-                    filters.allows_ipc(
-                        cred.as_ref()
-                            .map(|c| (c.pid, c.uid, c.gid, c.groups.as_slice())),
-                    )
-                }
+                Stream::Ipc(_) if filters.filters_ipc() => filters.allows_ipc(
+                    stream.peer_credentials().map(|c| (c.pid, c.uid, c.gid)),
+                    || stream.peer_groups(),
+                ),
                 Stream::Ipc(_) => true,
             };
             if !allowed {

@@ -393,7 +393,7 @@ impl Session {
         }
         self.heartbeat_at = Some(at);
         io.sched
-            .timer_at(self.token, at, TimerKind::Heartbeat(self.generation));
+            .timer_at(self.token, at, TimerKind::Heartbeat(self.generation, at));
     }
 
     /// Handles the socket having closed its ends. `Some(alive)` ends the turn.
@@ -787,8 +787,10 @@ impl Session {
                 }
                 true
             }
-            TimerKind::Heartbeat(generation) => {
-                if generation != self.generation {
+            TimerKind::Heartbeat(generation, at) => {
+                // Only the timer armed last acts (and arms the next): one that an earlier
+                // deadline replaced dies here instead of arming another.
+                if generation != self.generation || self.heartbeat_at != Some(at) {
                     return true;
                 }
                 self.heartbeat_at = None;

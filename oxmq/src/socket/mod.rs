@@ -767,7 +767,7 @@ impl Socket {
     /// Reads an option by its libzmq number, as `zmq_getsockopt` would write it (see
     /// [`Socket::set_option_raw`]). RCVMORE, FD and EVENTS belong to the C ABI's frame-by-frame
     /// view and give [`Error::Invalid`] here. An option oxmq does not honour yet reads as
-    /// libzmq's default (HEARTBEAT_IVL 0, ZAP_DOMAIN empty, ...), which is what it does.
+    /// libzmq's default (TCP_KEEPALIVE -1, ZAP_DOMAIN empty, ...), which is what it does.
     ///
     /// ```
     /// use oxmq::{option_number, Context, OptionValue, SocketType};
@@ -980,7 +980,8 @@ impl Socket {
     option!(
         /// ZMQ_HEARTBEAT_IVL in milliseconds: each connection sends a PING this often, and is
         /// closed when nothing at all arrives within HEARTBEAT_TIMEOUT after one (default 0:
-        /// no heartbeats). Any traffic counts as a sign of life. Applies to later connections.
+        /// no heartbeats). Any traffic counts as a sign of life. Applies to later binds and
+        /// connects (their connections keep the value they were made with).
         set_heartbeat_ivl, heartbeat_ivl, heartbeat_ivl: i32, options::check_non_negative
     );
     option!(
@@ -991,7 +992,7 @@ impl Socket {
     );
     option!(
         /// ZMQ_HEARTBEAT_TIMEOUT in milliseconds: how long after a PING a silent connection is
-        /// given (default -1: HEARTBEAT_IVL; 0: no timeout). Applies to later connections.
+        /// given (default -1: HEARTBEAT_IVL; 0: no timeout). Applies to later binds and connects.
         set_heartbeat_timeout, heartbeat_timeout, heartbeat_timeout: i32, options::check_non_negative
     );
     option!(

@@ -59,15 +59,15 @@ pub(crate) fn bind(addr: &SocketAddr, opts: &TransportOptions) -> io::Result<Lis
 }
 
 /// The process at the other end of an ipc connection, as the kernel recorded it when the
-/// connection was made (SO_PEERCRED), and its supplementary groups now.
+/// connection was made (SO_PEERCRED).
 pub(crate) struct Credentials {
     pub pid: i32,
     pub uid: u32,
     pub gid: u32,
-    pub groups: Vec<u32>,
 }
 
 /// Reads the peer's credentials; `None` when the kernel does not say.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn credentials(stream: &UnixStream) -> Option<Credentials> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred {
@@ -94,25 +94,67 @@ pub(crate) fn credentials(stream: &UnixStream) -> Option<Credentials> {
         pid: cred.pid,
         uid: cred.uid,
         gid: cred.gid,
-        groups: supplementary_groups(cred.pid),
     })
 }
 
-/// The supplementary groups of process `pid` (the `Groups:` line of `/proc/<pid>/status`).
-fn supplementary_groups(pid: i32) -> Vec<u32> {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return Vec::new();
-    };
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Groups:"))
-        .map(|groups| {
-            groups
-                .split_whitespace()
-                .filter_map(|g| g.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+/// Peer credentials are read on Linux only: elsewhere a credential filter refuses every peer.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn credentials(_stream: &UnixStream) -> Option<Credentials> {
+    None
+}
+
+/// SO_PEERGROUPS (Linux 4.13), the same number on every architecture but SPARC.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(target_arch = "sparc64")
+))]
+const SO_PEERGROUPS: libc::c_int = 59;
+
+/// The supplementary groups the peer had when it connected (SO_PEERGROUPS), so that a process
+/// that has exited since cannot lend its groups to another with the same pid. Empty when the
+/// kernel does not say.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(target_arch = "sparc64")
+))]
+pub(crate) fn peer_groups(stream: &UnixStream) -> Vec<u32> {
+    use std::os::fd::AsRawFd;
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    for _ in 0..2 {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into `groups`, whose buffer holds that
+        // many; the descriptor belongs to `stream`, which outlives the call.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let count = len as usize / std::mem::size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(count);
+            return groups;
+        }
+        // ERANGE: `len` says how much room the list needs.
+        if io::Error::last_os_error().raw_os_error() != Some(libc::ERANGE) || count <= groups.len()
+        {
+            break;
+        }
+        groups.resize(count, 0);
+    }
+    Vec::new()
+}
+
+/// See the Linux version.
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    not(target_arch = "sparc64")
+)))]
+pub(crate) fn peer_groups(_stream: &UnixStream) -> Vec<u32> {
+    Vec::new()
 }
 
 /// Starts a connect.

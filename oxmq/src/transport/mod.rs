@@ -215,6 +215,14 @@ impl Stream {
         }
     }
 
+    /// The supplementary groups of the process at the other end (ipc), as it connected.
+    pub(crate) fn peer_groups(&self) -> Vec<u32> {
+        match self {
+            Stream::Tcp(_) => Vec::new(),
+            Stream::Ipc(s) => ipc::peer_groups(s),
+        }
+    }
+
     /// The peer's IP address (tcp), as libzmq's `Peer-Address` property gives it.
     pub(crate) fn peer_ip(&self) -> Option<String> {
         match self {
