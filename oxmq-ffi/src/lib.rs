@@ -148,11 +148,125 @@ pub(crate) fn int_len(len: usize) -> c_int {
 /// The version, `ZMQ_VERSION_*` of libzmq's release whose API this library offers.
 pub(crate) const VERSION: (c_int, c_int, c_int) = (4, 3, 5);
 
-/// The library's own Rust allocations (message buffers above all) come from mimalloc: a buffer
-/// allocated by the sending thread and freed by the receiving one goes back to its page's
-/// thread-free list with one atomic operation, where glibc's malloc takes its arena's lock for
-/// it on both sides (measured with libzmq's `inproc_thr` at 1 KiB: 2.1 M msgs/s with glibc,
-/// 6.2 M with mimalloc). Memory the application lends (`zmq_msg_init_data`) is its own.
+/// Message-sized buffers (allocations from 512 bytes up to 8 KiB) come from mimalloc,
+/// everything else from the system allocator. A buffer allocated by the sending thread and freed by the
+/// receiving one goes back to its mimalloc page with one atomic operation, where glibc's
+/// malloc takes its arena's lock for it on both sides (libzmq's `inproc_thr` at 1 KiB: 2.1 M
+/// msgs/s with glibc alone, 6.2 M with mimalloc). Small objects stay with glibc: with all of
+/// them in mimalloc, ipc throughput of 1-byte messages fell by a quarter (more CPU per message,
+/// no allocation on the path: a matter of where the shared objects land), and with the I/O
+/// threads' 16-256 KiB read and write buffers there too, by a tenth. Memory the application
+/// lends (`zmq_msg_init_data`) is its own.
+#[cfg(feature = "mimalloc")]
+mod allocator {
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    use mimalloc::MiMalloc;
+
+    /// The sizes of the allocations mimalloc makes: message buffers, not the small objects
+    /// and not the I/O threads' big buffers.
+    const MESSAGE_SIZES: std::ops::Range<usize> = 512..8192;
+
+    /// Routes by size; `dealloc` gets the layout `alloc` got, so each block returns to the
+    /// allocator it came from.
+    pub(crate) struct BySize;
+
+    fn large(layout: &Layout) -> bool {
+        MESSAGE_SIZES.contains(&layout.size())
+    }
+
+    // SAFETY: every method forwards to an allocator that upholds GlobalAlloc's contract, and
+    // a block is always handed back to the one that made it: the route depends only on the
+    // layout's size, which is the same at alloc and dealloc; realloc across the threshold
+    // moves the block to the other allocator by alloc, copy and dealloc.
+    unsafe impl GlobalAlloc for BySize {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: forwarded contract.
+            unsafe {
+                if large(&layout) {
+                    MiMalloc.alloc(layout)
+                } else {
+                    System.alloc(layout)
+                }
+            }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: forwarded contract.
+            unsafe {
+                if large(&layout) {
+                    MiMalloc.alloc_zeroed(layout)
+                } else {
+                    System.alloc_zeroed(layout)
+                }
+            }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: forwarded contract; `ptr` came from the allocator its size routes to.
+            unsafe {
+                if large(&layout) {
+                    MiMalloc.dealloc(ptr, layout)
+                } else {
+                    System.dealloc(ptr, layout)
+                }
+            }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let was_large = large(&layout);
+            if was_large == MESSAGE_SIZES.contains(&new_size) {
+                // SAFETY: forwarded contract, within one allocator.
+                return unsafe {
+                    if was_large {
+                        MiMalloc.realloc(ptr, layout, new_size)
+                    } else {
+                        System.realloc(ptr, layout, new_size)
+                    }
+                };
+            }
+            // SAFETY: the caller guarantees `new_size` with `layout`'s alignment is a valid
+            // layout (GlobalAlloc::realloc's contract).
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            // SAFETY: a fresh block from the allocator its size routes to.
+            let new = unsafe { self.alloc(new_layout) };
+            if !new.is_null() {
+                // SAFETY: both blocks are live and distinct, and each holds at least the
+                // smaller of the two sizes; the old block then goes back where it came from.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+            }
+            new
+        }
+    }
+}
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::BySize = allocator::BySize;
+
+#[cfg(all(test, feature = "mimalloc"))]
+mod allocator_tests {
+    /// A buffer that grows and shrinks across both ends of the message range keeps its bytes
+    /// (realloc moves it between the allocators).
+    #[test]
+    fn realloc_across_the_message_range_keeps_the_bytes() {
+        let mut v: Vec<u8> = (0..100u8).collect();
+        for size in [600, 5000, 20_000, 3000, 100] {
+            let old = v.len().min(size);
+            v.resize(size, 0xAB);
+            v.shrink_to_fit();
+            assert!(
+                v[..old.min(100)]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &b)| b == i as u8)
+            );
+            assert_eq!(v.len(), size);
+        }
+        let zeroed = vec![0u8; 1024];
+        assert!(zeroed.iter().all(|&b| b == 0));
+    }
+}
