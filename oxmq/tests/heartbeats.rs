@@ -19,6 +19,19 @@ fn wait_for(monitor: &Monitor, kind: EventKind, limit: Duration) -> Option<Durat
     None
 }
 
+/// Waits for the connection's handshake to succeed.
+fn expect_handshake(monitor: &Monitor) {
+    assert!(
+        wait_for(
+            monitor,
+            EventKind::HandshakeSucceeded,
+            Duration::from_secs(5)
+        )
+        .is_some(),
+        "no handshake"
+    );
+}
+
 /// A PING command body: TTL in deciseconds, then the context.
 fn ping(ttl: u16, context: &[u8]) -> Vec<u8> {
     let mut body = b"\x04PING".to_vec();
@@ -36,14 +49,7 @@ fn a_silent_peer_is_dropped_after_the_heartbeat_timeout() {
     let monitor = router.monitor(EventMask::ALL).unwrap();
     router.bind("tcp://127.0.0.1:*").unwrap();
     let mut peer = RawPeer::connect(&router.last_endpoint(), "DEALER", 1, None);
-    assert!(
-        wait_for(
-            &monitor,
-            EventKind::HandshakeSucceeded,
-            Duration::from_secs(5)
-        )
-        .is_some()
-    );
+    expect_handshake(&monitor);
 
     // The PINGs come every interval and carry no TTL (none set).
     let first = peer.recv_frame(Duration::from_secs(5)).expect("a PING");
@@ -107,14 +113,7 @@ fn pings_are_answered_and_a_peers_ttl_is_kept() {
     let monitor = dealer.monitor(EventMask::ALL).unwrap();
     dealer.bind("tcp://127.0.0.1:*").unwrap();
     let mut peer = RawPeer::connect(&dealer.last_endpoint(), "ROUTER", 1, None);
-    assert!(
-        wait_for(
-            &monitor,
-            EventKind::HandshakeSucceeded,
-            Duration::from_secs(5)
-        )
-        .is_some()
-    );
+    expect_handshake(&monitor);
 
     // Two PINGs in one write: each gets its PONG, the context cut to 16 bytes.
     let mut both = common::raw::encode_frame(0x04, &ping(0, b"LOL"));
@@ -154,14 +153,7 @@ fn heartbeats_with_libzmq_keep_an_idle_connection() {
     dealer.set_heartbeat_ttl(1000).unwrap();
     dealer.set_identity(b"lz").unwrap();
     dealer.connect(&router.last_endpoint()).unwrap();
-    assert!(
-        wait_for(
-            &monitor,
-            EventKind::HandshakeSucceeded,
-            Duration::from_secs(5)
-        )
-        .is_some()
-    );
+    expect_handshake(&monitor);
     // Idle for many intervals and timeouts.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
