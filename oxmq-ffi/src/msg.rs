@@ -7,13 +7,23 @@
 //!  | body   | metadata | routing id | len | kind | flags | magic |
 //! ```
 //!
-//! The body is either up to [`INLINE`] bytes stored in place (`kind` [`KIND_INLINE`], `len`
-//! bytes) or a [`Bytes`] (`kind` [`KIND_SHARED`]): a reference-counted buffer that
-//! `zmq_msg_copy` shares, or the caller's own buffer from `zmq_msg_init_data`, released with
-//! its free function when the last reference goes. `metadata` is the connection's properties
-//! for `zmq_msg_gets` (shared with the socket; NULL for inproc). `magic` tells an initialised
-//! message from a closed or never-initialised one, which every function refuses with `EFAULT`.
+//! The body is one of three kinds:
+//! - up to [`INLINE`] bytes stored in place (`kind` [`KIND_INLINE`], `len` bytes);
+//! - up to [`BOXED`] bytes (the most oxmq stores in place in a [`Frame`]) in a block of that
+//!   size the message owns alone (`kind` [`KIND_BOXED`], `len` bytes). A message received
+//!   into the same `zmq_msg_t` as the last one refills its block, and a closed or sent
+//!   message leaves its block to the thread's next `zmq_msg_init_size`: sending or receiving
+//!   these sizes in a loop allocates nothing. `zmq_msg_copy` copies them, as libzmq copies
+//!   its small messages;
+//! - a [`Bytes`] (`kind` [`KIND_SHARED`]): a reference-counted buffer that `zmq_msg_copy`
+//!   shares, or the caller's own buffer from `zmq_msg_init_data`, released with its free
+//!   function when the last reference goes.
+//!
+//! `metadata` is the connection's properties for `zmq_msg_gets` (shared with the socket; NULL
+//! for inproc). `magic` tells an initialised message from a closed or never-initialised one,
+//! which every function refuses with `EFAULT`.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::mem::ManuallyDrop;
 
@@ -34,8 +44,37 @@ pub struct zmq_msg_t {
 /// The most body bytes a message holds in place.
 pub(crate) const INLINE: usize = 48;
 
+/// The most body bytes a message holds in a block of its own.
+pub(crate) const BOXED: usize = Frame::INLINE_CAPACITY;
+
 const KIND_INLINE: u8 = 1;
 const KIND_SHARED: u8 = 2;
+const KIND_BOXED: u8 = 3;
+
+/// A block of a `KIND_BOXED` body.
+type Block = Box<[u8; BOXED]>;
+
+thread_local! {
+    /// The block of the last boxed message this thread closed or sent, for its next one.
+    static SPARE_BLOCK: Cell<Option<Block>> = const { Cell::new(None) };
+}
+
+/// A zeroed block: the thread's spare one if it has it, else a new one.
+fn new_block() -> Block {
+    match SPARE_BLOCK.try_with(Cell::take) {
+        Ok(Some(mut block)) => {
+            block.fill(0);
+            block
+        }
+        _ => Box::new([0; BOXED]),
+    }
+}
+
+/// Keeps `block` as the thread's spare (freeing the one it replaces, if any).
+fn spare_block(block: Block) {
+    // During thread exit the spare slot may be gone: the block is then simply freed.
+    let _ = SPARE_BLOCK.try_with(|spare| spare.set(Some(block)));
+}
 /// Set in `magic` while a message is initialised.
 const MAGIC: u8 = 0x5a;
 
@@ -54,6 +93,7 @@ const FLAG_SHARED: u8 = 2;
 union Body {
     inline: [u8; INLINE],
     shared: ManuallyDrop<Bytes>,
+    boxed: ManuallyDrop<Block>,
 }
 
 /// The layout behind `zmq_msg_t`.
@@ -73,7 +113,7 @@ const _: () = assert!(std::mem::align_of::<Msg>() <= std::mem::align_of::<zmq_ms
 const _: () = assert!(std::mem::size_of::<zmq_msg_t>() == 64);
 
 impl Msg {
-    const fn empty() -> Msg {
+    pub(crate) const fn empty() -> Msg {
         Msg {
             body: Body {
                 inline: [0; INLINE],
@@ -101,7 +141,38 @@ impl Msg {
         }
     }
 
+    /// A message of `size` zero bytes in a block of its own (`INLINE < size <= BOXED`).
+    fn boxed(size: usize) -> Msg {
+        debug_assert!(size > INLINE && size <= BOXED);
+        Msg {
+            body: Body {
+                boxed: ManuallyDrop::new(new_block()),
+            },
+            metadata: None,
+            routing_id: 0,
+            len: size as u8,
+            kind: KIND_BOXED,
+            flags: 0,
+            magic: MAGIC,
+        }
+    }
+
+    /// A message of `size` zero bytes.
+    #[inline]
+    pub(crate) fn zeroed(size: usize) -> Msg {
+        if size <= INLINE {
+            let mut msg = Msg::empty();
+            msg.len = size as u8;
+            msg
+        } else if size <= BOXED {
+            Msg::boxed(size)
+        } else {
+            Msg::from_bytes(Bytes::from(vec![0u8; size]))
+        }
+    }
+
     /// A message holding a copy of `data`.
+    #[inline]
     fn copy_of(data: &[u8]) -> Msg {
         if data.len() <= INLINE {
             let mut msg = Msg::empty();
@@ -109,14 +180,51 @@ impl Msg {
             unsafe { msg.body.inline[..data.len()].copy_from_slice(data) };
             msg.len = data.len() as u8;
             msg
+        } else if data.len() <= BOXED {
+            let mut msg = Msg::boxed(data.len());
+            msg.data_mut().copy_from_slice(data);
+            msg
         } else {
             Msg::from_bytes(Bytes::copy_from_slice(data))
         }
     }
 
-    /// A message holding `frame` (a small one copied in place, a large one moved).
+    /// The body of an inline or boxed message, writable.
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        let len = usize::from(self.len);
+        match self.kind {
+            // SAFETY: the kind says which variant is set; `len` never exceeds its size.
+            KIND_BOXED => unsafe { &mut (*self.body.boxed)[..len] },
+            KIND_INLINE => unsafe { &mut self.body.inline[..len] },
+            _ => unreachable!("a shared body is not written through a reference"),
+        }
+    }
+
+    /// Makes this message the frame just received (`more`: others of its message follow),
+    /// refilling its own block when the frame needs one and it has one.
+    #[inline]
+    pub(crate) fn receive(&mut self, frame: Frame, more: bool) {
+        let len = frame.len();
+        let fits = match self.kind {
+            KIND_INLINE => len <= INLINE,
+            KIND_BOXED => len > INLINE && len <= BOXED,
+            _ => false,
+        };
+        if fits {
+            self.len = len as u8;
+            self.data_mut().copy_from_slice(&frame);
+            self.metadata = None;
+            self.routing_id = 0;
+            self.flags = if more { FLAG_MORE } else { 0 };
+        } else {
+            *self = Msg::from_frame(frame, more);
+        }
+    }
+
+    /// A message holding `frame` (a small one copied, a large one moved).
     pub(crate) fn from_frame(frame: Frame, more: bool) -> Msg {
-        let mut msg = if frame.len() <= INLINE {
+        let mut msg = if frame.len() <= BOXED {
             Msg::copy_of(&frame)
         } else {
             Msg::from_bytes(Bytes::from(frame))
@@ -127,10 +235,12 @@ impl Msg {
 
     /// The body's bytes.
     pub(crate) fn data(&self) -> &[u8] {
+        let len = usize::from(self.len);
         match self.kind {
-            // SAFETY: the kind says which variant is set; `len` never exceeds `INLINE`.
+            // SAFETY: the kind says which variant is set; `len` never exceeds its size.
             KIND_SHARED => unsafe { &self.body.shared },
-            _ => unsafe { &self.body.inline[..usize::from(self.len)] },
+            KIND_BOXED => unsafe { &self.body.boxed[..len] },
+            _ => unsafe { &self.body.inline[..len] },
         }
     }
 
@@ -142,21 +252,25 @@ impl Msg {
             // SAFETY: the kind says which variant is set.
             KIND_SHARED => unsafe { self.body.shared.as_ptr().cast_mut() },
             // SAFETY: as above.
+            KIND_BOXED => unsafe { (*self.body.boxed).as_mut_ptr() },
+            // SAFETY: as above.
             _ => unsafe { self.body.inline.as_mut_ptr() },
         }
     }
 
     /// The body as a frame: a small one copied, a large one moved. Leaves this message empty.
     pub(crate) fn take_frame(&mut self) -> Frame {
+        if self.kind != KIND_SHARED {
+            let frame = Frame::copy_from_slice(self.data());
+            *self = Msg::empty();
+            return frame;
+        }
         let mut taken = std::mem::replace(self, Msg::empty());
         drop(taken.metadata.take());
         let taken = ManuallyDrop::new(taken);
-        match taken.kind {
-            // SAFETY: the kind says the `Bytes` variant is set; `taken` is never dropped, so
-            // the `Bytes` is moved out exactly once.
-            KIND_SHARED => Frame::from(unsafe { std::ptr::read(&*taken.body.shared) }),
-            _ => Frame::copy_from_slice(taken.data()),
-        }
+        // SAFETY: the kind says the `Bytes` variant is set; `taken` is never dropped, so the
+        // `Bytes` is moved out exactly once.
+        Frame::from(unsafe { std::ptr::read(&*taken.body.shared) })
     }
 
     /// Sets the metadata of the connection the message came from.
@@ -178,10 +292,28 @@ impl Msg {
 }
 
 impl Drop for Msg {
+    #[inline]
     fn drop(&mut self) {
-        if self.kind == KIND_SHARED {
-            // SAFETY: the kind says the `Bytes` variant is set; it is dropped once, here.
-            unsafe { ManuallyDrop::drop(&mut self.body.shared) };
+        if self.kind != KIND_INLINE {
+            self.release_body();
+        }
+    }
+}
+
+impl Msg {
+    /// Drops a body that is not in place, leaving the message empty: `drop`'s work, out of
+    /// line so that dropping an inline message costs one comparison.
+    #[inline(never)]
+    fn release_body(&mut self) {
+        let kind = std::mem::replace(&mut self.kind, KIND_INLINE);
+        self.len = 0;
+        match kind {
+            // SAFETY: the kind said the `Bytes` variant is set; it is dropped once, here (the
+            // kind now says inline).
+            KIND_SHARED => unsafe { ManuallyDrop::drop(&mut self.body.shared) },
+            // SAFETY: as above, for the block variant.
+            KIND_BOXED => spare_block(unsafe { ManuallyDrop::take(&mut self.body.boxed) }),
+            _ => {}
         }
     }
 }
@@ -252,15 +384,8 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut zmq_msg_t, size: usize) -> 
         if size > isize::MAX as usize {
             return fail(libc::ENOMEM, -1);
         }
-        let value = if size <= INLINE {
-            let mut value = Msg::empty();
-            value.len = size as u8;
-            value
-        } else {
-            Msg::from_bytes(Bytes::from(vec![0u8; size]))
-        };
         // SAFETY: not NULL; the caller passes a writable `zmq_msg_t`.
-        unsafe { init(msg, value) };
+        unsafe { init(msg, Msg::zeroed(size)) };
         0
     })
 }
@@ -576,6 +701,64 @@ mod tests {
                 assert_eq!(zmq_msg_close(&mut msg), -1, "a second close is refused");
             }
         }
+    }
+
+    #[test]
+    fn receiving_into_a_message_refills_its_block_for_every_size_change() {
+        let frame = |size: usize, byte: u8| Frame::copy_from_slice(&vec![byte; size]);
+        let mut msg = new_msg();
+        // SAFETY: a writable message.
+        unsafe { assert_eq!(zmq_msg_init(&mut msg), 0) };
+        // SAFETY: initialised above.
+        let live = unsafe { live(&mut msg) }.unwrap();
+        let mut last_block = None;
+        for (round, size) in [60, 70, 49, 10, 64, 1000, 55, 0, BOXED]
+            .into_iter()
+            .enumerate()
+        {
+            let byte = round as u8 + 1;
+            live.receive(frame(size, byte), round % 2 == 0);
+            assert_eq!(live.data(), &vec![byte; size][..], "round {round}");
+            assert_eq!(live.more(), round % 2 == 0);
+            if size > INLINE && size <= BOXED {
+                assert_eq!(live.kind, KIND_BOXED);
+                let block = live.data_ptr();
+                if let Some(previous) = last_block {
+                    assert_eq!(block, previous, "a boxed message refills its own block");
+                }
+                last_block = Some(block);
+            } else {
+                last_block = None;
+            }
+        }
+        // SAFETY: initialised.
+        unsafe { assert_eq!(zmq_msg_close(&mut msg), 0) };
+    }
+
+    #[test]
+    fn a_boxed_message_is_copied_not_shared_and_its_block_comes_back_zeroed() {
+        let (mut a, mut b) = (new_msg(), new_msg());
+        // SAFETY: writable messages; `zmq_msg_data` has 60 bytes.
+        unsafe {
+            assert_eq!(zmq_msg_init_size(&mut a, 60), 0);
+            std::ptr::write_bytes(zmq_msg_data(&mut a).cast::<u8>(), 9, 60);
+            assert_eq!(zmq_msg_init(&mut b), 0);
+            assert_eq!(zmq_msg_copy(&mut b, &mut a), 0);
+            *zmq_msg_data(&mut b).cast::<u8>() = 1;
+            assert_eq!(zmq_msg_get(&a, SHARED), 0, "a small body is not shared");
+        }
+        assert_eq!(data_of(&mut a), vec![9u8; 60]);
+        assert_eq!(data_of(&mut b)[..2], [1, 9]);
+        // SAFETY: initialised; the closed message's block is the thread's spare, which the
+        // next message of that size takes.
+        unsafe {
+            assert_eq!(zmq_msg_close(&mut a), 0);
+            assert_eq!(zmq_msg_close(&mut b), 0);
+            assert_eq!(zmq_msg_init_size(&mut a, 70), 0);
+        }
+        assert_eq!(data_of(&mut a), vec![0u8; 70], "a reused block is zeroed");
+        // SAFETY: initialised.
+        unsafe { assert_eq!(zmq_msg_close(&mut a), 0) };
     }
 
     static FREED: AtomicUsize = AtomicUsize::new(0);

@@ -475,6 +475,18 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut zmq_msg_t, s: *mut c_void, flags
             return fail(libc::EFAULT, -1);
         };
         let size = live.data().len();
+        if size <= Frame::INLINE_CAPACITY {
+            // A frame this small is stored in place on its way anyway: its bytes are copied
+            // straight into the queue towards the peer (no `Frame` or `Message` is built and
+            // moved), and the message is then closed here.
+            return match state.send_bytes(live.data(), flags) {
+                Ok(()) => {
+                    *live = Msg::empty();
+                    int_len(size)
+                }
+                Err(error) => fail_with(error, -1),
+            };
+        }
         let frame = live.take_frame();
         match state.send_frame(frame, flags & SNDMORE != 0, flags & DONTWAIT != 0) {
             Ok(()) => int_len(size),
@@ -499,7 +511,7 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut zmq_msg_t, s: *mut c_void, flags
             Ok((frame, more)) => {
                 let size = frame.len();
                 let metadata = state.socket.last_metadata();
-                *live = Msg::from_frame(frame, more);
+                live.receive(frame, more);
                 live.set_metadata(metadata);
                 int_len(size)
             }
