@@ -205,6 +205,16 @@ impl Msg {
     /// refilling its own block when the frame needs one and it has one.
     #[inline]
     pub(crate) fn receive(&mut self, frame: Frame, more: bool) {
+        if frame.len() <= BOXED {
+            self.receive_copy(&frame, more);
+        } else {
+            *self = Msg::from_frame(frame, more);
+        }
+    }
+
+    /// [`receive`](Self::receive) of a copy of a small frame (at most [`BOXED`] bytes).
+    #[inline]
+    pub(crate) fn receive_copy(&mut self, frame: &Frame, more: bool) {
         let len = frame.len();
         let fits = match self.kind {
             KIND_INLINE => len <= INLINE,
@@ -213,12 +223,13 @@ impl Msg {
         };
         if fits {
             self.len = len as u8;
-            self.data_mut().copy_from_slice(&frame);
+            self.data_mut().copy_from_slice(frame);
             self.metadata = None;
             self.routing_id = 0;
             self.flags = if more { FLAG_MORE } else { 0 };
         } else {
-            *self = Msg::from_frame(frame, more);
+            *self = Msg::copy_of(frame);
+            self.set_more(more);
         }
     }
 

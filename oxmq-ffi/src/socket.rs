@@ -116,11 +116,7 @@ impl SocketState {
     /// Makes sure a message is being read: receives the next one when none is.
     fn fill(&mut self, dont_wait: bool) -> Result<(), Error> {
         if !self.reading {
-            self.incoming = if dont_wait {
-                self.socket.try_recv()?
-            } else {
-                self.socket.recv()?
-            };
+            self.socket.recv_into(&mut self.incoming, dont_wait)?;
             self.reading = true;
         }
         Ok(())
@@ -132,6 +128,22 @@ impl SocketState {
         let more = self.incoming.len() > 1;
         self.reading = more;
         Ok((self.incoming.take_front(), more))
+    }
+
+    /// Receives the next frame into `msg` (see [`Msg::receive`]); returns its size. The last
+    /// frame of a message, when small, is copied from where it lies (the next receive
+    /// replaces it); the others are moved out.
+    pub(crate) fn recv_msg(&mut self, msg: &mut Msg, dont_wait: bool) -> Result<usize, Error> {
+        self.fill(dont_wait)?;
+        let more = self.incoming.len() > 1;
+        self.reading = more;
+        let first = self.incoming.first();
+        if !more && first.len() <= crate::msg::BOXED {
+            msg.receive_copy(first, false);
+        } else {
+            msg.receive(self.incoming.take_front(), more);
+        }
+        Ok(msg.data().len())
     }
 
     /// Copies the next frame into `buf` (truncated to its length); returns the frame's full
@@ -507,12 +519,9 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut zmq_msg_t, s: *mut c_void, flags
         let Some(live) = (unsafe { crate::msg::live(msg) }) else {
             return fail(libc::EFAULT, -1);
         };
-        match state.recv_frame(flags & DONTWAIT != 0) {
-            Ok((frame, more)) => {
-                let size = frame.len();
-                let metadata = state.socket.last_metadata();
-                live.receive(frame, more);
-                live.set_metadata(metadata);
+        match state.recv_msg(live, flags & DONTWAIT != 0) {
+            Ok(size) => {
+                live.set_metadata(state.socket.last_metadata());
                 int_len(size)
             }
             Err(error) => fail_with(error, -1),

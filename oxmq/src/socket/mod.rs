@@ -538,24 +538,52 @@ impl Socket {
         self.recv_msg(true)
     }
 
-    /// The first attempt of a receive, inlined into `recv` and `try_recv`.
+    /// Receives a message into `msg`, replacing what it held, blocking until one arrives (up
+    /// to RCVTIMEO): [`recv`](Self::recv) without building a new [`Message`] (a loop that
+    /// receives into the same one moves each message once, from the queue into it). With
+    /// `dont_wait`, [`Error::WouldBlock`] when none is waiting. On failure `msg` holds no
+    /// message: what it held before may be gone.
+    ///
+    /// ```
+    /// let ctx = oxmq::Context::new();
+    /// let pull = ctx.socket(oxmq::SocketType::Pull)?;
+    /// pull.bind("inproc://recv-into")?;
+    /// let push = ctx.socket(oxmq::SocketType::Push)?;
+    /// push.connect("inproc://recv-into")?;
+    /// push.send("one")?;
+    /// push.send("two")?;
+    /// let mut msg = oxmq::Message::new();
+    /// for expected in ["one", "two"] {
+    ///     pull.recv_into(&mut msg, false)?;
+    ///     assert_eq!(msg[0], expected.as_bytes());
+    /// }
+    /// assert_eq!(pull.recv_into(&mut msg, true), Err(oxmq::Error::WouldBlock));
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
     #[inline]
-    fn recv_msg(&self, dont_wait: bool) -> Result<Message> {
+    pub fn recv_into(&self, msg: &mut Message, dont_wait: bool) -> Result<()> {
         let mut core = self.core();
         self.check_term()?;
         core.process_mail(&self.link);
         core.pattern.check_recv()?;
-        let mut msg = Message::new();
-        if core.pattern.recv_into(&mut msg) {
+        if core.pattern.recv_into(msg) {
             core.replying = true;
-            return Ok(msg);
+            return Ok(());
         }
-        self.recv_blocking(&mut core, dont_wait)
+        self.recv_blocking(&mut core, msg, dont_wait)
+    }
+
+    /// The first attempt of a receive, inlined into `recv` and `try_recv`.
+    #[inline]
+    fn recv_msg(&self, dont_wait: bool) -> Result<Message> {
+        let mut msg = Message::new();
+        self.recv_into(&mut msg, dont_wait)?;
+        Ok(msg)
     }
 
     /// A receive with nothing waiting: waits (up to RCVTIMEO) for a message.
     #[inline(never)]
-    fn recv_blocking(&self, core: &mut Core, dont_wait: bool) -> Result<Message> {
+    fn recv_blocking(&self, core: &mut Core, msg: &mut Message, dont_wait: bool) -> Result<()> {
         let timeout = if dont_wait {
             Some(Duration::ZERO)
         } else {
@@ -566,7 +594,6 @@ impl Socket {
         }
         let deadline = deadline_after(timeout);
         let activation = self.link.activation();
-        let mut msg = Message::new();
         let spins = if core.inproc_peers.is_empty() {
             0
         } else {
@@ -578,18 +605,18 @@ impl Socket {
             } else {
                 std::hint::spin_loop();
             }
-            if core.pattern.recv_into(&mut msg) {
+            if core.pattern.recv_into(msg) {
                 core.replying = true;
-                return Ok(msg);
+                return Ok(());
             }
         }
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
-            if core.pattern.recv_into(&mut msg) {
+            if core.pattern.recv_into(msg) {
                 activation.cancel_wait();
                 core.replying = true;
-                return Ok(msg);
+                return Ok(());
             }
             if self.ctx.is_terminated() {
                 activation.cancel_wait();
