@@ -55,7 +55,7 @@
 //!
 //! PLAIN, CURVE and ZAP (`zmq_has("curve")` is 0; the CURVE key utilities work), `User-Id` in
 //! `zmq_msg_gets` (it comes from ZAP), the options listed as `ENOTSUP` in
-//! `oxmq::Socket::set_option_raw` (TCP keepalive, SOCKS, CONNECT_TIMEOUT, ...), the draft API
+//! `oxmq::Socket::set_option_raw` (TCP keepalive, CONNECT_TIMEOUT, ...), the draft API
 //! (the versioned monitor among it), and the transports other than tcp, ipc and inproc
 //! (`EPROTONOSUPPORT`).
 
@@ -196,6 +196,9 @@ mod allocator {
             unsafe {
                 if large(&layout) {
                     MiMalloc.alloc_zeroed(layout)
+                } else if layout.size() >= MESSAGE_SIZES.end {
+                    // calloc takes large blocks zeroed from the kernel.
+                    System.alloc_zeroed(layout)
                 } else {
                     // glibc's calloc (2.36 here) bypasses the per-thread cache: a zeroed
                     // message buffer (`zmq_msg_init_size`) took the arena path at calloc,

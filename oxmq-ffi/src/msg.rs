@@ -96,6 +96,13 @@ union Body {
     boxed: ManuallyDrop<Block>,
 }
 
+/// A message's flags, routing id and metadata (see [`Msg::properties`]).
+pub(crate) struct Properties {
+    metadata: Option<Arc<PeerMetadata>>,
+    routing_id: u32,
+    flags: u8,
+}
+
 /// The layout behind `zmq_msg_t`.
 #[repr(C)]
 pub(crate) struct Msg {
@@ -282,6 +289,22 @@ impl Msg {
         // SAFETY: the kind says the `Bytes` variant is set; `taken` is never dropped, so the
         // `Bytes` is moved out exactly once.
         Frame::from(unsafe { std::ptr::read(&*taken.body.shared) })
+    }
+
+    /// What a message carries besides its body, for [`restore_properties`](Self::restore_properties).
+    pub(crate) fn properties(&self) -> Properties {
+        Properties {
+            metadata: self.metadata.clone(),
+            routing_id: self.routing_id,
+            flags: self.flags,
+        }
+    }
+
+    /// Gives the message back what [`properties`](Self::properties) took.
+    pub(crate) fn restore_properties(&mut self, properties: Properties) {
+        self.metadata = properties.metadata;
+        self.routing_id = properties.routing_id;
+        self.flags = properties.flags;
     }
 
     /// Sets the metadata of the connection the message came from.
@@ -601,8 +624,9 @@ pub unsafe extern "C" fn zmq_msg_more(msg: *const zmq_msg_t) -> c_int {
 }
 
 /// A message property: `ZMQ_MORE`, `ZMQ_SRCFD` (the file descriptor of the message's tcp or
-/// ipc connection, -1 for inproc) or `ZMQ_SHARED` (whether the body may be shared with another message: after a
-/// `zmq_msg_copy` of a large body, or over constant data, as in libzmq).
+/// ipc connection, -1 for inproc) or `ZMQ_SHARED` (whether the body may be shared with another
+/// message: after a `zmq_msg_copy` of a body of more than [`BOXED`] bytes, or over constant
+/// data; libzmq shares bodies of more than 33 bytes, oxmq copies those up to 70).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zmq_msg_get(msg: *const zmq_msg_t, property: c_int) -> c_int {
     // SAFETY: NULL or a `zmq_msg_t` of this thread, by the caller's contract.

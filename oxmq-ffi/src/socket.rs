@@ -329,6 +329,10 @@ pub unsafe extern "C" fn zmq_setsockopt(
         if state.socket.is_terminated() {
             return fail(oxmq::errno::ETERM, -1);
         }
+        // An empty proxy address is refused; NULL (also empty here) removes the proxy.
+        if option == option_number::SOCKS_PROXY && !optval.is_null() && optvallen == 0 {
+            return fail(libc::EINVAL, -1);
+        }
         // SAFETY: NULL or `optvallen` readable bytes, by the caller's contract.
         let value = unsafe { bytes_arg(optval, optvallen) };
         status(value.and_then(|value| state.socket.set_option_raw(option, value)))
@@ -499,11 +503,14 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut zmq_msg_t, s: *mut c_void, flags
                 Err(error) => fail_with(error, -1),
             };
         }
+        let properties = live.properties();
         let frame = live.take_frame();
         match state.send_frame(frame, flags & SNDMORE != 0, flags & DONTWAIT != 0) {
             Ok(()) => int_len(size),
             Err((error, frame)) => {
+                // Unchanged for the caller: the same body, flags, routing id and metadata.
                 *live = Msg::from_frame(frame, false);
+                live.restore_properties(properties);
                 fail_with(error, -1)
             }
         }
@@ -524,7 +531,13 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut zmq_msg_t, s: *mut c_void, flags
                 live.set_metadata(state.socket.last_metadata());
                 int_len(size)
             }
-            Err(error) => fail_with(error, -1),
+            Err(error) => {
+                if error == Error::WouldBlock {
+                    // As libzmq: no message now leaves an empty one.
+                    *live = Msg::empty();
+                }
+                fail_with(error, -1)
+            }
         }
     })
 }

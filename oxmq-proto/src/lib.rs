@@ -73,6 +73,8 @@
 //!   timeouts), SUBSCRIBE/CANCEL and ERROR, driven by
 //!   [`Connection::poll_input`], [`Connection::poll_transmit`] and
 //!   [`Connection::handle_timeout`] with the time passed in.
+//! * [`socks`]: the client side of a SOCKS5 proxy's handshake, which a
+//!   connect through a proxy runs before the greeting.
 //! * [`error`]: error types; their messages are what the runtime logs.
 //!
 //! # Robustness
@@ -106,6 +108,7 @@ pub mod handshake;
 pub mod mechanism;
 pub mod metadata;
 pub mod socket_type;
+pub mod socks;
 pub mod z85;
 
 pub use connection::{Connection, ConnectionConfig, Input};

@@ -70,6 +70,16 @@ impl Endpoint {
     }
 }
 
+/// A SOCKS proxy's address (`host:port` or `source;host:port`, without `tcp://`): the port
+/// must be given.
+pub(crate) fn parse_socks_proxy(address: &str) -> Result<TcpEndpoint> {
+    let proxy = parse_tcp(address)?;
+    if proxy.port.is_none() || proxy.host == "*" {
+        return Err(Error::Invalid);
+    }
+    Ok(proxy)
+}
+
 fn parse_tcp(address: &str) -> Result<TcpEndpoint> {
     match address.split_once(';') {
         Some((source, target)) => {

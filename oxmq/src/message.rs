@@ -459,6 +459,12 @@ impl Message {
         }
     }
 
+    /// Whether dropping this message frees nothing: one frame, stored in place.
+    #[inline]
+    pub(crate) fn is_one_inline_frame(&self) -> bool {
+        matches!(&self.parts, Parts::One(frame) if matches!(frame.repr, Repr::Inline { .. }))
+    }
+
     /// The number of frames (at least 1).
     #[allow(clippy::len_without_is_empty)]
     #[inline]

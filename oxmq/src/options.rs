@@ -103,6 +103,10 @@ pub mod number {
     pub const LOOPBACK_FASTPATH: i32 = 94;
     pub const MULTICAST_LOOP: i32 = 96;
     pub const XPUB_MANUAL_LAST_VALUE: i32 = 98;
+    /// A draft option in libzmq 4.3.5 (not in the stable `zmq.h`).
+    pub const SOCKS_USERNAME: i32 = 99;
+    /// A draft option in libzmq 4.3.5 (not in the stable `zmq.h`).
+    pub const SOCKS_PASSWORD: i32 = 100;
     pub const ONLY_FIRST_SUBSCRIBE: i32 = 108;
     pub const TOPICS_COUNT: i32 = 116;
     /// Deprecated alias of `ROUTING_ID`.
@@ -153,7 +157,6 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | CURVE_SECRETKEY
             | CURVE_SERVERKEY
             | ZAP_DOMAIN
-            | SOCKS_PROXY
             | CONNECT_TIMEOUT
             | TCP_MAXRT
             | MULTICAST_MAXTPDU
@@ -182,7 +185,7 @@ pub(crate) fn unsupported_default(option: i32) -> Option<OptionValue> {
         MULTICAST_MAXTPDU => Int(1500),
         TCP_KEEPALIVE | TCP_KEEPALIVE_CNT | TCP_KEEPALIVE_IDLE | TCP_KEEPALIVE_INTVL => Int(-1),
         PLAIN_SERVER | CURVE_SERVER => Int(0),
-        PLAIN_USERNAME | PLAIN_PASSWORD | ZAP_DOMAIN | SOCKS_PROXY => Text(String::new()),
+        PLAIN_USERNAME | PLAIN_PASSWORD | ZAP_DOMAIN => Text(String::new()),
         CONNECT_TIMEOUT | TCP_MAXRT => Int(0),
         _ => return None,
     })
@@ -259,6 +262,14 @@ pub(crate) struct Options {
     pub heartbeat_ttl: i32,
     /// HEARTBEAT_TIMEOUT in milliseconds (-1: HEARTBEAT_IVL).
     pub heartbeat_timeout: i32,
+    /// SOCKS_PROXY: later tcp connects go through this SOCKS5 proxy (`host:port`, or
+    /// `source;host:port`; empty: none).
+    pub socks_proxy: String,
+    /// SOCKS_USERNAME and SOCKS_PASSWORD: offered to the proxy when the username is not
+    /// empty (at most 255 bytes each).
+    pub socks_username: Vec<u8>,
+    /// See `socks_username`.
+    pub socks_password: Vec<u8>,
 }
 
 impl Default for Options {
@@ -289,6 +300,9 @@ impl Default for Options {
             heartbeat_ivl: 0,
             heartbeat_ttl: 0,
             heartbeat_timeout: -1,
+            socks_proxy: String::new(),
+            socks_username: Vec::new(),
+            socks_password: Vec::new(),
         }
     }
 }

@@ -170,8 +170,13 @@ impl Endpoints {
                 Kind::InprocConnected
             }
             Endpoint::Tcp(tcp) => {
-                tcp.connect_addr(env.opts.ipv6)?;
-                tcp.source_addr(env.opts.ipv6)?;
+                if env.opts.socks_proxy.is_empty() {
+                    tcp.connect_addr(env.opts.ipv6)?;
+                    tcp.source_addr(env.opts.ipv6)?;
+                } else {
+                    // The proxy resolves the host; only the port must be there.
+                    tcp.port.ok_or(Error::Invalid)?;
+                }
                 Self::start_connecter(env, ConnectTarget::Tcp(tcp), id, endpoint)?
             }
             Endpoint::Ipc(ipc) => {

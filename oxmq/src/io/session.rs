@@ -19,10 +19,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use oxmq_proto::mechanism::MechanismConfig;
 use oxmq_proto::metadata::Metadata;
+use oxmq_proto::socks::{SocksClient, SocksProgress};
 use oxmq_proto::{HandshakeConfig, PeerInfo, SocketType};
 
 use super::endpoints::wants_routing_id;
@@ -57,6 +59,57 @@ const DISCARD_CHUNK: usize = 16 * 1024;
 /// Rounds of [`Session::drive`] before a busy session yields its thread.
 const ROUNDS_PER_TURN: usize = 8;
 
+/// A SOCKS5 handshake with the proxy (`ZMQ_SOCKS_PROXY`) on the connected stream. It reads no
+/// more than each answer holds, so the peer's first ZMTP bytes stay in the stream for the
+/// engine.
+struct SocksDial {
+    stream: Stream,
+    client: SocksClient,
+    input: BytesMut,
+    output: Vec<u8>,
+}
+
+impl SocksDial {
+    /// Moves the exchange on as far as the stream allows: `Ok(true)` once the proxy connected
+    /// to the target, `Ok(false)` to wait for the stream.
+    fn advance(&mut self) -> io::Result<bool> {
+        loop {
+            self.client.poll_transmit(&mut self.output);
+            while !self.output.is_empty() {
+                match self
+                    .stream
+                    .write_vectored(&[io::IoSlice::new(&self.output)])
+                {
+                    Ok(n) => drop(self.output.drain(..n)),
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(err) => return Err(err),
+                }
+            }
+            let wanted = self.client.bytes_wanted(&self.input);
+            if wanted > 0 {
+                match self.stream.read_into(&mut self.input, wanted) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the SOCKS proxy closed the connection",
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(err) => return Err(err),
+                }
+            }
+            match self.client.handle_input(&mut self.input) {
+                Ok(SocksProgress::Connected) => return Ok(true),
+                Ok(SocksProgress::NeedMore) => {}
+                Err(err) => return Err(io::Error::new(io::ErrorKind::ConnectionRefused, err)),
+            }
+        }
+    }
+}
+
 /// How the session came to be.
 pub(crate) enum Role {
     /// Accepted by the listener of this endpoint (`endpoint` is its bound address).
@@ -73,12 +126,19 @@ pub(crate) struct Connecter {
     target: ConnectTarget,
     /// The stream of a connect in progress.
     connecting: Option<Stream>,
+    /// The exchange with the SOCKS proxy on a connected stream, before the engine starts.
+    socks: Option<Box<SocksDial>>,
     /// The next reconnect interval, in milliseconds (grows with backoff).
     current_ivl: i32,
     retry_pending: bool,
 }
 
 impl Connecter {
+    /// Whether a connection is being made (to the peer, or through the proxy).
+    fn dialing(&self) -> bool {
+        self.connecting.is_some() || self.socks.is_some()
+    }
+
     /// Dialling state for a new connect to `target`.
     pub(crate) fn new(
         endpoint_id: u64,
@@ -91,6 +151,7 @@ impl Connecter {
             endpoint,
             target,
             connecting: None,
+            socks: None,
             current_ivl: opts.reconnect_ivl,
             retry_pending: false,
         }
@@ -329,6 +390,9 @@ impl Session {
                 if c.connecting.is_some() {
                     return self.finish_dial(io);
                 }
+                if c.socks.is_some() {
+                    return self.drive_socks(io);
+                }
             }
             let Some(engine) = self.engine.as_mut() else {
                 return true;
@@ -420,7 +484,7 @@ impl Session {
             None => true,
         };
         // Without a connection and without reconnecting, nothing queued can ever leave.
-        let dialing = matches!(&self.role, Role::Connecter(c) if c.connecting.is_some());
+        let dialing = matches!(&self.role, Role::Connecter(c) if c.dialing());
         let undeliverable = self.engine.is_none() && !dialing && self.opts.reconnect_ivl < 0;
         let linger = self.socket.linger();
         if undeliverable || linger == 0 || drained && self.engine.is_none() {
@@ -700,6 +764,19 @@ impl Session {
         };
         c.retry_pending = false;
         let attempt = match &c.target {
+            ConnectTarget::Tcp(_) if !self.opts.socks_proxy.is_empty() => {
+                crate::endpoint::parse_socks_proxy(&self.opts.socks_proxy)
+                    .and_then(|proxy| {
+                        Ok((
+                            proxy.connect_addr(self.opts.ipv6)?,
+                            proxy.source_addr(self.opts.ipv6)?,
+                        ))
+                    })
+                    .map_err(io::Error::from)
+                    .and_then(|(addr, source)| {
+                        tcp::connect(addr, source, &transport_options(&self.opts))
+                    })
+            }
             ConnectTarget::Tcp(endpoint) => endpoint
                 .connect_addr(self.opts.ipv6)
                 .and_then(|addr| Ok((addr, endpoint.source_addr(self.opts.ipv6)?)))
@@ -759,6 +836,52 @@ impl Session {
             self.schedule_retry(io, &[(EventKind::Closed, fd)]);
             return true;
         }
+        if !self.opts.socks_proxy.is_empty() {
+            if let ConnectTarget::Tcp(target) = &c.target {
+                // Still registered: the proxy's answers arrive as the stream's events.
+                let credentials = (!self.opts.socks_username.is_empty()).then_some((
+                    self.opts.socks_username.as_slice(),
+                    self.opts.socks_password.as_slice(),
+                ));
+                c.socks = Some(Box::new(SocksDial {
+                    stream,
+                    client: SocksClient::new(&target.host, target.port.unwrap_or(0), credentials),
+                    input: BytesMut::new(),
+                    output: Vec::new(),
+                }));
+                self.arm_handshake_timer(io);
+                return self.drive_socks(io);
+            }
+        }
+        self.start_engine(stream, io)
+    }
+
+    /// Moves the SOCKS exchange on; once the proxy is connected to the peer, starts the engine.
+    fn drive_socks(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let Role::Connecter(c) = &mut self.role else {
+            return true;
+        };
+        let Some(dial) = c.socks.as_mut() else {
+            return true;
+        };
+        let result = dial.advance();
+        if let Ok(false) = result {
+            return true;
+        }
+        let mut dial = c.socks.take().expect("checked above");
+        if let Err(err) = result {
+            tracing::debug!("oxmq: connect through the SOCKS proxy failed: {err}");
+            let fd = dial.stream.fd() as u64;
+            let _ = io.registry.deregister(dial.stream.source());
+            self.schedule_retry(io, &[(EventKind::Closed, fd)]);
+            return true;
+        }
+        self.start_engine(dial.stream, io)
+    }
+
+    /// Starts the engine on a connected stream (still registered from the dial).
+    fn start_engine(&mut self, mut stream: Stream, io: &mut IoCtx<'_>) -> bool {
+        let fd = stream.fd() as u64;
         let _ = io.registry.deregister(stream.source());
         self.emit(&[(EventKind::Connected, fd)]);
         self.engine = Some(self.new_engine(stream));
@@ -774,10 +897,20 @@ impl Session {
     pub(crate) fn on_timer(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
         match kind {
             TimerKind::Handshake(generation) => {
-                if generation == self.generation
-                    && self.engine.as_ref().is_some_and(Engine::is_handshaking)
-                {
+                if generation != self.generation {
+                    return true;
+                }
+                if self.engine.as_ref().is_some_and(Engine::is_handshaking) {
                     return self.on_engine_closed(CloseReason::HandshakeTimeout, io);
+                }
+                // A SOCKS proxy that did not answer within HANDSHAKE_IVL.
+                if let Role::Connecter(c) = &mut self.role {
+                    if let Some(mut dial) = c.socks.take() {
+                        tracing::debug!("oxmq: the SOCKS proxy did not answer in time");
+                        let fd = dial.stream.fd() as u64;
+                        let _ = io.registry.deregister(dial.stream.source());
+                        self.schedule_retry(io, &[(EventKind::Closed, fd)]);
+                    }
                 }
                 true
             }
@@ -832,6 +965,9 @@ impl Session {
         if let Role::Connecter(c) = &mut self.role {
             if let Some(mut stream) = c.connecting.take() {
                 let _ = registry.deregister(stream.source());
+            }
+            if let Some(mut dial) = c.socks.take() {
+                let _ = registry.deregister(dial.stream.source());
             }
         }
     }

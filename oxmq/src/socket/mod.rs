@@ -541,8 +541,8 @@ impl Socket {
     /// Receives a message into `msg`, replacing what it held, blocking until one arrives (up
     /// to RCVTIMEO): [`recv`](Self::recv) without building a new [`Message`] (a loop that
     /// receives into the same one moves each message once, from the queue into it). With
-    /// `dont_wait`, [`Error::WouldBlock`] when none is waiting. On failure `msg` holds no
-    /// message: what it held before may be gone.
+    /// `dont_wait`, [`Error::WouldBlock`] when none is waiting. On failure `msg` is left
+    /// empty ([`Message::new`]).
     ///
     /// ```
     /// let ctx = oxmq::Context::new();
@@ -558,10 +558,27 @@ impl Socket {
     ///     assert_eq!(msg[0], expected.as_bytes());
     /// }
     /// assert_eq!(pull.recv_into(&mut msg, true), Err(oxmq::Error::WouldBlock));
+    /// assert!(msg.len() == 1 && msg[0].is_empty());
     /// # Ok::<(), oxmq::Error>(())
     /// ```
     #[inline]
     pub fn recv_into(&self, msg: &mut Message, dont_wait: bool) -> Result<()> {
+        if !msg.is_one_inline_frame() {
+            // What it holds is dropped before the socket is locked: dropping a body lent by
+            // the application runs its code, which may use this socket.
+            *msg = Message::new();
+        }
+        let received = self.recv_locked(msg, dont_wait);
+        if received.is_err() {
+            // Neither the last message nor a control message a look at the pipes moved in.
+            *msg = Message::new();
+        }
+        received
+    }
+
+    /// [`recv_into`](Self::recv_into) under the socket's lock.
+    #[inline]
+    fn recv_locked(&self, msg: &mut Message, dont_wait: bool) -> Result<()> {
         let mut core = self.core();
         self.check_term()?;
         core.process_mail(&self.link);
@@ -753,6 +770,13 @@ impl Socket {
             TOS => self.set_tos(int()?),
             USE_FD => self.set_use_fd(int()?),
             BINDTODEVICE => self.set_bindtodevice(value),
+            SOCKS_PROXY if value.is_empty() => self.set_socks_proxy(None),
+            SOCKS_PROXY => {
+                let text = std::str::from_utf8(value).map_err(|_| Error::Invalid)?;
+                self.set_socks_proxy(Some(text.strip_suffix('\0').unwrap_or(text)))
+            }
+            SOCKS_USERNAME => self.set_socks_username(value),
+            SOCKS_PASSWORD => self.set_socks_password(value),
             TCP_ACCEPT_FILTER if value.is_empty() => {
                 self.clear_tcp_accept_filters();
                 Ok(())
@@ -840,6 +864,13 @@ impl Socket {
             HEARTBEAT_TTL => Int(opts.heartbeat_ttl),
             HEARTBEAT_TIMEOUT => Int(opts.heartbeat_timeout),
             BINDTODEVICE => OptionValue::Text(String::from_utf8_lossy(&opts.bindtodevice).into()),
+            SOCKS_PROXY => OptionValue::Text(opts.socks_proxy.clone()),
+            SOCKS_USERNAME => {
+                OptionValue::Text(String::from_utf8_lossy(&opts.socks_username).into())
+            }
+            SOCKS_PASSWORD => {
+                OptionValue::Text(String::from_utf8_lossy(&opts.socks_password).into())
+            }
             ROUTING_ID => OptionValue::Bytes(
                 core.pattern
                     .own_routing_id()
@@ -1114,6 +1145,53 @@ impl Socket {
             return Err(Error::Invalid);
         }
         self.core().opts.bindtodevice = name.to_vec();
+        Ok(())
+    }
+
+    /// ZMQ_SOCKS_PROXY: later tcp connects go through this SOCKS5 proxy, `host:port` (or
+    /// `source;host:port` to connect to it from a given local address), which connects on to
+    /// the endpoint's host and port. The endpoint's host goes to the proxy as given: a name is
+    /// resolved by the proxy, not here. `None` connects directly again; an empty or malformed
+    /// address is [`Error::Invalid`].
+    ///
+    /// ```
+    /// let ctx = oxmq::Context::new();
+    /// let push = ctx.socket(oxmq::SocketType::Push)?;
+    /// push.set_socks_proxy(Some("proxy.example:1080"))?;
+    /// assert_eq!(push.set_socks_proxy(Some("")), Err(oxmq::Error::Invalid));
+    /// // Resolved by the proxy when the connection is made:
+    /// push.connect("tcp://service.internal:5555")?;
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn set_socks_proxy(&self, proxy: Option<&str>) -> Result<()> {
+        let proxy = match proxy {
+            Some(address) => {
+                crate::endpoint::parse_socks_proxy(address)?;
+                address.to_owned()
+            }
+            None => String::new(),
+        };
+        self.core().opts.socks_proxy = proxy;
+        Ok(())
+    }
+
+    /// ZMQ_SOCKS_USERNAME: the username offered to the SOCKS proxy (RFC 1929), at most 255
+    /// bytes; empty (the default) offers no authentication.
+    pub fn set_socks_username(&self, username: &[u8]) -> Result<()> {
+        if username.len() > 255 {
+            return Err(Error::Invalid);
+        }
+        self.core().opts.socks_username = username.to_vec();
+        Ok(())
+    }
+
+    /// ZMQ_SOCKS_PASSWORD: the password that goes with [`Socket::set_socks_username`], at
+    /// most 255 bytes.
+    pub fn set_socks_password(&self, password: &[u8]) -> Result<()> {
+        if password.len() > 255 {
+            return Err(Error::Invalid);
+        }
+        self.core().opts.socks_password = password.to_vec();
         Ok(())
     }
 
