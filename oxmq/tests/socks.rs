@@ -248,6 +248,33 @@ fn a_refused_connect_and_a_late_proxy_are_retried() {
 }
 
 #[test]
+fn a_silent_proxy_is_given_up_after_the_handshake_interval() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, attempts) = mpsc::channel();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            // Read the greeting, answer nothing, keep the connection open.
+            let mut greeting = [0u8; 3];
+            stream.read_exact(&mut greeting).unwrap();
+            tx.send(greeting).unwrap();
+            held.push(stream);
+        }
+    });
+    let ctx = Context::new();
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.set_handshake_ivl(200).unwrap();
+    pull.set_socks_proxy(Some(&address)).unwrap();
+    pull.connect("tcp://127.0.0.1:5555").unwrap();
+    for _ in 0..2 {
+        let greeting = attempts.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(greeting, [5, 1, 0]);
+    }
+}
+
+#[test]
 fn proxy_options_are_checked_and_read_back() {
     use oxmq::{OptionValue, option_number};
     let ctx = Context::new();

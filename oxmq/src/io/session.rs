@@ -828,12 +828,10 @@ impl Session {
             Ok(None) if stream.is_connected() => None,
             Ok(None) => return true, // still in progress
         };
-        let mut stream = c.connecting.take().expect("checked above");
-        let fd = stream.fd() as u64;
+        let stream = c.connecting.take().expect("checked above");
         if let Some(err) = failed {
             tracing::debug!("oxmq: connect failed: {err}");
-            let _ = io.registry.deregister(stream.source());
-            self.schedule_retry(io, &[(EventKind::Closed, fd)]);
+            self.redial_after(stream, io);
             return true;
         }
         if !self.opts.socks_proxy.is_empty() {
@@ -868,15 +866,20 @@ impl Session {
         if let Ok(false) = result {
             return true;
         }
-        let mut dial = c.socks.take().expect("checked above");
+        let dial = c.socks.take().expect("checked above");
         if let Err(err) = result {
             tracing::debug!("oxmq: connect through the SOCKS proxy failed: {err}");
-            let fd = dial.stream.fd() as u64;
-            let _ = io.registry.deregister(dial.stream.source());
-            self.schedule_retry(io, &[(EventKind::Closed, fd)]);
+            self.redial_after(dial.stream, io);
             return true;
         }
         self.start_engine(dial.stream, io)
+    }
+
+    /// Closes a connection that failed before its engine started, and dials again later.
+    fn redial_after(&mut self, mut stream: Stream, io: &mut IoCtx<'_>) {
+        let fd = stream.fd() as u64;
+        let _ = io.registry.deregister(stream.source());
+        self.schedule_retry(io, &[(EventKind::Closed, fd)]);
     }
 
     /// Starts the engine on a connected stream (still registered from the dial).
@@ -905,11 +908,9 @@ impl Session {
                 }
                 // A SOCKS proxy that did not answer within HANDSHAKE_IVL.
                 if let Role::Connecter(c) = &mut self.role {
-                    if let Some(mut dial) = c.socks.take() {
+                    if let Some(dial) = c.socks.take() {
                         tracing::debug!("oxmq: the SOCKS proxy did not answer in time");
-                        let fd = dial.stream.fd() as u64;
-                        let _ = io.registry.deregister(dial.stream.source());
-                        self.schedule_retry(io, &[(EventKind::Closed, fd)]);
+                        self.redial_after(dial.stream, io);
                     }
                 }
                 true
