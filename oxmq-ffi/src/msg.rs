@@ -75,6 +75,7 @@ fn spare_block(block: Block) {
     // During thread exit the spare slot may be gone: the block is then simply freed.
     let _ = SPARE_BLOCK.try_with(|spare| spare.set(Some(block)));
 }
+
 /// Set in `magic` while a message is initialised.
 const MAGIC: u8 = 0x5a;
 

@@ -110,6 +110,8 @@ enum State {
 #[derive(Debug)]
 pub struct SocksClient {
     state: State,
+    /// Why it failed, once it has.
+    error: Option<SocksError>,
     request: Vec<u8>,
     credentials: Option<Vec<u8>>,
     out: Vec<u8>,
@@ -127,6 +129,7 @@ impl SocksClient {
         if request.is_empty() || !fits {
             return SocksClient {
                 state: State::Failed,
+                error: Some(SocksError::BadRequest),
                 request: Vec::new(),
                 credentials: None,
                 out: Vec::new(),
@@ -145,6 +148,7 @@ impl SocksClient {
         });
         SocksClient {
             state: State::Method,
+            error: None,
             request,
             credentials,
             out,
@@ -156,8 +160,8 @@ impl SocksClient {
         out.append(&mut self.out);
     }
 
-    /// How many more bytes the current answer needs beyond the `buffered` ones already at
-    /// the front of the input (0 once connected or failed). A caller that reads no more than
+    /// How many more bytes the current answer needs beyond those already at the front of
+    /// `input` (0 once connected or failed). A caller that reads no more than
     /// this leaves the bytes after the proxy's last answer (the target's first ZMTP bytes)
     /// in the stream.
     pub fn bytes_wanted(&self, input: &[u8]) -> usize {
@@ -184,7 +188,9 @@ impl SocksClient {
     pub fn handle_input(&mut self, input: &mut BytesMut) -> Result<SocksProgress, SocksError> {
         loop {
             match self.state {
-                State::Failed => return Err(SocksError::BadRequest),
+                State::Failed => {
+                    return Err(self.error.clone().unwrap_or(SocksError::BadRequest));
+                }
                 State::Connected => return Ok(SocksProgress::Connected),
                 State::Method => {
                     let Some(&[version, method]) = input.first_chunk::<2>() else {
@@ -254,6 +260,7 @@ impl SocksClient {
     fn fail(&mut self, error: SocksError) -> Result<SocksProgress, SocksError> {
         self.state = State::Failed;
         self.out.clear();
+        self.error = Some(error.clone());
         Err(error)
     }
 }
@@ -354,10 +361,7 @@ mod tests {
             let mut input = BytesMut::from(answer);
             assert_eq!(client.handle_input(&mut input), Err(error.clone()));
             assert!(sent(&mut client).is_empty() || error == SocksError::ConnectFailed(5));
-            assert!(
-                client.handle_input(&mut input).is_err(),
-                "{error:?} is final"
-            );
+            assert_eq!(client.handle_input(&mut input), Err(error), "final");
         }
         let mut client = SocksClient::new("h", 1, Some((b"u", b"p")));
         sent(&mut client);
