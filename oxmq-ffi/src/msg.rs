@@ -97,7 +97,7 @@ union Body {
     boxed: ManuallyDrop<Block>,
 }
 
-/// A message's flags, routing id and metadata (see [`Msg::properties`]).
+/// A message's flags, routing id and metadata (see [`Msg::take_properties`]).
 pub(crate) struct Properties {
     metadata: Option<Arc<PeerMetadata>>,
     routing_id: u32,
@@ -292,16 +292,17 @@ impl Msg {
         Frame::from(unsafe { std::ptr::read(&*taken.body.shared) })
     }
 
-    /// What a message carries besides its body, for [`restore_properties`](Self::restore_properties).
-    pub(crate) fn properties(&self) -> Properties {
+    /// Takes what a message carries besides its body (its metadata moved out, not shared),
+    /// for [`restore_properties`](Self::restore_properties).
+    pub(crate) fn take_properties(&mut self) -> Properties {
         Properties {
-            metadata: self.metadata.clone(),
+            metadata: self.metadata.take(),
             routing_id: self.routing_id,
             flags: self.flags,
         }
     }
 
-    /// Gives the message back what [`properties`](Self::properties) took.
+    /// Gives the message back what [`take_properties`](Self::take_properties) took.
     pub(crate) fn restore_properties(&mut self, properties: Properties) {
         self.metadata = properties.metadata;
         self.routing_id = properties.routing_id;

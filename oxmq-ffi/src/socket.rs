@@ -503,7 +503,8 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut zmq_msg_t, s: *mut c_void, flags
                 Err(error) => fail_with(error, -1),
             };
         }
-        let properties = live.properties();
+        // Kept for a failed send, which leaves the message as it was (`take_frame` empties it).
+        let properties = live.take_properties();
         let frame = live.take_frame();
         match state.send_frame(frame, flags & SNDMORE != 0, flags & DONTWAIT != 0) {
             Ok(()) => int_len(size),

@@ -136,6 +136,24 @@ fn libzmq_push(ctx: &zmq::Context) -> (zmq::Socket, u16) {
     (push, port)
 }
 
+/// A PULL that connects through the SOCKS proxy at `proxy` to `endpoint`, giving `credentials`
+/// (username, password) when set.
+fn pull_via(
+    ctx: &Context,
+    proxy: &str,
+    credentials: Option<(&[u8], &[u8])>,
+    endpoint: &str,
+) -> oxmq::Socket {
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.set_socks_proxy(Some(proxy)).unwrap();
+    if let Some((user, password)) = credentials {
+        pull.set_socks_username(user).unwrap();
+        pull.set_socks_password(password).unwrap();
+    }
+    pull.connect(endpoint).unwrap();
+    pull
+}
+
 /// Sends two messages from `push` and checks that `pull` gets them.
 fn delivers(push: &zmq::Socket, pull: &oxmq::Socket) {
     pull.set_rcvtimeo(5000).unwrap();
@@ -157,9 +175,7 @@ fn messages_go_through_the_proxy_to_addresses_and_to_names_only_it_resolves() {
     ] {
         let proxy = proxy(1, None);
         let (push, port) = libzmq_push(&lz);
-        let pull = ctx.socket(SocketType::Pull).unwrap();
-        pull.set_socks_proxy(Some(&proxy.address)).unwrap();
-        pull.connect(&format!("tcp://{host}:{port}")).unwrap();
+        let pull = pull_via(&ctx, &proxy.address, None, &format!("tcp://{host}:{port}"));
         delivers(&push, &pull);
         assert_eq!(
             proxy.seen.recv_timeout(Duration::from_secs(5)).unwrap(),
@@ -175,21 +191,25 @@ fn credentials_are_given_when_set_and_wrong_ones_never_connect() {
     let ctx = Context::new();
     let proxy = proxy(1, Some(("someuser", "somepass")));
     let (push, port) = libzmq_push(&lz);
-    let pull = ctx.socket(SocketType::Pull).unwrap();
-    pull.set_socks_proxy(Some(&proxy.address)).unwrap();
-    pull.set_socks_username(b"someuser").unwrap();
-    pull.set_socks_password(b"somepass").unwrap();
-    pull.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let pull = pull_via(
+        &ctx,
+        &proxy.address,
+        Some((b"someuser", b"somepass")),
+        &endpoint,
+    );
     delivers(&push, &pull);
 
     // Wrong password: refused, and retried (each attempt refused again), never delivered.
     let proxy = self::proxy(3, Some(("someuser", "somepass")));
     let (push, port) = libzmq_push(&lz);
-    let pull = ctx.socket(SocketType::Pull).unwrap();
-    pull.set_socks_proxy(Some(&proxy.address)).unwrap();
-    pull.set_socks_username(b"someuser").unwrap();
-    pull.set_socks_password(b"wrong").unwrap();
-    pull.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let pull = pull_via(
+        &ctx,
+        &proxy.address,
+        Some((b"someuser", b"wrong")),
+        &endpoint,
+    );
     for _ in 0..2 {
         assert_eq!(
             proxy.seen.recv_timeout(Duration::from_secs(5)).unwrap(),
@@ -202,9 +222,7 @@ fn credentials_are_given_when_set_and_wrong_ones_never_connect() {
 
     // No credentials where the proxy wants them: no acceptable method.
     let proxy = self::proxy(1, Some(("someuser", "somepass")));
-    let pull = ctx.socket(SocketType::Pull).unwrap();
-    pull.set_socks_proxy(Some(&proxy.address)).unwrap();
-    pull.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let _pull = pull_via(&ctx, &proxy.address, None, &endpoint);
     assert_eq!(
         proxy.seen.recv_timeout(Duration::from_secs(5)).unwrap(),
         Seen::NoMethod
@@ -218,9 +236,12 @@ fn a_refused_connect_and_a_late_proxy_are_retried() {
     // The proxy's first answer is "connection refused": the session dials again.
     let proxy = proxy_with(2, None, true);
     let (push, port) = libzmq_push(&lz);
-    let pull = ctx.socket(SocketType::Pull).unwrap();
-    pull.set_socks_proxy(Some(&proxy.address)).unwrap();
-    pull.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let pull = pull_via(
+        &ctx,
+        &proxy.address,
+        None,
+        &format!("tcp://127.0.0.1:{port}"),
+    );
     delivers(&push, &pull);
     for _ in 0..2 {
         assert!(matches!(
@@ -234,9 +255,8 @@ fn a_refused_connect_and_a_late_proxy_are_retried() {
     let address = reserved.local_addr().unwrap();
     drop(reserved);
     let (push, port) = libzmq_push(&lz);
-    let pull = ctx.socket(SocketType::Pull).unwrap();
-    pull.set_socks_proxy(Some(&address.to_string())).unwrap();
-    pull.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let pull = pull_via(&ctx, &address.to_string(), None, &endpoint);
     thread::sleep(Duration::from_millis(300));
     let listener = TcpListener::bind(address).unwrap();
     let (tx, _seen) = mpsc::channel();
