@@ -27,6 +27,8 @@ pub(crate) struct SocketState {
     ctx: Arc<CtxShared>,
     /// The frames sent with `ZMQ_SNDMORE` so far, waiting for the last one.
     outgoing: Option<Message>,
+    /// [`Socket::peers_detached`] when the first of the `outgoing` frames was accepted.
+    outgoing_detached: u64,
     /// The message being read: `incoming` holds its unread frames while `reading` is set.
     incoming: Message,
     reading: bool,
@@ -48,7 +50,10 @@ impl SocketState {
     }
 
     /// Sends `frame`; with `more`, it waits for the rest of its message. On failure the frame
-    /// comes back (the frames before it stay, so that it can be sent again).
+    /// comes back (the frames before it stay, so that it can be sent again), except when the
+    /// last frame cannot go because a peer went away since the first was accepted: then the
+    /// whole message is dropped and the send succeeds, as libzmq drops the rest of a message
+    /// whose pipe died.
     pub(crate) fn send_frame(
         &mut self,
         frame: Frame,
@@ -68,6 +73,7 @@ impl SocketState {
                         return Err((error, frame));
                     }
                     self.outgoing = Some(Message::from(frame));
+                    self.outgoing_detached = self.socket.peers_detached();
                 }
             }
             return Ok(());
@@ -84,18 +90,28 @@ impl SocketState {
         } else {
             self.socket.send_or_return(msg)
         };
-        sent.map_err(|failed| {
-            let error = failed.error();
-            let mut msg = failed.into_message();
-            let last = match msg.pop() {
-                Some(last) => {
-                    self.outgoing = Some(msg);
-                    last
-                }
-                None => msg.take_front(),
-            };
-            (error, last)
-        })
+        let Err(failed) = sent else {
+            return Ok(());
+        };
+        let error = failed.error();
+        let mut msg = failed.into_message();
+        if error == Error::WouldBlock
+            && msg.len() > 1
+            && self.socket.peers_detached() != self.outgoing_detached
+        {
+            // A peer went away since the first frame was accepted: in libzmq those frames
+            // were in its pipe and died with it, and the rest of the message is dropped
+            // (`lb_t`'s dropping mode). Keeping them would glue them to the next message.
+            return Ok(());
+        }
+        let last = match msg.pop() {
+            Some(last) => {
+                self.outgoing = Some(msg);
+                last
+            }
+            None => msg.take_front(),
+        };
+        Err((error, last))
     }
 
     /// Sends a copy of `data` as a frame.
@@ -246,6 +262,7 @@ pub unsafe extern "C" fn zmq_socket(ctx: *mut c_void, type_: c_int) -> *mut c_vo
             socket,
             ctx: Arc::clone(shared),
             outgoing: None,
+            outgoing_detached: 0,
             incoming: Message::new(),
             reading: false,
             stream: socket_type == SocketType::Stream,

@@ -163,6 +163,45 @@ static void first_frame_decides (void *ctx)
     zmq_close (router);
 }
 
+/* The peer goes away between the frames of a message: what was sent of it is dropped with
+   the connection, as in libzmq, and the next message reaches the next peer whole (oxmq once
+   kept the first frames for a retry of the last and glued them to the next message). */
+static void peer_lost_mid_message (void *ctx)
+{
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "ipc:///tmp/oxmq-frames-lost-%d", (int) getpid ());
+    void *bound = zmq_socket (ctx, ZMQ_PAIR);
+    void *pair = zmq_socket (ctx, ZMQ_PAIR);
+    int ivl = -1, zero = 0; /* no reconnection: the connection's pipe dies with it */
+    CHECK (zmq_setsockopt (pair, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) == 0);
+    CHECK (zmq_setsockopt (bound, ZMQ_LINGER, &zero, sizeof zero) == 0);
+    CHECK (zmq_bind (bound, endpoint) == 0);
+    CHECK (zmq_connect (pair, endpoint) == 0);
+    CHECK (zmq_send (pair, "hello", 5, 0) == 5);
+    char buf[16];
+    CHECK (zmq_recv (bound, buf, sizeof buf, 0) == 5);
+
+    CHECK (zmq_send (pair, "head", 4, ZMQ_SNDMORE) == 4);
+    zmq_close (bound);
+    usleep (200 * 1000);
+    /* The peer is gone: the message is dropped, and so is its last frame. */
+    CHECK (zmq_send (pair, "tail", 4, ZMQ_DONTWAIT) == 4);
+
+    bound = zmq_socket (ctx, ZMQ_PAIR);
+    CHECK (zmq_bind (bound, endpoint) == 0);
+    CHECK (zmq_connect (pair, endpoint) == 0);
+    CHECK (zmq_send (pair, "one", 3, ZMQ_SNDMORE) == 3);
+    CHECK (zmq_send (pair, "two", 3, 0) == 3);
+    int more = -1;
+    size_t len = sizeof more;
+    CHECK (zmq_recv (bound, buf, sizeof buf, 0) == 3 && memcmp (buf, "one", 3) == 0);
+    CHECK (zmq_getsockopt (bound, ZMQ_RCVMORE, &more, &len) == 0 && more == 1);
+    CHECK (zmq_recv (bound, buf, sizeof buf, 0) == 3 && memcmp (buf, "two", 3) == 0);
+    CHECK (zmq_getsockopt (bound, ZMQ_RCVMORE, &more, &len) == 0 && more == 0);
+    zmq_close (pair);
+    zmq_close (bound);
+}
+
 static void *send_later (void *socket)
 {
     usleep (50 * 1000);
@@ -317,6 +356,7 @@ int main (void)
     multipart (ctx, "tcp://127.0.0.1:*");
     events_and_poll (ctx);
     first_frame_decides (ctx);
+    peer_lost_mid_message (ctx);
     signal_fd (ctx);
     metadata (ctx);
     options (ctx);

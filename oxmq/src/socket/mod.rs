@@ -145,11 +145,14 @@ struct Core {
     /// The attached inproc peers (id, endpoint id): while there is one, a blocking receive
     /// spins before it sleeps (see [`RECV_SPINS`]).
     inproc_peers: Vec<(PeerId, u64)>,
+    /// How many peers have detached so far (see [`Socket::peers_detached`]).
+    detached: u64,
 }
 
 impl Core {
     /// Forgets the peers that came through `endpoint_id` (an unbind or a disconnect).
     fn detach_endpoint(&mut self, endpoint_id: u64) {
+        self.detached += 1;
         self.inproc_peers
             .retain(|(_, endpoint)| *endpoint != endpoint_id);
         self.pattern.detach_endpoint(endpoint_id);
@@ -171,6 +174,7 @@ impl Core {
                     self.pattern.attach(peer);
                 }
                 PeerEvent::Detach(id) => {
+                    self.detached += 1;
                     self.inproc_peers.retain(|(peer, _)| *peer != id);
                     self.pattern.detach(id);
                 }
@@ -244,6 +248,7 @@ impl Socket {
                 rhythm: Arc::new(AtomicBool::new(false)),
                 rhythm_on: false,
                 inproc_peers: Vec::new(),
+                detached: 0,
             }),
         })
     }
@@ -405,6 +410,15 @@ impl Socket {
             true => Ok(()),
             false => self.send_blocking(&mut core, dont_wait, |p| p.can_begin(first)),
         }
+    }
+
+    /// How many peers have detached from the socket since it was created, as far as the socket
+    /// has taken note (it does on every send, receive and endpoint call). The C ABI compares
+    /// it across a multi-part message sent frame by frame: when the peer the first frame was
+    /// meant for went away before the last frame could go, the message is dropped, as libzmq
+    /// drops the frames it had written into the dead connection's pipe.
+    pub fn peers_detached(&self) -> u64 {
+        self.core().detached
     }
 
     /// Sends a message, blocking while no peer can take it (up to SNDTIMEO), like
