@@ -1,0 +1,529 @@
+//! `vs-peers`: oxmq beside libzmq, the pure-Rust ZeroMQs (omq-tokio, rzmq, zeromq) and a raw
+//! stream socket, on the same workloads in one run, sender and receiver in separate processes.
+//!
+//! Every run starts fresh worker processes of this same binary (`vs-peers worker ...`), one
+//! library each, so that no two libraries share a process or an allocator: the binding side
+//! first (it says `READY` once it listens), then the connecting side. Inproc runs both sides
+//! as two threads of one worker. Repetitions are interleaved (each rep rotates the order of the
+//! libraries) and the tables show medians, the ratios the performance issue sets bars on, the
+//! CPU time both processes spent per message, and how far the slowest run fell below the
+//! median.
+//!
+//! ```text
+//! cargo build --release -p oxmq-bench --features peers
+//! target/release/vs-peers --reps 3 --markdown
+//! ```
+
+mod libzmq;
+#[cfg(feature = "peers")]
+mod omq;
+mod oxmq;
+mod raw;
+mod report;
+#[cfg(feature = "peers")]
+mod runtime;
+#[cfg(feature = "peers")]
+mod rzmq;
+mod worker;
+#[cfg(feature = "peers")]
+mod zeromq;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use report::{Kind, Row, Sample};
+use worker::{Job, Role};
+
+/// One implementation under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Library {
+    Oxmq,
+    Libzmq,
+    /// omq-tokio with its own I/O thread, blocking API.
+    Omq,
+    /// omq-tokio on one current-thread runtime.
+    OmqCt,
+    /// rzmq on a multi-thread runtime with one worker.
+    Rzmq,
+    /// rzmq on one current-thread runtime.
+    RzmqCt,
+    /// zeromq (zmq.rs) on tokio's default multi-thread runtime.
+    Zeromq,
+    /// zeromq on one current-thread runtime.
+    ZeromqCt,
+    /// A plain stream socket; for throughput, writes of this many bytes.
+    Raw(usize),
+}
+
+/// The write sizes the raw stream is measured with beside the 64 KiB rows.
+const RAW_WRITES: [usize; 3] = [64 << 10, 256 << 10, 1 << 20];
+
+impl Library {
+    /// Every library this build has, raw writes of 64 KiB first among the raw ones.
+    fn available() -> Vec<Library> {
+        let mut all = vec![Library::Oxmq, Library::Libzmq];
+        if cfg!(feature = "peers") {
+            all.extend([
+                Library::Omq,
+                Library::OmqCt,
+                Library::Rzmq,
+                Library::RzmqCt,
+                Library::Zeromq,
+                Library::ZeromqCt,
+            ]);
+        }
+        all.extend(RAW_WRITES.map(Library::Raw));
+        all
+    }
+
+    fn name(self) -> String {
+        match self {
+            Library::Oxmq => "oxmq".into(),
+            Library::Libzmq => "libzmq".into(),
+            Library::Omq => "omq-tokio".into(),
+            Library::OmqCt => "omq-tokio-ct".into(),
+            Library::Rzmq => "rzmq".into(),
+            Library::RzmqCt => "rzmq-ct".into(),
+            Library::Zeromq => "zeromq".into(),
+            Library::ZeromqCt => "zeromq-ct".into(),
+            Library::Raw(write) => format!("raw-{}", report::short_size(write)),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Library> {
+        Library::available().into_iter().find(|l| l.name() == name)
+    }
+
+    /// A pure-Rust ZeroMQ: the peers oxmq's bar compares with.
+    fn is_peer(self) -> bool {
+        !matches!(self, Library::Oxmq | Library::Libzmq | Library::Raw(_))
+    }
+
+    fn has_inproc(self) -> bool {
+        !matches!(self, Library::Zeromq | Library::ZeromqCt | Library::Raw(_))
+    }
+
+    /// Runs a worker's job in this process.
+    fn run(self, job: &Job) -> Option<Duration> {
+        match self {
+            Library::Oxmq => oxmq::run(job),
+            Library::Libzmq => libzmq::run(job),
+            Library::Raw(_) => raw::run(job),
+            #[cfg(feature = "peers")]
+            Library::Omq => omq::run(job, runtime::Flavor::OneWorker),
+            #[cfg(feature = "peers")]
+            Library::OmqCt => omq::run(job, runtime::Flavor::CurrentThread),
+            #[cfg(feature = "peers")]
+            Library::Rzmq => rzmq::run(job, runtime::Flavor::OneWorker),
+            #[cfg(feature = "peers")]
+            Library::RzmqCt => rzmq::run(job, runtime::Flavor::CurrentThread),
+            #[cfg(feature = "peers")]
+            Library::Zeromq => zeromq::run(job, runtime::Flavor::MultiThread),
+            #[cfg(feature = "peers")]
+            Library::ZeromqCt => zeromq::run(job, runtime::Flavor::CurrentThread),
+            #[cfg(not(feature = "peers"))]
+            _ => panic!("{} needs `--features peers`", self.name()),
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "vs-peers",
+    about = "oxmq beside libzmq, omq-tokio, rzmq, zeromq and a raw stream socket: the same \
+             workloads in one run, each side in a process of its own"
+)]
+struct Cli {
+    #[command(subcommand)]
+    worker: Option<WorkerCommand>,
+    /// Libraries to run, comma-separated (default: every one this build has; the pure-Rust
+    /// peers need `--features peers`).
+    #[arg(long, value_delimiter = ',')]
+    libraries: Vec<String>,
+    /// Transports: tcp, ipc, inproc.
+    #[arg(long, value_delimiter = ',', default_values_t = ["tcp".to_owned(), "ipc".to_owned(), "inproc".to_owned()])]
+    transports: Vec<String>,
+    /// Throughput message sizes in bytes (64 KiB and up are not run over inproc).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 64, 1024, 65536])]
+    sizes: Vec<usize>,
+    /// Latency message sizes in bytes.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 1024])]
+    latency_sizes: Vec<usize>,
+    /// Skip the throughput rows.
+    #[arg(long)]
+    no_throughput: bool,
+    /// Skip the latency rows.
+    #[arg(long)]
+    no_latency: bool,
+    /// Skip the latency rows with both processes pinned to one CPU.
+    #[arg(long)]
+    no_pinned: bool,
+    /// Messages per throughput run (default: by size, about a second for oxmq).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Round trips per latency run.
+    #[arg(long, default_value_t = 20_000)]
+    round_trips: u64,
+    /// Runs of each library per row, interleaved.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    reps: u32,
+    /// Print Markdown tables.
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
+    /// Print one JSON object per row.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum WorkerCommand {
+    /// One side of one run (started by `vs-peers` itself).
+    #[command(hide = true)]
+    Worker {
+        library: String,
+        role: String,
+        endpoint: String,
+        size: usize,
+        count: u64,
+        /// Pin this process to one CPU.
+        #[arg(long)]
+        cpu: Option<usize>,
+    },
+}
+
+fn worker_main(
+    library: &str,
+    role: &str,
+    endpoint: String,
+    size: usize,
+    count: u64,
+    cpu: Option<usize>,
+) {
+    let Some(library) = Library::parse(library) else {
+        eprintln!("vs-peers worker: no library {library} in this build");
+        std::process::exit(2);
+    };
+    let Some(role) = Role::parse(role) else {
+        eprintln!("vs-peers worker: no role {role}");
+        std::process::exit(2);
+    };
+    if let Some(cpu) = cpu {
+        worker::pin_to_cpu(cpu).expect("pin to a CPU");
+    }
+    let job = Job {
+        role,
+        endpoint,
+        size,
+        count,
+    };
+    if let Some(time) = library.run(&job) {
+        println!("RESULT {}", time.as_secs_f64());
+    }
+}
+
+/// The default number of messages per throughput run for `size`.
+fn default_count(size: usize) -> u64 {
+    match size {
+        0..=64 => 3_000_000,
+        65..=1024 => 1_000_000,
+        1025..=16384 => 200_000,
+        _ => 50_000,
+    }
+}
+
+/// How long one run may take before its workers are killed and the run counts as failed.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+/// User + system CPU seconds of the children this process has waited for.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// A worker process and the lines it printed.
+struct Worker {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn start(library: Library, job: &Job, cpu: Option<usize>) -> std::io::Result<Worker> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .arg("worker")
+            .arg(library.name())
+            .arg(job.role.name())
+            .arg(&job.endpoint)
+            .arg(job.size.to_string())
+            .arg(job.count.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(cpu) = cpu {
+            command.arg("--cpu").arg(cpu.to_string());
+        }
+        let mut child = command.spawn()?;
+        let out = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        Ok(Worker { child, out })
+    }
+
+    /// Reads lines until `READY`; false when the worker ended first.
+    fn wait_ready(&mut self) -> bool {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.out.read_line(&mut line) {
+                Ok(0) | Err(_) => return false,
+                Ok(_) if line.trim() == "READY" => return true,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the worker to exit (killing it at `deadline`); its `RESULT` in seconds, if
+    /// it printed one and exited cleanly.
+    fn finish(mut self, deadline: Instant) -> Result<Option<f64>, String> {
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err("timed out".into());
+                }
+            }
+        };
+        let mut rest = String::new();
+        let _ = self.out.read_to_string(&mut rest);
+        if !status.success() {
+            return Err(format!("exited with {status}"));
+        }
+        Ok(rest
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .and_then(|v| v.trim().parse().ok()))
+    }
+}
+
+/// A fresh endpoint for one run.
+fn endpoint(transport: &str, run: u64) -> String {
+    match transport {
+        "tcp" => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            format!("tcp://{}", listener.local_addr().expect("its address"))
+        }
+        "ipc" => format!(
+            "ipc://{}/vs-peers-{}-{run}.sock",
+            std::env::temp_dir().display(),
+            std::process::id()
+        ),
+        _ => format!("inproc://vs-peers-{run}"),
+    }
+}
+
+/// One run of `library` on `row`: its figure and the CPU both processes spent.
+fn run_once(library: Library, row: &Row, run: u64) -> Result<Sample, String> {
+    let endpoint = endpoint(&row.transport, run);
+    let (size, count) = match (row.kind, library) {
+        // The raw stream moves the same bytes in writes of its own size.
+        (Kind::Throughput, Library::Raw(write)) => {
+            (write, (row.size as u64 * row.count).div_ceil(write as u64))
+        }
+        _ => (row.size, row.count),
+    };
+    let job = |role| Job {
+        role,
+        endpoint: endpoint.clone(),
+        size,
+        count,
+    };
+    let cpu = row.pinned.then_some(0);
+    let deadline = Instant::now() + RUN_LIMIT;
+    let cpu_before = children_cpu();
+    let seconds = if row.transport == "inproc" {
+        let role = match row.kind {
+            Kind::Throughput => Role::InprocThr,
+            Kind::Latency => Role::InprocLat,
+        };
+        let worker = Worker::start(library, &job(role), cpu).map_err(|e| e.to_string())?;
+        worker.finish(deadline)?
+    } else {
+        let (bind, connect) = match row.kind {
+            Kind::Throughput => (Role::Recv, Role::Send),
+            Kind::Latency => (Role::Echo, Role::Ping),
+        };
+        let mut binder = Worker::start(library, &job(bind), cpu).map_err(|e| e.to_string())?;
+        if !binder.wait_ready() {
+            let _ = binder.finish(deadline);
+            return Err("the binding side failed".into());
+        }
+        let connector = Worker::start(library, &job(connect), cpu).map_err(|e| e.to_string())?;
+        let (a, b) = (binder.finish(deadline), connector.finish(deadline));
+        if let Some(path) = endpoint.strip_prefix("ipc://") {
+            let _ = std::fs::remove_file(path);
+        }
+        a?.or(b?)
+    };
+    let cpu = children_cpu() - cpu_before;
+    let seconds = seconds.ok_or("no result printed")?;
+    Ok(Sample::new(row.kind, size, count, seconds, cpu))
+}
+
+/// The rows of a run, in order.
+fn plan(cli: &Cli, libraries: &[Library]) -> Vec<Row> {
+    // The libraries of a row: the ZeroMQs with the transport, and the raw stream on tcp and
+    // ipc where it says something (the ceiling of the large-message rows, in each of its
+    // write sizes; the floor of the latency rows, once).
+    let of_row = |transport: &str, raw: &dyn Fn(usize) -> bool| -> Vec<Library> {
+        libraries
+            .iter()
+            .copied()
+            .filter(|l| match l {
+                Library::Raw(write) => transport != "inproc" && raw(*write),
+                l => transport != "inproc" || l.has_inproc(),
+            })
+            .collect()
+    };
+    let mut rows = Vec::new();
+    if !cli.no_throughput {
+        for transport in &cli.transports {
+            for &size in &cli.sizes {
+                if transport == "inproc" && size >= 65536 {
+                    continue;
+                }
+                let count = cli.count.unwrap_or_else(|| default_count(size));
+                let libraries = of_row(transport, &|_| size >= 65536);
+                rows.push(Row::new(
+                    Kind::Throughput,
+                    transport,
+                    size,
+                    false,
+                    count,
+                    libraries,
+                ));
+            }
+        }
+    }
+    if !cli.no_latency {
+        for pinned in [false, true] {
+            if pinned && cli.no_pinned {
+                continue;
+            }
+            for transport in &cli.transports {
+                for &size in &cli.latency_sizes {
+                    let libraries = of_row(transport, &|write| write == RAW_WRITES[0]);
+                    rows.push(Row::new(
+                        Kind::Latency,
+                        transport,
+                        size,
+                        pinned,
+                        cli.round_trips,
+                        libraries,
+                    ));
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(WorkerCommand::Worker {
+        library,
+        role,
+        endpoint,
+        size,
+        count,
+        cpu,
+    }) = cli.worker
+    {
+        worker_main(&library, &role, endpoint, size, count, cpu);
+        return;
+    }
+    let libraries: Vec<Library> = if cli.libraries.is_empty() {
+        Library::available()
+    } else {
+        let mut chosen = Vec::new();
+        for name in &cli.libraries {
+            match Library::parse(name) {
+                Some(l) => chosen.push(l),
+                None => {
+                    let names: Vec<String> =
+                        Library::available().iter().map(|l| l.name()).collect();
+                    eprintln!(
+                        "vs-peers: no library {name} in this build (have: {}; the pure-Rust peers need --features peers)",
+                        names.join(", ")
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
+        chosen
+    };
+    for transport in &cli.transports {
+        if !["tcp", "ipc", "inproc"].contains(&transport.as_str()) {
+            eprintln!("vs-peers: no transport {transport} (tcp, ipc, inproc)");
+            std::process::exit(2);
+        }
+    }
+    let mut rows = plan(&cli, &libraries);
+    let total = rows.len();
+    eprintln!(
+        "vs-peers: {total} rows x {} reps; libraries: {}",
+        cli.reps,
+        libraries
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut run = 0u64;
+    for (i, row) in rows.iter_mut().enumerate() {
+        for rep in 0..cli.reps {
+            eprint!(
+                "[{}/{total}] {} rep {}/{}:",
+                i + 1,
+                row.label(),
+                rep + 1,
+                cli.reps
+            );
+            let n = row.libraries.len();
+            for k in 0..n {
+                let library = row.libraries[(k + rep as usize) % n];
+                run += 1;
+                match run_once(library, row, run) {
+                    Ok(sample) => {
+                        eprint!(" {} {}", library.name(), sample.show(row.kind, row.size));
+                        row.record(library, Ok(sample));
+                    }
+                    Err(why) => {
+                        eprint!(" {} FAILED ({why})", library.name());
+                        row.record(library, Err(why));
+                    }
+                }
+            }
+            eprintln!();
+        }
+        if cli.json {
+            println!("{}", row.to_json());
+        }
+    }
+    if cli.markdown {
+        report::print(&rows, true);
+    } else if !cli.json {
+        report::print(&rows, false);
+    }
+}

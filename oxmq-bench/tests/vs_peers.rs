@@ -1,0 +1,60 @@
+//! `vs-peers` end to end, on a small workload: every row has a figure for every library it
+//! ran, from worker processes of its own, and the JSON carries the fields scripts read.
+
+use std::process::Command;
+
+#[test]
+fn a_small_run_reports_every_library() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vs-peers"))
+        .args([
+            "--libraries",
+            "oxmq,libzmq,raw-64k",
+            "--transports",
+            "tcp,ipc,inproc",
+            "--sizes",
+            "64",
+            "--latency-sizes",
+            "1",
+            "--no-pinned",
+            "--count",
+            "20000",
+            "--round-trips",
+            "200",
+            "--reps",
+            "1",
+            "--json",
+        ])
+        .output()
+        .expect("run vs-peers");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "vs-peers failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    // Throughput and latency over three transports.
+    assert_eq!(rows.len(), 6, "{stdout}");
+    for row in &rows {
+        let libraries = row["libraries"].as_object().expect("libraries");
+        for name in ["oxmq", "libzmq"] {
+            let lib = &libraries[name];
+            assert_eq!(lib["failed"], 0, "{row}");
+            assert!(lib["median"].as_f64().expect("a median") > 0.0, "{row}");
+            assert!(lib["cpu_ns_per_msg"].as_f64().expect("cpu") > 0.0, "{row}");
+        }
+        let transport = row["transport"].as_str().unwrap();
+        // The raw stream has no inproc; at 64 B it only takes part in latency rows.
+        let raw = libraries.contains_key("raw-64k");
+        assert_eq!(
+            raw,
+            transport != "inproc" && row["kind"] == "latency",
+            "{row}"
+        );
+        assert!(row["vs_libzmq"].as_f64().expect("a ratio") > 0.0, "{row}");
+        assert!(row["meets_bar"].is_boolean(), "{row}");
+    }
+}
