@@ -161,7 +161,7 @@ struct Cli {
     /// Skip the latency rows with both processes pinned to one CPU.
     #[arg(long)]
     no_pinned: bool,
-    /// Messages per throughput run (default: by size, 1,000,000 up to 64 B, 500,000 up to
+    /// Messages per throughput run (default: by size, 2,000,000 up to 64 B, 500,000 up to
     /// 1 KiB, 30,000 from 64 KiB).
     #[arg(long)]
     count: Option<u64>,
@@ -228,7 +228,7 @@ fn worker_main(
 /// The default number of messages per throughput run for `size`.
 fn default_count(size: usize) -> u64 {
     match size {
-        0..=64 => 1_000_000,
+        0..=64 => 2_000_000,
         65..=1024 => 500_000,
         1025..=16384 => 100_000,
         _ => 30_000,
