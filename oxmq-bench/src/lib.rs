@@ -4,7 +4,7 @@
 
 #![warn(missing_docs)]
 
-use oxmq_cli::bench::{Driver, HWM, Kind, SUB_RCVTIMEO_MS};
+use oxmq_cli::bench::{Driver, HWM, Kind, PUB_BACKLOG, SUB_RCVTIMEO_MS};
 
 /// libzmq (through the `zmq` crate) behind the benchmark workloads.
 pub struct Libzmq;
@@ -45,7 +45,10 @@ impl Driver for Libzmq {
         // As for oxmq: the workloads close sockets only after the last message arrived.
         socket.set_linger(0).expect("set LINGER");
         match kind {
-            Kind::Pub => set_xpub_nodrop(&mut socket),
+            Kind::Pub => {
+                set_xpub_nodrop(&mut socket);
+                socket.set_backlog(PUB_BACKLOG).expect("set BACKLOG");
+            }
             Kind::Sub => {
                 socket.set_sndhwm(0).expect("set SNDHWM");
                 socket.set_rcvtimeo(SUB_RCVTIMEO_MS).expect("set RCVTIMEO");

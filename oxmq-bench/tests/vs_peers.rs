@@ -58,3 +58,37 @@ fn a_small_run_reports_every_library() {
         assert!(row["meets_bar"].is_boolean(), "{row}");
     }
 }
+
+#[test]
+fn idle_connections_report_memory_per_connection() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vs-peers"))
+        .args(["--idle-connections", "200", "--reps", "1", "--json"])
+        .output()
+        .expect("run vs-peers");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "vs-peers failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let libraries: Vec<&str> = rows
+        .iter()
+        .map(|r| r["library"].as_str().unwrap())
+        .collect();
+    assert_eq!(libraries, ["oxmq", "libzmq"], "{stdout}");
+    for row in &rows {
+        assert_eq!(row["connections"], 200, "{row}");
+        assert_eq!(row["runs"], 1, "{row}");
+        // 200 connections cost each library some memory, and not megabytes each.
+        let per = row["bytes_per_connection"].as_f64().expect("bytes");
+        assert!(per > 0.0 && per < 1e6, "{row}");
+        assert!(
+            row["rss_after"].as_f64() > row["rss_before"].as_f64(),
+            "{row}"
+        );
+    }
+}

@@ -139,6 +139,14 @@ pub const HWM: i32 = 1000;
 /// missing ones as dropped.
 pub const SUB_RCVTIMEO_MS: i32 = 5000;
 
+/// BACKLOG of the PUB socket in the fan-out workloads, in both drivers: with the default of 100,
+/// a thousand subscribers connecting at once overflow the listen queue, and the connections
+/// the kernel dropped come seconds later, after retransmits.
+pub const PUB_BACKLOG: i32 = 1024;
+
+/// `ZMQ_BACKLOG`.
+const ZMQ_BACKLOG: i32 = 19;
+
 /// oxmq behind the benchmark workloads.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Oxmq;
@@ -182,7 +190,12 @@ impl Driver for Oxmq {
         // only matters after the run.
         socket.set_linger(0).expect("set LINGER");
         match kind {
-            Kind::Pub => socket.set_xpub_nodrop(true).expect("set XPUB_NODROP"),
+            Kind::Pub => {
+                socket.set_xpub_nodrop(true).expect("set XPUB_NODROP");
+                socket
+                    .set_option_raw(ZMQ_BACKLOG, &PUB_BACKLOG.to_ne_bytes())
+                    .expect("set BACKLOG");
+            }
             Kind::Sub => {
                 socket.set_sndhwm(0).expect("set SNDHWM");
                 socket.set_rcvtimeo(SUB_RCVTIMEO_MS).expect("set RCVTIMEO");

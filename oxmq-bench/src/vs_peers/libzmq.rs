@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::worker::{Job, Role, WARMUP, ready, time_pings, time_receive};
+use super::worker::{Job, Role, WARMUP, hold_connections, ready, time_pings, time_receive};
 
 const HWM: i32 = 1000;
 
@@ -53,6 +53,25 @@ pub fn run(job: &Job) -> Option<Duration> {
             let time = receive(&pull, job);
             sender.join().expect("the sending thread");
             Some(time)
+        }
+        Role::Hold => {
+            let pull = socket(&ctx, zmq::PULL);
+            pull.bind(&job.endpoint).expect("bind");
+            let mut msg = zmq::Message::new();
+            Some(hold_connections(job, || {
+                pull.recv(&mut msg, 0).expect("recv");
+            }))
+        }
+        Role::Dial => {
+            let push = socket(&ctx, zmq::PUSH);
+            for _ in 0..job.count {
+                push.connect(&job.endpoint).expect("connect");
+            }
+            // One message a connection: the pipes take turns.
+            for _ in 0..job.count {
+                push.send(&b"x"[..], 0).expect("send");
+            }
+            None
         }
         Role::InprocLat => {
             let rep = socket(&ctx, zmq::REP);

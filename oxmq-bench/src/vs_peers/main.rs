@@ -171,6 +171,10 @@ struct Cli {
     /// Runs of each library per row, interleaved.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     reps: u32,
+    /// Instead of the workloads: the memory one socket holds per idle connection, with this
+    /// many tcp connections (oxmq and libzmq).
+    #[arg(long)]
+    idle_connections: Option<u64>,
     /// Print Markdown tables.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
@@ -282,20 +286,30 @@ impl Worker {
 
     /// Reads lines until `READY`; false when the worker ended first.
     fn wait_ready(&mut self) -> bool {
+        self.wait_ready_keeping(&mut Vec::new())
+    }
+
+    /// [`wait_ready`](Self::wait_ready), keeping the lines before `READY`.
+    fn wait_ready_keeping(&mut self, lines: &mut Vec<String>) -> bool {
         let mut line = String::new();
         loop {
             line.clear();
             match self.out.read_line(&mut line) {
                 Ok(0) | Err(_) => return false,
                 Ok(_) if line.trim() == "READY" => return true,
-                Ok(_) => {}
+                Ok(_) => lines.push(line.trim().to_owned()),
             }
         }
     }
 
     /// Waits for the worker to exit (killing it at `deadline`); its `RESULT` in seconds, if
     /// it printed one and exited cleanly.
-    fn finish(mut self, deadline: Instant) -> Result<Option<f64>, String> {
+    fn finish(self, deadline: Instant) -> Result<Option<f64>, String> {
+        self.finish_with_output(deadline).map(|(result, _)| result)
+    }
+
+    /// [`finish`](Self::finish), with the rest of what the worker printed.
+    fn finish_with_output(mut self, deadline: Instant) -> Result<(Option<f64>, String), String> {
         let status = loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -314,10 +328,11 @@ impl Worker {
         if !status.success() {
             return Err(format!("exited with {status}"));
         }
-        Ok(rest
+        let result = rest
             .lines()
             .find_map(|l| l.strip_prefix("RESULT "))
-            .and_then(|v| v.trim().parse().ok()))
+            .and_then(|v| v.trim().parse().ok());
+        Ok((result, rest))
     }
 }
 
@@ -400,6 +415,96 @@ fn run_once(library: Library, row: &Row, run: u64) -> Result<Sample, String> {
     let cpu = children_cpu() - cpu_before;
     let seconds = seconds.ok_or("no result printed")?;
     Ok(Sample::new(row.kind, size, count, seconds, cpu))
+}
+
+/// One idle-connections run: the binding process's resident bytes before and after `n`
+/// connections, and the seconds until a message had come through each.
+fn idle_once(library: Library, n: u64, run: u64) -> Result<(u64, u64, f64), String> {
+    let endpoint = endpoint("tcp", run);
+    let job = |role| Job {
+        role,
+        endpoint: endpoint.clone(),
+        size: 1,
+        count: n,
+    };
+    let deadline = Instant::now() + RUN_LIMIT;
+    let mut holder = Worker::start(library, &job(Role::Hold), None).map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
+    if !holder.wait_ready_keeping(&mut lines) {
+        let _ = holder.finish(deadline);
+        return Err("the binding side failed".into());
+    }
+    let dialer = Worker::start(library, &job(Role::Dial), None).map_err(|e| e.to_string())?;
+    let (seconds, rest) = holder.finish_with_output(deadline)?;
+    let _ = dialer.finish(Instant::now() + OTHER_SIDE_GRACE);
+    lines.extend(rest.lines().map(str::to_owned));
+    let value = |key: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| format!("no {key}line"))
+    };
+    Ok((
+        value("RSS_BEFORE ")?,
+        value("RSS_AFTER ")?,
+        seconds.ok_or("no result printed")?,
+    ))
+}
+
+/// Measures and prints the memory per idle connection of each library.
+fn idle_connections(n: u64, libraries: &[Library], reps: u32, json: bool) {
+    if !json {
+        println!(
+            "Idle connections: one PULL socket bound on tcp holding {n} connections from one PUSH \
+         socket in another process, a message through each; resident memory of the binding \
+         process (medians of {reps})"
+        );
+        println!(
+            "{:<10} {:>14} {:>14} {:>16} {:>12}",
+            "library", "RSS before", "RSS after", "bytes/connection", "seconds"
+        );
+    }
+    let mut run = 0;
+    for &library in libraries {
+        let mut per = Vec::new();
+        let mut befores = Vec::new();
+        let mut afters = Vec::new();
+        let mut times = Vec::new();
+        for _ in 0..reps {
+            run += 1;
+            match idle_once(library, n, run) {
+                Ok((before, after, secs)) => {
+                    befores.push(before as f64);
+                    afters.push(after as f64);
+                    per.push(after.saturating_sub(before) as f64 / n as f64);
+                    times.push(secs);
+                }
+                Err(why) => eprintln!("vs-peers: {} idle connections: {why}", library.name()),
+            }
+        }
+        let med = |v: &[f64]| report::median(v).unwrap_or(f64::NAN);
+        if json {
+            println!(
+                "{{\"kind\":\"idle-connections\",\"library\":\"{}\",\"connections\":{n},\"rss_before\":{:.0},\"rss_after\":{:.0},\"bytes_per_connection\":{:.0},\"seconds\":{:.3},\"runs\":{}}}",
+                library.name(),
+                med(&befores),
+                med(&afters),
+                med(&per),
+                med(&times),
+                per.len()
+            );
+        } else {
+            println!(
+                "{:<10} {:>14.0} {:>14.0} {:>16.0} {:>12.2}",
+                library.name(),
+                med(&befores),
+                med(&afters),
+                med(&per),
+                med(&times)
+            );
+        }
+    }
 }
 
 /// The rows of a run, in order.
@@ -499,6 +604,14 @@ fn main() {
             eprintln!("vs-peers: no transport {transport} (tcp, ipc, inproc)");
             std::process::exit(2);
         }
+    }
+    if let Some(n) = cli.idle_connections {
+        let libraries: Vec<Library> = libraries
+            .into_iter()
+            .filter(|l| matches!(l, Library::Oxmq | Library::Libzmq))
+            .collect();
+        idle_connections(n, &libraries, cli.reps, cli.json);
+        return;
     }
     let mut rows = plan(&cli, &libraries);
     let total = rows.len();

@@ -120,6 +120,7 @@ fn blocking(job: &Job) -> Option<Duration> {
             rep.close().ok();
             time
         }
+        Role::Hold | Role::Dial => panic!("idle connections are measured on oxmq and libzmq"),
         Role::Ping => {
             let req = ctx.blocking_socket(SocketType::Req, Options::default());
             req.connect(job.endpoint.as_str()).expect("connect");
@@ -214,6 +215,7 @@ async fn current(job: &Job) -> Option<Duration> {
             rep.close().await.ok();
             time
         }
+        Role::Hold | Role::Dial => panic!("idle connections are measured on oxmq and libzmq"),
         Role::Ping => {
             let req = ctx.socket(SocketType::Req, Options::default());
             req.connect(job.endpoint.as_str()).await.expect("connect");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use oxmq::{Context, Frame, Message, Socket, SocketType};
 
-use super::worker::{Job, Role, WARMUP, ready, time_pings, time_receive};
+use super::worker::{Job, Role, WARMUP, hold_connections, ready, time_pings, time_receive};
 
 const HWM: i32 = 1000;
 
@@ -54,6 +54,25 @@ pub fn run(job: &Job) -> Option<Duration> {
             let time = receive(&pull, job);
             sender.join().expect("the sending thread");
             Some(time)
+        }
+        Role::Hold => {
+            let pull = socket(&ctx, SocketType::Pull);
+            pull.bind(&job.endpoint).expect("bind");
+            let mut msg = Message::new();
+            Some(hold_connections(job, || {
+                pull.recv_into(&mut msg, false).expect("recv");
+            }))
+        }
+        Role::Dial => {
+            let push = socket(&ctx, SocketType::Push);
+            for _ in 0..job.count {
+                push.connect(&job.endpoint).expect("connect");
+            }
+            // One message a connection: the pipes take turns.
+            for _ in 0..job.count {
+                push.send_bytes(b"x").expect("send");
+            }
+            None
         }
         Role::InprocLat => {
             let rep = socket(&ctx, SocketType::Rep);

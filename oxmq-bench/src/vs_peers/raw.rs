@@ -122,6 +122,7 @@ pub fn run(job: &Job) -> Option<Duration> {
                 }
             }))
         }
+        Role::Hold | Role::Dial => panic!("idle connections are measured on oxmq and libzmq"),
         Role::InprocThr | Role::InprocLat => panic!("a stream socket has no inproc"),
     }
 }

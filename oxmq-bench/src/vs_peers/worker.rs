@@ -29,16 +29,24 @@ pub enum Role {
     InprocThr,
     /// REQ/REP over inproc, two threads of one process: measures.
     InprocLat,
+    /// Binds a PULL socket and holds `count` connections, one message from each: prints the
+    /// process's resident memory before and after.
+    Hold,
+    /// Connects one PUSH socket `count` times to the endpoint and sends one message down each
+    /// connection.
+    Dial,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 8] = [
         Role::Recv,
         Role::Send,
         Role::Echo,
         Role::Ping,
         Role::InprocThr,
         Role::InprocLat,
+        Role::Hold,
+        Role::Dial,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +57,8 @@ impl Role {
             Role::Ping => "ping",
             Role::InprocThr => "inproc-thr",
             Role::InprocLat => "inproc-lat",
+            Role::Hold => "hold",
+            Role::Dial => "dial",
         }
     }
 
@@ -108,6 +118,36 @@ pub fn ready() {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "READY");
     let _ = out.flush();
+}
+
+/// This process's resident memory in bytes (`/proc/self/statm`).
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096)
+}
+
+/// Runs the binding side of an idle-connections measurement: `hold` takes one message (one
+/// per connection) and is called `job.count` times once the listener is up.
+pub fn hold_connections(job: &Job, mut take: impl FnMut()) -> Duration {
+    let before = resident_bytes();
+    println!("RSS_BEFORE {before}");
+    ready();
+    let start = Instant::now();
+    for _ in 0..job.count {
+        take();
+    }
+    let time = start.elapsed();
+    // Let the I/O threads settle before the reading.
+    std::thread::sleep(Duration::from_millis(500));
+    println!("RSS_AFTER {}", resident_bytes());
+    time
 }
 
 /// Puts this process (and every thread it starts from now on) on one CPU.
