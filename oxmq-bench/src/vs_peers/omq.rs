@@ -83,7 +83,11 @@ fn blocking(job: &Job) -> Option<Duration> {
             let monitor = push.monitor();
             push.connect(job.endpoint.as_str()).expect("connect");
             for _ in 0..job.count {
-                push.send(Message::single(payload.clone())).expect("send");
+                // A send fails once the receiver, which has its count, hung up: the extra
+                // messages have nowhere to go.
+                if push.send(Message::single(payload.clone())).is_err() {
+                    break;
+                }
             }
             ctx.block_on(wait_hangup(monitor));
             push.close().ok();
@@ -180,9 +184,10 @@ async fn current(job: &Job) -> Option<Duration> {
             let monitor = push.monitor();
             push.connect(job.endpoint.as_str()).await.expect("connect");
             for _ in 0..job.count {
-                push.send(Message::single(payload.clone()))
-                    .await
-                    .expect("send");
+                // As above: the receiver may be gone.
+                if push.send(Message::single(payload.clone())).await.is_err() {
+                    break;
+                }
             }
             wait_hangup(monitor).await;
             push.close().await.ok();
