@@ -413,7 +413,8 @@ impl Socket {
     }
 
     /// How many peers have detached from the socket since it was created, as far as the socket
-    /// has taken note (it does on every send, receive and endpoint call). The C ABI compares
+    /// has taken note (it does on every send, receive and endpoint call); an unbind or a
+    /// disconnect counts once even when no peer came through that endpoint. The C ABI compares
     /// it across a multi-part message sent frame by frame: when the peer the first frame was
     /// meant for went away before the last frame could go, the message is dropped, as libzmq
     /// drops the frames it had written into the dead connection's pipe.
