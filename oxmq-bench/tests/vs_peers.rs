@@ -3,27 +3,11 @@
 
 use std::process::Command;
 
-#[test]
-fn a_small_run_reports_every_library() {
+/// Runs vs-peers with `args` (and `--json`); one JSON object per line of its output.
+fn run_json(args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_vs-peers"))
-        .args([
-            "--libraries",
-            "oxmq,libzmq,raw-64k",
-            "--transports",
-            "tcp,ipc,inproc",
-            "--sizes",
-            "64",
-            "--latency-sizes",
-            "1",
-            "--no-pinned",
-            "--count",
-            "20000",
-            "--round-trips",
-            "200",
-            "--reps",
-            "1",
-            "--json",
-        ])
+        .args(args)
+        .arg("--json")
         .output()
         .expect("run vs-peers");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -32,12 +16,33 @@ fn a_small_run_reports_every_library() {
         "vs-peers failed: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows: Vec<serde_json::Value> = stdout
+    stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_small_run_reports_every_library() {
+    let rows = run_json(&[
+        "--libraries",
+        "oxmq,libzmq,raw-64k",
+        "--transports",
+        "tcp,ipc,inproc",
+        "--sizes",
+        "64",
+        "--latency-sizes",
+        "1",
+        "--no-pinned",
+        "--count",
+        "20000",
+        "--round-trips",
+        "200",
+        "--reps",
+        "1",
+    ]);
     // Throughput and latency over three transports.
-    assert_eq!(rows.len(), 6, "{stdout}");
+    assert_eq!(rows.len(), 6, "{rows:?}");
     for row in &rows {
         let libraries = row["libraries"].as_object().expect("libraries");
         for name in ["oxmq", "libzmq"] {
@@ -61,25 +66,12 @@ fn a_small_run_reports_every_library() {
 
 #[test]
 fn idle_connections_report_memory_per_connection() {
-    let out = Command::new(env!("CARGO_BIN_EXE_vs-peers"))
-        .args(["--idle-connections", "200", "--reps", "1", "--json"])
-        .output()
-        .expect("run vs-peers");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "vs-peers failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
-        .collect();
+    let rows = run_json(&["--idle-connections", "200", "--reps", "1"]);
     let libraries: Vec<&str> = rows
         .iter()
         .map(|r| r["library"].as_str().unwrap())
         .collect();
-    assert_eq!(libraries, ["oxmq", "libzmq"], "{stdout}");
+    assert_eq!(libraries, ["oxmq", "libzmq"], "{rows:?}");
     for row in &rows {
         assert_eq!(row["connections"], 200, "{row}");
         assert_eq!(row["runs"], 1, "{row}");

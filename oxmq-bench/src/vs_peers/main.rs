@@ -495,7 +495,7 @@ fn idle_connections(n: u64, libraries: &[Library], reps: u32, json: bool) {
                 Err(why) => eprintln!("vs-peers: {} idle connections: {why}", library.name()),
             }
         }
-        let med = |v: &[f64]| report::median(v).unwrap_or(f64::NAN);
+        let med = oxmq_bench::median;
         if json {
             println!(
                 "{{\"kind\":\"idle-connections\",\"library\":\"{}\",\"connections\":{n},\"rss_before\":{:.0},\"rss_after\":{:.0},\"bytes_per_connection\":{:.0},\"seconds\":{:.3},\"runs\":{}}}",

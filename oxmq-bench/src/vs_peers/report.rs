@@ -73,19 +73,9 @@ pub struct Row {
     pub results: Vec<Results>,
 }
 
-/// The median; the mean of the two middle values for an even number of values.
-pub fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+/// The median of `values` ([`oxmq_bench::median`]), `None` when there are none.
+fn median(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| oxmq_bench::median(values))
 }
 
 /// 1, 64, 1k, 64k, 1m: a size in bytes for a label.
@@ -170,8 +160,7 @@ impl Row {
 
     /// The median figure of `library` on this row.
     pub fn median(&self, library: Library) -> Option<f64> {
-        let r = self.results(library)?;
-        median(&r.samples.iter().map(|s| s.value).collect::<Vec<_>>())
+        self.median_of(library, |s| s.value)
     }
 
     fn median_of(&self, library: Library, field: fn(&Sample) -> f64) -> Option<f64> {
@@ -256,12 +245,11 @@ impl Row {
 
     /// The slowest run over the median, for `library` (1.0 = steady; lower is worse).
     pub fn steadiness(&self, library: Library) -> Option<f64> {
-        let r = self.results(library)?;
-        let values: Vec<f64> = r.samples.iter().map(|s| s.value).collect();
-        let median = median(&values)?;
+        let median = self.median(library)?;
+        let values = self.results(library)?.samples.iter().map(|s| s.value);
         Some(match self.kind {
-            Kind::Throughput => values.iter().copied().fold(f64::INFINITY, f64::min) / median,
-            Kind::Latency => median / values.iter().copied().fold(0.0, f64::max),
+            Kind::Throughput => values.fold(f64::INFINITY, f64::min) / median,
+            Kind::Latency => median / values.fold(0.0, f64::max),
         })
     }
 
