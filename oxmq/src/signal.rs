@@ -122,6 +122,14 @@ impl Activation {
         self.prepare_wait();
     }
 
+    /// Empties the owner's file descriptor after a wait in `poll(2)` saw it signalled.
+    #[cfg(not(loom))]
+    pub(crate) fn clear_signal(&self) {
+        if let Some(fd) = self.signal_fd.get() {
+            fd.clear();
+        }
+    }
+
     /// Called by a peer after it published (flushed) a control message: raises the control
     /// flag, then notifies.
     pub(crate) fn signal_control(&self) {

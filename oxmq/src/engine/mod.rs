@@ -8,8 +8,10 @@
 //! beyond whether subscriptions are for it, and nothing of which transport carries the bytes.
 
 mod outbuf;
+mod read_gate;
 mod write_gate;
 
+pub(crate) use read_gate::{Lent, ReadGate};
 pub(crate) use write_gate::WriteGate;
 
 use std::fmt;
@@ -307,6 +309,33 @@ impl Engine {
         }
         self.pump_output(outgoing, &mut state, gate)?;
         Ok(state)
+    }
+
+    /// The input side of [`pump`](Self::pump) alone, for a socket reading a lent connection
+    /// (see `read_gate`).
+    pub(crate) fn read(
+        &mut self,
+        incoming: &mut PipeWriter,
+        gate: &WriteGate,
+        now: Instant,
+    ) -> Result<Pump, CloseReason> {
+        let mut state = Pump::default();
+        self.pump_input(incoming, &mut state, gate, now)?;
+        Ok(state)
+    }
+
+    /// Whether the connection may be lent to the socket's thread when its session goes idle
+    /// (see `read_gate`): a ZMTP connection past its handshake that only a receive can move
+    /// on (no subscriptions to pass to the socket, which must see them while it sends), read
+    /// until the stream had no more (no readiness is pending that nobody would act on), with
+    /// no output queued (an answer to the peer's PING) and no timer to run.
+    pub(crate) fn can_lend(&self) -> bool {
+        !self.raw
+            && !self.takes_subscriptions
+            && self.conn.is_some()
+            && !self.readable
+            && !self.has_pending_output()
+            && self.next_timeout().is_none()
     }
 
     /// Takes the connection back from direct writes before producing output (see `direct`).

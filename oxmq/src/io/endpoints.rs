@@ -13,7 +13,7 @@ use oxmq_proto::SocketType;
 use super::link::SocketLink;
 use super::{ConnectTarget, IoCommand, IoPool, SessionPipes, transport_options};
 use crate::endpoint::{Endpoint, tcp_endpoint_string};
-use crate::engine::WriteGate;
+use crate::engine::{ReadGate, WriteGate};
 use crate::error::{Error, Result};
 use crate::monitor::EventKind;
 use crate::options::Options;
@@ -76,6 +76,17 @@ impl Env<'_> {
 pub(crate) fn wants_routing_id(socket_type: SocketType) -> bool {
     // REP routes its replies by routing id, as libzmq's REP (a ROUTER underneath) does.
     matches!(socket_type, SocketType::Router | SocketType::Rep)
+}
+
+/// Whether a socket type's connections are lent to a receive blocked on its only peer (see
+/// `engine::read_gate`): not raw STREAM connections, and not those of sockets that take
+/// subscriptions (their sessions pass them on while the socket sends), nor of sockets that
+/// never receive.
+pub(crate) fn lends_reads(socket_type: SocketType) -> bool {
+    !matches!(
+        socket_type,
+        SocketType::Stream | SocketType::Pub | SocketType::XPub | SocketType::Push
+    )
 }
 
 /// The endpoints of one socket.
@@ -221,10 +232,14 @@ impl Endpoints {
                 None,
             );
             let gate = WriteGate::new();
+            let read_gate = ReadGate::new(Arc::clone(&gate));
             let mut peer = Peer::new(to_peer, from_peer, id);
             if env.link.socket_type() != SocketType::Stream {
                 // Raw connections are written by their session only.
                 peer.sink = Some(Arc::clone(&gate) as _);
+            }
+            if lends_reads(socket_type) {
+                peer.source = Some(Arc::clone(&read_gate) as _);
             }
             peer.assigned_id.clone_from(&env.opts.connect_routing_id);
             let peer_id = peer.id;
@@ -233,6 +248,7 @@ impl Endpoints {
                 outgoing: from_socket,
                 incoming: to_socket,
                 gate,
+                read_gate,
                 peer_id,
             })
         };

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use mio::{Poll, Token, Waker};
 
 use crate::endpoint::{IpcEndpoint, TcpEndpoint};
-use crate::engine::WriteGate;
+use crate::engine::{ReadGate, WriteGate};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::pipe::{PeerId, PipeReader, PipeWriter};
@@ -94,6 +94,8 @@ pub(crate) struct SessionPipes {
     pub incoming: PipeWriter,
     /// Shared with the socket's peer for direct writes.
     pub gate: Arc<WriteGate>,
+    /// Shared with the socket's peer for reads from the socket's thread.
+    pub read_gate: Arc<ReadGate>,
     /// The socket's id for this peer.
     pub peer_id: PeerId,
 }

@@ -27,11 +27,11 @@ use oxmq_proto::metadata::Metadata;
 use oxmq_proto::socks::{SocksClient, SocksProgress};
 use oxmq_proto::{HandshakeConfig, PeerInfo, SocketType};
 
-use super::endpoints::wants_routing_id;
+use super::endpoints::{lends_reads, wants_routing_id};
 use super::link::SocketLink;
 use super::reactor::{IoCtx, TimerKind};
 use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
-use crate::engine::{CloseReason, Engine, WriteGate};
+use crate::engine::{CloseReason, Engine, Lent, ReadGate, WriteGate};
 use crate::message::{Kind, Message};
 use crate::metadata::PeerMetadata;
 use crate::monitor::EventKind;
@@ -170,6 +170,14 @@ pub(crate) struct Session {
     engine: Option<Engine>,
     /// Lets the socket write directly while this session is idle.
     gate: Arc<WriteGate>,
+    /// Lends the idle connection to a socket blocked in a receive (see `engine::read_gate`).
+    read_gate: Arc<ReadGate>,
+    /// The engine and the receive pipe are lent to `read_gate`: taken back at the start of
+    /// every turn ([`Session::reclaim`]).
+    lent: bool,
+    /// The poller reported the lent connection while the socket waits on it itself: the turn
+    /// leaves it to the socket.
+    skip_turn: bool,
     /// The socket's id for our pipes, while they exist.
     peer_id: Option<PeerId>,
     /// A handshake completed before: the next one is a reconnect.
@@ -233,15 +241,21 @@ impl Session {
         io: &Arc<IoShared>,
     ) -> Session {
         let act = Activation::scheduled(Arc::clone(io) as _, token);
-        let (outgoing, incoming, gate, peer_id) = match pipes {
+        let (outgoing, incoming, gate, read_gate, peer_id) = match pipes {
             Some(p) => {
                 p.outgoing.set_activation(Arc::clone(&act));
                 p.incoming.set_activation(Arc::clone(&act));
-                (Some(p.outgoing), Some(p.incoming), p.gate, Some(p.peer_id))
+                let ids = (p.gate, p.read_gate, Some(p.peer_id));
+                (Some(p.outgoing), Some(p.incoming), ids.0, ids.1, ids.2)
             }
-            None => (None, None, WriteGate::new(), None),
+            None => {
+                let gate = WriteGate::new();
+                let read_gate = ReadGate::new(Arc::clone(&gate));
+                (None, None, gate, read_gate, None)
+            }
         };
         gate.set_session(Arc::clone(&act));
+        read_gate.set_session(Arc::clone(&act));
         Session {
             token,
             socket,
@@ -252,6 +266,9 @@ impl Session {
             incoming,
             engine: None,
             gate,
+            read_gate,
+            lent: false,
+            skip_turn: false,
             peer_id,
             connected_before: false,
             generation: 0,
@@ -329,9 +346,60 @@ impl Session {
 
     /// Records poller readiness.
     pub(crate) fn on_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        if self.lent {
+            // The socket waits on the connection and reads it after any readiness; otherwise
+            // the turn takes the engine back, ready to read and write. A hang-up is always
+            // the session's: the end of a connection is then seen in the order of this
+            // thread's events (before a new connection's handshake that came after it).
+            if (readable || writable) && !read_closed && self.read_gate.leave_to_socket() {
+                self.skip_turn = true;
+            }
+            return;
+        }
         if let Some(engine) = self.engine.as_mut() {
             engine.on_ready(readable, writable, read_closed);
         }
+    }
+
+    /// Takes back what was lent to the read gate. Returns why the connection failed, if it
+    /// failed while the socket read it.
+    fn reclaim(&mut self) -> Option<CloseReason> {
+        if !std::mem::take(&mut self.lent) {
+            return None;
+        }
+        let Lent {
+            mut engine,
+            incoming,
+            failed,
+        } = self.read_gate.reclaim()?;
+        // Readiness seen while it was lent went to the socket: read and write until the
+        // stream says otherwise.
+        engine.on_ready(true, true, false);
+        self.engine = Some(engine);
+        self.incoming = Some(incoming);
+        failed
+    }
+
+    /// Lends the connection to the read gate when the session goes idle with nothing only it
+    /// can do.
+    fn lend(&mut self) {
+        let lendable = !self.closing
+            && !self.input_blocked
+            && self.shutdown.is_none()
+            && self.incoming.is_some()
+            && self.engine.as_ref().is_some_and(Engine::can_lend);
+        if !lendable {
+            return;
+        }
+        let (Some(engine), Some(incoming)) = (self.engine.take(), self.incoming.take()) else {
+            return;
+        };
+        self.read_gate.lend(Lent {
+            engine,
+            incoming,
+            failed: None,
+        });
+        self.lent = true;
     }
 
     /// First turn after creation. Returns `false` when the session is already done.
@@ -382,6 +450,12 @@ impl Session {
     /// again, up to [`ROUNDS_PER_TURN`] times; then it yields to the other connections of the
     /// thread and is requeued, so a peer that never lets up cannot starve them.
     pub(crate) fn drive(&mut self, io: &mut IoCtx<'_>) -> bool {
+        if std::mem::take(&mut self.skip_turn) && self.lent {
+            return true;
+        }
+        if let Some(reason) = self.reclaim() {
+            return self.on_engine_closed(reason, io);
+        }
         for _ in 0..ROUNDS_PER_TURN {
             if let Some(alive) = self.check_socket_closed(io) {
                 return alive;
@@ -440,6 +514,7 @@ impl Session {
                 self.act.cancel_wait();
                 continue;
             }
+            self.lend();
             return true;
         }
         io.sched.requeue(self.token);
@@ -659,6 +734,9 @@ impl Session {
             if !self.engine.as_ref().is_some_and(Engine::is_raw) {
                 new_peer.sink = Some(Arc::clone(&self.gate) as _);
             }
+            if lends_reads(socket_type) {
+                new_peer.source = Some(Arc::clone(&self.read_gate) as _);
+            }
             self.peer_id = Some(new_peer.id);
             if !self.socket.post(PeerEvent::Attach(new_peer)) {
                 return false;
@@ -691,6 +769,7 @@ impl Session {
         }
         self.notify_stream();
         self.gate.set_stream(None);
+        self.read_gate.release_socket(&self.socket.activation());
         let mut events = Vec::new();
         if let Some(engine) = self.engine.take() {
             let fd = engine.stream().fd();
@@ -898,6 +977,17 @@ impl Session {
 
     /// A timer fired. Returns `false` when the session should be removed.
     pub(crate) fn on_timer(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
+        if let Some(reason) = self.reclaim() {
+            return self.on_engine_closed(reason, io);
+        }
+        let alive = self.on_timer_kind(kind, io);
+        if alive && !self.lent {
+            self.lend();
+        }
+        alive
+    }
+
+    fn on_timer_kind(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
         match kind {
             TimerKind::Handshake(generation) => {
                 if generation != self.generation {
@@ -958,8 +1048,11 @@ impl Session {
 
     /// Deregisters everything and closes the pipes.
     pub(crate) fn close(&mut self, registry: &Registry) {
+        // What failed while lent is moot now: the connection closes anyway.
+        let _ = self.reclaim();
         self.drop_pipes();
         self.gate.set_stream(None);
+        self.read_gate.release_socket(&self.socket.activation());
         if let Some(engine) = self.engine.take() {
             let _ = registry.deregister(&mut SourceFd(&engine.stream().fd()));
         }

@@ -16,7 +16,9 @@
 mod peer;
 mod queue;
 
-pub(crate) use peer::{DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId};
+pub(crate) use peer::{
+    DirectRead, DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId, ReadWait,
+};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -39,6 +40,30 @@ pub(crate) trait DirectWrite: Send + Sync {
     fn try_write_bytes(&self, data: &[u8], drained: &dyn Fn() -> bool) -> bool;
 }
 
+/// A way for a socket blocked in a receive to read its peer's connection itself (implemented
+/// by the engine's read gate).
+pub(crate) trait DirectRead: Send + Sync {
+    /// Waits (up to `deadline`) until the connection is readable, and reads and decodes what
+    /// arrived into the peer's pipe; or until `socket` is woken for anything else. The caller
+    /// announced its wait on `socket` ([`Activation::prepare_wait`]) and looked at its pipes
+    /// since.
+    fn wait(&self, socket: &Activation, deadline: Option<Instant>) -> ReadWait;
+}
+
+/// How a [`DirectRead::wait`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadWait {
+    /// Something may have arrived: look at the pipes again.
+    Woken,
+    /// The connection is not lent to the socket now (or no longer can be read from its
+    /// thread): wait the usual way.
+    Unavailable,
+    /// The deadline passed.
+    TimedOut,
+    /// A signal handler ran on the waiting thread.
+    Interrupted,
+}
+
 /// One peer of a socket: a pipe to it and a pipe from it.
 pub(crate) struct Peer {
     /// Unique among all peers of the process.
@@ -57,6 +82,9 @@ pub(crate) struct Peer {
     pub assigned_id: Option<Bytes>,
     /// For a connection on an I/O thread: writes that bypass the pipe (see `engine::write_gate`).
     pub sink: Option<Arc<dyn DirectWrite>>,
+    /// For a connection on an I/O thread: reads from the socket's thread while it is the
+    /// socket's only peer (see `engine::read_gate`).
+    pub source: Option<Arc<dyn DirectRead>>,
     /// Whether the socket is in request-reply rhythm (its last operation was a receive), which
     /// is when a direct write pays off; shared by all peers of one socket.
     pub rhythm: Arc<AtomicBool>,
@@ -76,6 +104,7 @@ impl Peer {
             routing_id: None,
             assigned_id: None,
             sink: None,
+            source: None,
             rhythm: Arc::new(AtomicBool::new(false)),
             far_end: None,
         }

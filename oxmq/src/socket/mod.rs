@@ -36,7 +36,7 @@ use crate::message::Message;
 use crate::metadata::PeerMetadata;
 use crate::monitor::{EventMask, EventSink, Monitor};
 use crate::options::{self, OptionValue, Options};
-use crate::pipe::{PeerEvent, PeerId};
+use crate::pipe::{DirectRead, PeerEvent, PeerId, ReadWait};
 use crate::signal::Parked;
 use pattern::{Closed, Pattern};
 
@@ -145,6 +145,10 @@ struct Core {
     /// The attached inproc peers (id, endpoint id): while there is one, a blocking receive
     /// spins before it sleeps (see [`RECV_SPINS`]).
     inproc_peers: Vec<(PeerId, u64)>,
+    /// The attached peers whose connections a blocking receive may read itself (id, endpoint
+    /// id, read gate): while one of them is the socket's only peer, a receive waits on its
+    /// connection directly (see `engine::read_gate`).
+    sources: Vec<(PeerId, u64, Arc<dyn DirectRead>)>,
     /// How many peers have detached so far (see [`Socket::peers_detached`]).
     detached: u64,
 }
@@ -155,6 +159,8 @@ impl Core {
         self.detached += 1;
         self.inproc_peers
             .retain(|(_, endpoint)| *endpoint != endpoint_id);
+        self.sources
+            .retain(|(_, endpoint, _)| *endpoint != endpoint_id);
         self.pattern.detach_endpoint(endpoint_id);
     }
 
@@ -171,15 +177,28 @@ impl Core {
                     if peer.far_end.is_some() {
                         self.inproc_peers.push((peer.id, peer.endpoint_id));
                     }
+                    if let Some(source) = &peer.source {
+                        self.sources
+                            .push((peer.id, peer.endpoint_id, Arc::clone(source)));
+                    }
                     self.pattern.attach(peer);
                 }
                 PeerEvent::Detach(id) => {
                     self.detached += 1;
                     self.inproc_peers.retain(|(peer, _)| *peer != id);
+                    self.sources.retain(|(peer, _, _)| *peer != id);
                     self.pattern.detach(id);
                 }
                 PeerEvent::Hiccup(id) => self.pattern.hiccup(id),
             }
+        }
+    }
+
+    /// The read gate of the socket's only peer, when it has one (see `sources`).
+    fn only_source(&self) -> Option<Arc<dyn DirectRead>> {
+        match self.sources.as_slice() {
+            [(_, _, source)] if self.inproc_peers.is_empty() => Some(Arc::clone(source)),
+            _ => None,
         }
     }
 
@@ -248,6 +267,7 @@ impl Socket {
                 rhythm: Arc::new(AtomicBool::new(false)),
                 rhythm_on: false,
                 inproc_peers: Vec::new(),
+                sources: Vec::new(),
                 detached: 0,
             }),
         })
@@ -642,6 +662,8 @@ impl Socket {
                 return Ok(());
             }
         }
+        // Cleared when the connection cannot be read from here this time.
+        let mut direct = true;
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
@@ -653,6 +675,15 @@ impl Socket {
             if self.ctx.is_terminated() {
                 activation.cancel_wait();
                 return Err(Error::Terminated);
+            }
+            if let Some(source) = core.only_source().filter(|_| direct) {
+                match source.wait(&activation, deadline) {
+                    ReadWait::Woken => {}
+                    ReadWait::Unavailable => direct = false,
+                    ReadWait::TimedOut => return Err(Error::WouldBlock),
+                    ReadWait::Interrupted => return Err(Error::Interrupted),
+                }
+                continue;
             }
             match activation.park(deadline) {
                 Parked::Woken => {}

@@ -1,0 +1,266 @@
+//! The read gate: a receive that blocks on a socket's only connection reads it from its own
+//! thread.
+//!
+//! Normally bytes go kernel → I/O thread → pipe → socket: the I/O thread wakes up for the
+//! arrival, decodes, and wakes the receiving thread. Waiting on the connection directly saves
+//! one of those two wake-ups, which is most of a small message's one-way latency and one
+//! context switch per read of a stream of large messages. The receive side of the write gate.
+//!
+//! A session whose connection has nothing for the I/O thread to do (no output queued, no
+//! timers, a receive pipe with room) *lends* its engine and its end of the receive pipe to the
+//! gate when it goes idle, and takes them back at the start of its next turn, whatever woke it.
+//! A socket blocking in a receive, when this connection is its only peer, waits in `poll(2)` on
+//! the stream and on its own wake-up descriptor at once, and when the stream becomes readable
+//! it runs the lent engine's input side itself: it reads, decodes into the receive pipe as the
+//! session would, and takes the message from the pipe as usual. Whatever needs the session
+//! afterwards (an answer to a PING, a timer armed by the peer's TTL, a full pipe, a failed
+//! connection) wakes it, and it takes the engine back.
+//!
+//! While the socket waits in `poll(2)`, the I/O thread leaves the connection's readiness events
+//! alone (the socket sees the same readiness and reads right after). A session that must close
+//! a connection while the socket polls it wakes the socket, so that its `poll(2)` lets go of
+//! the descriptor.
+//!
+//! The lock is taken by the session at most twice per turn and by the socket only around a
+//! read, never while it waits; a session that wants its engine back while the socket reads
+//! waits for that read to end.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use super::{CloseReason, Engine, WriteGate};
+use crate::pipe::{DirectRead, PipeWriter, ReadWait};
+use crate::signal::Activation;
+
+/// What a session lends the gate while it is idle.
+pub(crate) struct Lent {
+    pub engine: Engine,
+    /// The session's end of the receive pipe.
+    pub incoming: PipeWriter,
+    /// The connection failed while the socket read it: the session closes it.
+    pub failed: Option<CloseReason>,
+}
+
+/// Shared by a session and the socket's peer for that session.
+pub(crate) struct ReadGate {
+    slot: Mutex<Option<Lent>>,
+    /// The socket waits in `poll(2)` on the lent connection.
+    polling: AtomicBool,
+    /// The session left readiness of the lent connection to the socket (see
+    /// [`leave_to_socket`](Self::leave_to_socket)).
+    left: AtomicBool,
+    /// For the engine's answers to the peer's commands (see [`Engine::read`]).
+    write_gate: Arc<WriteGate>,
+    /// The session's activation, to hand it back what only it can do.
+    session: OnceLock<Arc<Activation>>,
+}
+
+impl ReadGate {
+    pub(crate) fn new(write_gate: Arc<WriteGate>) -> Arc<ReadGate> {
+        Arc::new(ReadGate {
+            slot: Mutex::new(None),
+            polling: AtomicBool::new(false),
+            left: AtomicBool::new(false),
+            write_gate,
+            session: OnceLock::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Lent>> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Session side: its activation (set once, when the session starts).
+    pub(crate) fn set_session(&self, act: Arc<Activation>) {
+        let _ = self.session.set(act);
+    }
+
+    /// Session side: lends the idle connection to the socket.
+    pub(crate) fn lend(&self, lent: Lent) {
+        *self.lock() = Some(lent);
+    }
+
+    /// Session side: takes the connection back (waiting for a read the socket is doing).
+    pub(crate) fn reclaim(&self) -> Option<Lent> {
+        self.lock().take()
+    }
+
+    /// Session side: the poller reported the lent connection. Returns `true` when the socket
+    /// waits on it in `poll(2)` and will read it (the session then leaves it alone), `false`
+    /// when the session must take it back and read it.
+    ///
+    /// The session marks the readiness as left to the socket before it looks whether the
+    /// socket polls; the socket stops polling before it looks at that mark. With both orders
+    /// sequentially consistent, at least one of them sees the other's store, so readiness the
+    /// session leaves is always read by someone.
+    #[inline]
+    pub(crate) fn leave_to_socket(&self) -> bool {
+        self.left.store(true, Ordering::SeqCst);
+        self.polling.load(Ordering::SeqCst)
+    }
+
+    /// Session side: a connection is being closed; a socket polling its descriptor is woken so
+    /// that it lets go of it.
+    pub(crate) fn release_socket(&self, socket: &Activation) {
+        if self.polling.load(Ordering::SeqCst) {
+            socket.wake();
+        }
+    }
+
+    fn wake_session(&self) {
+        if let Some(act) = self.session.get() {
+            act.wake();
+        }
+    }
+
+    /// Socket side: reads the lent connection after `poll(2)` said it is readable.
+    fn read_lent(&self, hang_up: bool) -> ReadWait {
+        let mut slot = self.lock();
+        // The session took it back meanwhile: it reads (or already read) what arrived.
+        let Some(lent) = slot.as_mut() else {
+            return ReadWait::Woken;
+        };
+        if lent.failed.is_some() {
+            return ReadWait::Unavailable;
+        }
+        let engine = &mut lent.engine;
+        engine.on_ready(true, false, hang_up);
+        let pump = match engine.read(&mut lent.incoming, &self.write_gate, Instant::now()) {
+            Ok(pump) => pump,
+            Err(reason) => {
+                lent.failed = Some(reason);
+                drop(slot);
+                self.wake_session();
+                return ReadWait::Unavailable;
+            }
+        };
+        // A full pipe, a read cut short by the turn's budget, or work for the I/O thread: the
+        // session takes the connection back (nobody else would notice the stream's state).
+        let needs_session = pump.input_blocked || !engine.can_lend();
+        drop(slot);
+        if needs_session {
+            self.wake_session();
+        }
+        if pump.input_blocked {
+            ReadWait::Unavailable
+        } else {
+            ReadWait::Woken
+        }
+    }
+}
+
+impl DirectRead for ReadGate {
+    fn wait(&self, socket: &Activation, deadline: Option<Instant>) -> ReadWait {
+        #[cfg(loom)]
+        {
+            // Loom models the pipes; their wake-up descriptor does not exist there.
+            let _ = (socket, deadline);
+            ReadWait::Unavailable
+        }
+        #[cfg(not(loom))]
+        self.wait_polling(socket, deadline)
+    }
+}
+
+impl ReadGate {
+    #[cfg(not(loom))]
+    fn wait_polling(&self, socket: &Activation, deadline: Option<Instant>) -> ReadWait {
+        let fd = match &*self.lock() {
+            Some(lent) if lent.failed.is_none() => lent.engine.stream().fd(),
+            _ => return ReadWait::Unavailable,
+        };
+        let Ok(signal) = socket.signal_fd() else {
+            return ReadWait::Unavailable;
+        };
+        // Set before the wait and read by the session under its turn: while it is set, the
+        // I/O thread leaves readiness to this thread, which reads after every wake-up.
+        self.polling.store(true, Ordering::SeqCst);
+        let polled = poll_two(fd, signal, deadline);
+        self.polling.store(false, Ordering::SeqCst);
+        let left = self.left.swap(false, Ordering::SeqCst);
+        // Whatever ends the wait, this thread looks at its pipes next: no notification needed.
+        socket.cancel_wait();
+        match polled {
+            Polled::Ready {
+                stream,
+                hang_up,
+                signalled,
+            } => {
+                if signalled {
+                    socket.clear_signal();
+                }
+                if stream || left {
+                    return self.read_lent(hang_up);
+                }
+                ReadWait::Woken
+            }
+            // Readiness the session left to this thread is read whatever ended the wait.
+            other => {
+                if left {
+                    self.read_lent(false);
+                }
+                match other {
+                    Polled::TimedOut => ReadWait::TimedOut,
+                    Polled::Interrupted => ReadWait::Interrupted,
+                    _ => ReadWait::Unavailable,
+                }
+            }
+        }
+    }
+}
+
+enum Polled {
+    Ready {
+        stream: bool,
+        hang_up: bool,
+        signalled: bool,
+    },
+    TimedOut,
+    Interrupted,
+    Failed,
+}
+
+/// Waits until `stream` or `signal` is readable (or the stream hung up or failed), or until
+/// `deadline`.
+fn poll_two(stream: i32, signal: i32, deadline: Option<Instant>) -> Polled {
+    let mut fds = [
+        libc::pollfd {
+            fd: stream,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: signal,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let timeout = match deadline {
+        None => -1,
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // Rounded up: waking a little late beats spinning on a zero timeout.
+            let ms = left.as_nanos().div_ceil(1_000_000);
+            ms.min(i32::MAX as u128) as i32
+        }
+    };
+    // SAFETY: `fds` is a live array of two initialised pollfd structures and its length is
+    // passed with it.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+    if n < 0 {
+        return match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => Polled::Interrupted,
+            _ => Polled::Failed,
+        };
+    }
+    if n == 0 {
+        return Polled::TimedOut;
+    }
+    let hang_up = fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
+    Polled::Ready {
+        stream: fds[0].revents != 0,
+        hang_up,
+        signalled: fds[1].revents != 0,
+    }
+}

@@ -1,0 +1,201 @@
+//! A receive that blocks on the socket's only connection reads that connection from its own
+//! thread (the read gate): what the I/O thread did for the connection must still happen —
+//! PINGs answered, a peer's TTL kept, a hang-up seen, a signal reported — and messages must
+//! come whole and in order across the hand-offs between the two threads.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::raw::{RawPeer, encode_frame};
+use common::{bound, socket};
+use oxmq::{Context, Error, EventKind, EventMask, Message, Monitor, SocketType};
+
+/// A PING command body: TTL in deciseconds, then the context.
+fn ping(ttl: u16, context: &[u8]) -> Vec<u8> {
+    let mut body = b"\x04PING".to_vec();
+    body.extend_from_slice(&ttl.to_be_bytes());
+    body.extend_from_slice(context);
+    body
+}
+
+fn wait_for(monitor: &Monitor, kind: EventKind, limit: Duration) -> bool {
+    let start = Instant::now();
+    while let Some(event) = monitor.recv_timeout(limit.saturating_sub(start.elapsed())) {
+        if event.kind == kind {
+            return true;
+        }
+    }
+    false
+}
+
+/// A DEALER bound on tcp with a raw ROUTER connected to it, handshake done.
+fn dealer_with_raw_peer(ctx: &Context) -> (oxmq::Socket, Monitor, RawPeer) {
+    let dealer = socket(ctx, SocketType::Dealer);
+    let monitor = dealer.monitor(EventMask::ALL).unwrap();
+    dealer.bind("tcp://127.0.0.1:*").unwrap();
+    let peer = RawPeer::connect(&dealer.last_endpoint(), "ROUTER", 1, None);
+    assert!(wait_for(
+        &monitor,
+        EventKind::HandshakeSucceeded,
+        Duration::from_secs(5)
+    ));
+    (dealer, monitor, peer)
+}
+
+#[test]
+fn pings_are_answered_while_a_receive_waits() {
+    let ctx = Context::new();
+    let (dealer, _monitor, mut peer) = dealer_with_raw_peer(&ctx);
+    {
+        let receiver = thread::spawn(move || dealer.recv());
+        // Let the receive settle into its wait on the connection.
+        thread::sleep(Duration::from_millis(200));
+        let mut both = encode_frame(0x04, &ping(0, b"one"));
+        both.extend(encode_frame(0x04, &ping(0, b"two")));
+        peer.write(&both);
+        let first = peer.recv_frame(Duration::from_secs(3)).expect("first PONG");
+        assert_eq!(first.body, b"\x04PONGone");
+        let second = peer
+            .recv_frame(Duration::from_secs(3))
+            .expect("second PONG");
+        assert_eq!(second.body, b"\x04PONGtwo");
+        // The receive is still waiting, and gets what comes next.
+        assert!(!receiver.is_finished());
+        peer.send_message(&[b"after the pings"]);
+        let msg = receiver.join().unwrap().expect("the message");
+        assert_eq!(&msg[0], b"after the pings");
+    }
+}
+
+#[test]
+fn a_peers_ttl_holds_while_a_receive_waits() {
+    let ctx = Context::new();
+    let (dealer, monitor, mut peer) = dealer_with_raw_peer(&ctx);
+    dealer.set_rcvtimeo(3000).unwrap();
+    {
+        let receiver = thread::spawn(move || dealer.recv());
+        thread::sleep(Duration::from_millis(200));
+        // A TTL of 3 deciseconds, then silence: the connection goes after about 300 ms, though
+        // the only thread looking at it is waiting in a receive.
+        let sent = Instant::now();
+        peer.send_command(&ping(3, b""));
+        let _ = peer.recv_frame(Duration::from_secs(3)).expect("its PONG");
+        assert!(wait_for(
+            &monitor,
+            EventKind::Disconnected,
+            Duration::from_secs(5)
+        ));
+        let lost = sent.elapsed();
+        assert!(lost >= Duration::from_millis(300), "{lost:?}");
+        assert!(lost < Duration::from_millis(2000), "{lost:?}");
+        assert!(peer.closed_within(Duration::from_secs(5)));
+        assert_eq!(receiver.join().unwrap().map(|_| ()), Err(Error::WouldBlock));
+    }
+}
+
+#[test]
+fn a_hang_up_is_seen_while_a_receive_waits() {
+    let ctx = Context::new();
+    let (dealer, monitor, peer) = dealer_with_raw_peer(&ctx);
+    dealer.set_rcvtimeo(2000).unwrap();
+    let receiver = thread::spawn(move || (dealer.recv().map(|_| ()), dealer));
+    thread::sleep(Duration::from_millis(200));
+    drop(peer);
+    assert!(
+        wait_for(&monitor, EventKind::Disconnected, Duration::from_secs(5)),
+        "the hang-up is reported"
+    );
+    let (received, dealer) = receiver.join().unwrap();
+    assert_eq!(received, Err(Error::WouldBlock));
+    // A new peer is served as usual.
+    let mut again = RawPeer::connect(&dealer.last_endpoint(), "ROUTER", 1, None);
+    again.send_message(&[b"second peer"]);
+    assert_eq!(&dealer.recv().unwrap()[0], b"second peer");
+}
+
+/// The frames of message `n`: its number, then a body whose size runs from 0 to 300 KiB
+/// (several reads' worth) and back, sometimes in three parts.
+fn numbered(n: u32) -> Vec<Vec<u8>> {
+    let size = match n % 7 {
+        0 => 0,
+        1 => 1,
+        2 => 200,
+        3 => 8 * 1024,
+        4 => 70 * 1024,
+        5 => 300 * 1024,
+        _ => 33,
+    };
+    let body: Vec<u8> = (0..size).map(|i| (i as u32 ^ n) as u8).collect();
+    if n % 3 == 0 {
+        vec![n.to_be_bytes().to_vec(), body, b"end".to_vec()]
+    } else {
+        vec![n.to_be_bytes().to_vec(), body]
+    }
+}
+
+/// Bursts with pauses between them, so that the receive keeps catching up and waiting on the
+/// connection while the I/O thread reads in between: every message arrives whole, in order.
+#[test]
+fn messages_stay_whole_and_in_order_across_hand_offs() {
+    for endpoint in ["tcp://127.0.0.1:*".to_owned(), common::ipc_path()] {
+        let ctx = Context::new();
+        let (pull, endpoint) = bound(&ctx, SocketType::Pull, &endpoint);
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        const COUNT: u32 = 3_000;
+        let sender = thread::spawn(move || {
+            for n in 0..COUNT {
+                push.send(Message::from_frames(numbered(n))).unwrap();
+                if n % 97 == 0 {
+                    thread::sleep(Duration::from_millis(2));
+                }
+            }
+            push
+        });
+        for n in 0..COUNT {
+            let msg = pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}"));
+            let got: Vec<Vec<u8>> = msg.iter().map(|f| f.to_vec()).collect();
+            assert!(got == numbered(n), "message {n} of {endpoint}");
+        }
+        drop(sender.join().unwrap());
+    }
+}
+
+extern "C" fn on_sigusr2(_: libc::c_int) {}
+
+/// A signal handler that runs while a receive waits on the connection ends it with
+/// `Error::Interrupted`, as a receive parked the usual way does.
+#[test]
+fn a_signal_interrupts_a_receive_waiting_on_the_connection() {
+    // SAFETY: installs a handler that does nothing, without SA_RESTART (as Python does).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigusr2 as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let ctx = Context::new();
+    let (dealer, _monitor, mut peer) = dealer_with_raw_peer(&ctx);
+    dealer.set_rcvtimeo(-1).unwrap();
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() } as usize;
+    let poker = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        // SAFETY: the receiving thread is alive (it waits in recv until this signal).
+        unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR2) };
+    });
+    let start = Instant::now();
+    assert_eq!(dealer.recv().map(|_| ()), Err(Error::Interrupted));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    poker.join().unwrap();
+    // The connection is still there.
+    peer.send_message(&[b"still here"]);
+    dealer.set_rcvtimeo(5000).unwrap();
+    assert_eq!(&dealer.recv().unwrap()[0], b"still here");
+}
