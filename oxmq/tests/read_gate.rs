@@ -69,6 +69,36 @@ fn pings_are_answered_while_a_receive_waits() {
     }
 }
 
+/// After a receive that waited on the connection, its input stays with the socket: a PING
+/// that comes while the application does something else is still answered, by the I/O
+/// thread's sweep, long before any heartbeat timeout.
+#[test]
+fn pings_are_answered_while_the_application_is_away() {
+    let ctx = Context::new();
+    let (dealer, monitor, mut peer) = dealer_with_raw_peer(&ctx);
+    let receiver = thread::spawn(move || {
+        let msg = dealer.recv();
+        // Away from the socket, long enough for a peer's heartbeat timeout to matter.
+        thread::sleep(Duration::from_millis(1500));
+        (msg.map(|m| m[0].to_vec()), dealer)
+    });
+    thread::sleep(Duration::from_millis(200));
+    peer.send_message(&[b"wake up"]);
+    thread::sleep(Duration::from_millis(100));
+    let asked = Instant::now();
+    peer.send_command(&ping(0, b"away"));
+    let pong = peer
+        .recv_frame(Duration::from_secs(1))
+        .expect("a PONG while away");
+    assert_eq!(pong.body, b"\x04PONGaway");
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    let (msg, dealer) = receiver.join().unwrap();
+    assert_eq!(msg.unwrap(), b"wake up");
+    peer.send_message(&[b"and again"]);
+    assert_eq!(&dealer.recv().unwrap()[0], b"and again");
+    assert!(monitor.try_recv().is_none(), "no disconnection");
+}
+
 #[test]
 fn a_peers_ttl_holds_while_a_receive_waits() {
     let ctx = Context::new();

@@ -11,7 +11,7 @@ mod outbuf;
 mod read_gate;
 mod write_gate;
 
-pub(crate) use read_gate::{Lent, ReadGate};
+pub(crate) use read_gate::{Lent, ReadGate, SWEEP_EVERY, Sweeper};
 pub(crate) use write_gate::WriteGate;
 
 use std::fmt;

@@ -7,31 +7,63 @@
 //! context switch per read of a stream of large messages. The receive side of the write gate.
 //!
 //! A session whose connection has nothing for the I/O thread to do (no output queued, no
-//! timers, a receive pipe with room) *lends* its engine and its end of the receive pipe to the
-//! gate when it goes idle, and takes them back at the start of its next turn, whatever woke it.
-//! A socket blocking in a receive, when this connection is its only peer, waits in `poll(2)` on
-//! the stream and on its own wake-up descriptor at once, and when the stream becomes readable
-//! it runs the lent engine's input side itself: it reads, decodes into the receive pipe as the
-//! session would, and takes the message from the pipe as usual. Whatever needs the session
-//! afterwards (an answer to a PING, a timer armed by the peer's TTL, a full pipe, a failed
-//! connection) wakes it, and it takes the engine back.
+//! timers, a receive pipe with room, input read until the stream had no more) *lends* its
+//! engine and its end of the receive pipe to the gate when it goes idle, and takes them back at
+//! the start of its next turn, whatever woke it. A socket blocking in a receive, when this
+//! connection is its only peer, waits in `poll(2)` on the stream and on its own wake-up
+//! descriptor at once, and when the stream becomes readable it runs the lent engine's input
+//! side itself: it reads, decodes into the receive pipe as the session would, and takes the
+//! message from the pipe as usual. Whatever needs the session afterwards (an answer to a PING,
+//! a timer armed by the peer's TTL, a full pipe, a read cut short, a failed connection) wakes
+//! it, and it takes the engine back.
 //!
-//! While the socket waits in `poll(2)`, the I/O thread leaves the connection's readiness events
-//! alone (the socket sees the same readiness and reads right after). A session that must close
-//! a connection while the socket polls it wakes the socket, so that its `poll(2)` lets go of
-//! the descriptor.
+//! While the socket reads the connection, the I/O thread's poller watches only its hang-ups
+//! ([`Watch`]): an arrival wakes the socket alone. The socket narrows the interest at its first
+//! wait and leaves it so after the receive returns, so that a request-reply rhythm pays no
+//! system call for it; it gives input back to the I/O thread as soon as it waits for anything
+//! else or looks at its pipes without waiting (`DirectRead::release`), and the I/O thread takes
+//! it back by itself within [`SWEEP_EVERY`] ([`Sweeper`]), so a PING that comes while the
+//! application is away is still answered. A hang-up always goes to the session, so the end
+//! of a connection is seen in the order of the I/O thread's events. Taking the engine back
+//! restores the full interest.
+//!
+//! A session that must close a connection while the socket polls it wakes the socket, so that
+//! its `poll(2)` lets go of the descriptor.
 //!
 //! The lock is taken by the session at most twice per turn and by the socket only around a
 //! read, never while it waits; a session that wants its engine back while the socket reads
 //! waits for that read to end.
 
+// Under loom the socket never waits on a connection (see `DirectRead::wait`).
+#![cfg_attr(loom, allow(dead_code))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+use mio::Registry;
+
 use super::{CloseReason, Engine, WriteGate};
 use crate::pipe::{DirectRead, PipeWriter, ReadWait};
 use crate::signal::Activation;
+
+/// The I/O thread's side of connections whose input it no longer watches (see
+/// [`ReadGate::sweep`]).
+pub(crate) trait Sweeper: Send + Sync {
+    /// Has the thread look at connection `token` within [`SWEEP_EVERY`].
+    fn sweep_later(&self, token: usize);
+}
+
+/// How long a connection's input may go unwatched by its I/O thread after the socket stopped
+/// waiting on it (the bound on how late a PING is answered while the application is away).
+pub(crate) const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The session's I/O thread, as the socket's side of the gate needs it.
+struct IoSide {
+    registry: Arc<Registry>,
+    sweeper: Arc<dyn Sweeper>,
+    token: usize,
+}
 
 /// What a session lends the gate while it is idle.
 pub(crate) struct Lent {
@@ -42,9 +74,30 @@ pub(crate) struct Lent {
     pub failed: Option<CloseReason>,
 }
 
+/// What the lock guards.
+struct Slot {
+    lent: Option<Lent>,
+    /// What the I/O thread's poller watches on the lent connection.
+    interest: Watch,
+}
+
+/// The I/O thread's interest in a connection's descriptor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Input, output and hang-ups: as the session registered it.
+    All,
+    /// Hang-ups only: the socket waits on the connection in `poll(2)`, and an arrival wakes no
+    /// other thread.
+    HangUps,
+    /// Input and hang-ups: the socket's wait ended; output readiness is added back when the
+    /// session takes the connection back (adding it at once would report the stream writable
+    /// to the I/O thread, a wake-up for nothing).
+    NoOutput,
+}
+
 /// Shared by a session and the socket's peer for that session.
 pub(crate) struct ReadGate {
-    slot: Mutex<Option<Lent>>,
+    slot: Mutex<Slot>,
     /// The socket waits in `poll(2)` on the lent connection.
     polling: AtomicBool,
     /// The session left readiness of the lent connection to the socket (see
@@ -54,36 +107,94 @@ pub(crate) struct ReadGate {
     write_gate: Arc<WriteGate>,
     /// The session's activation, to hand it back what only it can do.
     session: OnceLock<Arc<Activation>>,
+    /// The session's I/O thread: its poller, and the connection's token there.
+    io: OnceLock<IoSide>,
 }
 
 impl ReadGate {
     pub(crate) fn new(write_gate: Arc<WriteGate>) -> Arc<ReadGate> {
         Arc::new(ReadGate {
-            slot: Mutex::new(None),
+            slot: Mutex::new(Slot {
+                lent: None,
+                interest: Watch::All,
+            }),
             polling: AtomicBool::new(false),
             left: AtomicBool::new(false),
             write_gate,
             session: OnceLock::new(),
+            io: OnceLock::new(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Lent>> {
+    fn lock(&self) -> MutexGuard<'_, Slot> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Session side: its activation (set once, when the session starts).
-    pub(crate) fn set_session(&self, act: Arc<Activation>) {
+    /// Session side: its activation, its I/O thread's poller and sweeper, and its token
+    /// there (set once, when the session starts).
+    pub(crate) fn set_session(
+        &self,
+        act: Arc<Activation>,
+        registry: Arc<Registry>,
+        sweeper: Arc<dyn Sweeper>,
+        token: usize,
+    ) {
         let _ = self.session.set(act);
+        let _ = self.io.set(IoSide {
+            registry,
+            sweeper,
+            token,
+        });
     }
 
     /// Session side: lends the idle connection to the socket.
     pub(crate) fn lend(&self, lent: Lent) {
-        *self.lock() = Some(lent);
+        self.lock().lent = Some(lent);
     }
 
-    /// Session side: takes the connection back (waiting for a read the socket is doing).
+    /// Session side: takes the connection back (waiting for a read the socket is doing), with
+    /// the poller watching all of it again.
     pub(crate) fn reclaim(&self) -> Option<Lent> {
-        self.lock().take()
+        let mut slot = self.lock();
+        let lent = slot.lent.take()?;
+        self.watch(&mut slot, lent.engine.stream().fd(), Watch::All);
+        Some(lent)
+    }
+
+    /// Changes what the I/O thread's poller watches on `fd` (under the lock, by whoever holds
+    /// the engine). A failure leaves the interest as it was: at worst a wake-up for nothing.
+    fn watch(&self, slot: &mut Slot, fd: i32, interest: Watch) {
+        if slot.interest == interest {
+            return;
+        }
+        let Some(io) = self.io.get() else {
+            return;
+        };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use std::os::fd::AsRawFd;
+            // Edge-triggered, as mio registers it; mio reads the token from `u64`.
+            let events = libc::EPOLLET
+                | libc::EPOLLRDHUP
+                | match interest {
+                    Watch::All => libc::EPOLLIN | libc::EPOLLOUT,
+                    Watch::HangUps => 0,
+                    Watch::NoOutput => libc::EPOLLIN,
+                };
+            let mut event = libc::epoll_event {
+                events: events as u32,
+                u64: io.token as u64,
+            };
+            // SAFETY: `event` is a live, initialised epoll_event; the registry's descriptor
+            // is an epoll instance kept open by the Arc, and `fd` is the lent stream's, open
+            // while the engine that owns it is in the slot (the lock is held).
+            let rc = unsafe {
+                libc::epoll_ctl(io.registry.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut event)
+            };
+            if rc == 0 {
+                slot.interest = interest;
+            }
+        }
     }
 
     /// Session side: the poller reported the lent connection. Returns `true` when the socket
@@ -114,11 +225,25 @@ impl ReadGate {
         }
     }
 
+    /// Input readiness is the I/O thread's again, if the socket had taken it.
+    fn widen(&self) {
+        let mut guard = self.lock();
+        let slot = &mut *guard;
+        if slot.interest != Watch::HangUps {
+            return;
+        }
+        if let Some(lent) = &slot.lent {
+            let fd = lent.engine.stream().fd();
+            self.watch(slot, fd, Watch::NoOutput);
+        }
+    }
+
     /// Socket side: reads the lent connection after `poll(2)` said it is readable.
     fn read_lent(&self, hang_up: bool) -> ReadWait {
-        let mut slot = self.lock();
+        let mut guard = self.lock();
+        let slot = &mut *guard;
         // The session took it back meanwhile: it reads (or already read) what arrived.
-        let Some(lent) = slot.as_mut() else {
+        let Some(lent) = slot.lent.as_mut() else {
             return ReadWait::Woken;
         };
         if lent.failed.is_some() {
@@ -130,7 +255,7 @@ impl ReadGate {
             Ok(pump) => pump,
             Err(reason) => {
                 lent.failed = Some(reason);
-                drop(slot);
+                drop(guard);
                 self.wake_session();
                 return ReadWait::Unavailable;
             }
@@ -138,7 +263,7 @@ impl ReadGate {
         // A full pipe, a read cut short by the turn's budget, or work for the I/O thread: the
         // session takes the connection back (nobody else would notice the stream's state).
         let needs_session = pump.input_blocked || !engine.can_lend();
-        drop(slot);
+        drop(guard);
         if needs_session {
             self.wake_session();
         }
@@ -161,18 +286,39 @@ impl DirectRead for ReadGate {
         #[cfg(not(loom))]
         self.wait_polling(socket, deadline)
     }
+
+    fn release(&self) {
+        self.widen();
+    }
 }
 
 impl ReadGate {
     #[cfg(not(loom))]
     fn wait_polling(&self, socket: &Activation, deadline: Option<Instant>) -> ReadWait {
-        let fd = match &*self.lock() {
-            Some(lent) if lent.failed.is_none() => lent.engine.stream().fd(),
-            _ => return ReadWait::Unavailable,
-        };
         let Ok(signal) = socket.signal_fd() else {
             return ReadWait::Unavailable;
         };
+        let (fd, narrowed) = {
+            let mut slot = self.lock();
+            let fd = match &slot.lent {
+                Some(lent) if lent.failed.is_none() => lent.engine.stream().fd(),
+                _ => return ReadWait::Unavailable,
+            };
+            let before = slot.interest;
+            self.watch(&mut slot, fd, Watch::HangUps);
+            (
+                fd,
+                before != Watch::HangUps && slot.interest == Watch::HangUps,
+            )
+        };
+        if narrowed {
+            // Input stays unwatched by the I/O thread after this wait (the next one needs no
+            // system call to narrow it again) until the socket does something else or the
+            // I/O thread's next sweep.
+            if let Some(io) = self.io.get() {
+                io.sweeper.sweep_later(io.token);
+            }
+        }
         // Set before the wait and read by the session under its turn: while it is set, the
         // I/O thread leaves readiness to this thread, which reads after every wake-up.
         self.polling.store(true, Ordering::SeqCst);

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use mio::{Poll, Token, Waker};
 
 use crate::endpoint::{IpcEndpoint, TcpEndpoint};
-use crate::engine::{ReadGate, WriteGate};
+use crate::engine::{ReadGate, Sweeper, WriteGate};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::pipe::{PeerId, PipeReader, PipeWriter};
@@ -36,9 +36,22 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 /// What other threads share with one I/O thread.
 pub(crate) struct IoShared {
     waker: Waker,
+    /// The thread's poller, for read gates that change what it watches (see
+    /// `engine::read_gate`).
+    pub registry: Arc<mio::Registry>,
     sleeping: AtomicBool,
     ready: Mutex<Vec<usize>>,
     commands: Mutex<Vec<IoCommand>>,
+    /// Connections whose input a socket took from the poller: each gets a turn within
+    /// `SWEEP_EVERY` (see `engine::read_gate`).
+    pub(crate) sweeps: Mutex<Vec<usize>>,
+}
+
+impl Sweeper for IoShared {
+    fn sweep_later(&self, token: usize) {
+        lock(&self.sweeps).push(token);
+        self.wake_thread();
+    }
 }
 
 impl Wake for IoShared {
@@ -147,9 +160,11 @@ impl IoThread {
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
         let shared = Arc::new(IoShared {
             waker,
+            registry: Arc::new(poll.registry().try_clone()?),
             sleeping: AtomicBool::new(false),
             ready: Mutex::new(Vec::new()),
             commands: Mutex::new(Vec::new()),
+            sweeps: Mutex::new(Vec::new()),
         });
         let thread_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()

@@ -12,6 +12,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use super::link::SocketLink;
 use super::session::{Connecter, Role, Session};
 use super::{IoCommand, IoShared, WAKER_TOKEN, lock};
+use crate::engine::SWEEP_EVERY;
 use crate::monitor::EventKind;
 use crate::options::Options;
 use crate::transport::{Listener, Stream};
@@ -31,6 +32,9 @@ pub(crate) enum TimerKind {
     /// The connection of this generation has a heartbeat to send or a silence to judge, at the
     /// deadline it was armed for (a timer whose deadline is no longer the armed one is stale).
     Heartbeat(u64, Instant),
+    /// A socket took the connection's input from the poller (see `engine::read_gate`): the
+    /// session's turn gives it back, so that input is never left unwatched for longer.
+    Sweep,
 }
 
 /// Timers and deferred turns that sessions schedule.
@@ -120,6 +124,9 @@ impl Reactor {
             for command in commands.drain(..) {
                 self.command(command);
             }
+            for token in lock(&self.shared.sweeps).drain(..) {
+                self.sched.timer(token, SWEEP_EVERY, TimerKind::Sweep);
+            }
             std::mem::swap(&mut ready, &mut *lock(&self.shared.ready));
             ready.append(&mut self.sched.requeue);
             ready.sort_unstable();
@@ -137,6 +144,7 @@ impl Reactor {
             fence(Ordering::SeqCst);
             if !lock(&self.shared.ready).is_empty()
                 || !lock(&self.shared.commands).is_empty()
+                || !lock(&self.shared.sweeps).is_empty()
                 || !self.sched.requeue.is_empty()
             {
                 timeout = Some(Duration::ZERO);

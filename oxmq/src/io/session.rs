@@ -255,7 +255,12 @@ impl Session {
             }
         };
         gate.set_session(Arc::clone(&act));
-        read_gate.set_session(Arc::clone(&act));
+        read_gate.set_session(
+            Arc::clone(&act),
+            Arc::clone(&io.registry),
+            Arc::clone(io) as _,
+            token,
+        );
         Session {
             token,
             socket,
@@ -977,12 +982,15 @@ impl Session {
 
     /// A timer fired. Returns `false` when the session should be removed.
     pub(crate) fn on_timer(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
+        let was_lent = self.lent;
         if let Some(reason) = self.reclaim() {
             return self.on_engine_closed(reason, io);
         }
         let alive = self.on_timer_kind(kind, io);
-        if alive && !self.lent {
-            self.lend();
+        if alive && was_lent && !self.lent && self.engine.is_some() {
+            // Taken back from the read gate: input may have arrived whose readiness was left
+            // to the socket, so a turn reads (and lends the connection again once idle).
+            return self.drive(io);
         }
         alive
     }
@@ -1027,6 +1035,8 @@ impl Session {
                 self.drive(io)
             }
             TimerKind::Linger => self.linger_deadline.is_none_or(|d| Instant::now() < d),
+            // The turn itself is the point: `on_timer` took the connection back.
+            TimerKind::Sweep => true,
             TimerKind::CloseCheck(generation) => match self.shutdown.as_mut() {
                 Some(shut) if generation == self.generation => {
                     shut.check_armed = false;

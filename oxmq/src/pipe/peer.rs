@@ -48,10 +48,15 @@ pub(crate) trait DirectRead: Send + Sync {
     /// announced its wait on `socket` ([`Activation::prepare_wait`]) and looked at its pipes
     /// since.
     fn wait(&self, socket: &Activation, deadline: Option<Instant>) -> ReadWait;
+
+    /// The socket stops reading the connection itself for now (it waits for something else, or
+    /// looks at its pipes without waiting): the connection's input is its I/O thread's again.
+    fn release(&self);
 }
 
 /// How a [`DirectRead::wait`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) enum ReadWait {
     /// Something may have arrived: look at the pipes again.
     Woken,

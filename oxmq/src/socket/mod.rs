@@ -149,6 +149,11 @@ struct Core {
     /// id, read gate): while one of them is the socket's only peer, a receive waits on its
     /// connection directly (see `engine::read_gate`).
     sources: Vec<(PeerId, u64, Arc<dyn DirectRead>)>,
+    /// The source a blocking receive last waited on: its connection's input stays with this
+    /// socket after the receive (the next one waits on it without a system call to take it),
+    /// until the socket waits for anything else or looks at its pipes without waiting
+    /// ([`Core::release_reads`]), or the I/O thread's next sweep.
+    reading: Option<Arc<dyn DirectRead>>,
     /// How many peers have detached so far (see [`Socket::peers_detached`]).
     detached: u64,
 }
@@ -191,6 +196,14 @@ impl Core {
                 }
                 PeerEvent::Hiccup(id) => self.pattern.hiccup(id),
             }
+        }
+    }
+
+    /// Gives the input of the connection a receive waited on back to its I/O thread.
+    #[inline]
+    fn release_reads(&mut self) {
+        if let Some(source) = self.reading.take() {
+            source.release();
         }
     }
 
@@ -268,6 +281,7 @@ impl Socket {
                 rhythm_on: false,
                 inproc_peers: Vec::new(),
                 sources: Vec::new(),
+                reading: None,
                 detached: 0,
             }),
         })
@@ -555,6 +569,7 @@ impl Socket {
                 activation.cancel_wait();
                 return Err(Error::Terminated);
             }
+            core.release_reads();
             match activation.park(deadline) {
                 Parked::Woken => {}
                 Parked::TimedOut => return Err(Error::WouldBlock),
@@ -642,6 +657,7 @@ impl Socket {
             Options::timeout(core.opts.rcvtimeo)
         };
         if timeout == Some(Duration::ZERO) {
+            core.release_reads();
             return Err(Error::WouldBlock);
         }
         let deadline = deadline_after(timeout);
@@ -677,7 +693,9 @@ impl Socket {
                 return Err(Error::Terminated);
             }
             if let Some(source) = core.only_source().filter(|_| direct) {
-                match source.wait(&activation, deadline) {
+                let outcome = source.wait(&activation, deadline);
+                core.reading = Some(source);
+                match outcome {
                     ReadWait::Woken => {}
                     ReadWait::Unavailable => direct = false,
                     ReadWait::TimedOut => return Err(Error::WouldBlock),
@@ -685,6 +703,7 @@ impl Socket {
                 }
                 continue;
             }
+            core.release_reads();
             match activation.park(deadline) {
                 Parked::Woken => {}
                 Parked::TimedOut => return Err(Error::WouldBlock),
@@ -732,6 +751,7 @@ impl Socket {
     pub fn events(&self) -> Result<Events> {
         self.check_term()?;
         let mut core = self.core();
+        core.release_reads();
         self.link.mailbox().activation().arm();
         core.process_mail(&self.link);
         Ok(Events {
@@ -758,6 +778,7 @@ impl Socket {
     /// Whether a message can be received now without blocking (`ZMQ_POLLIN`).
     pub fn has_incoming(&self) -> bool {
         let mut core = self.core();
+        core.release_reads();
         core.process_mail(&self.link);
         core.pattern.can_recv()
     }
