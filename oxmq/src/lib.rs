@@ -57,7 +57,10 @@
 //!   flush; queued messages are encoded into one buffer (large bodies by reference) and leave in
 //!   one `writev`. Small frames live inline in [`Frame`], so the hot path allocates nothing for
 //!   them. A reply sent right after a receive may be written straight from the caller's thread
-//!   when the connection is idle.
+//!   when the connection is idle, and a receive that blocks on the socket's only connection
+//!   reads and decodes it on the caller's thread while the I/O thread has nothing else to do
+//!   for it (the write and read gates in `engine`): a request-reply round trip then wakes one
+//!   thread per message on each side, not two.
 //! - Threads wake each other only when the other side has said it is going to sleep (see the
 //!   `signal` module): a busy peer costs a fence and a load per batch, not a system call.
 //! - A message travels by reference where it can: the engine decodes a small message straight

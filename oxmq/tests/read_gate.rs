@@ -229,3 +229,23 @@ fn a_signal_interrupts_a_receive_waiting_on_the_connection() {
     dealer.set_rcvtimeo(5000).unwrap();
     assert_eq!(&dealer.recv().unwrap()[0], b"still here");
 }
+
+/// A context shut down from another thread ends a receive waiting on the connection with
+/// `Error::Terminated`, as it ends a parked one.
+#[test]
+fn shutdown_ends_a_receive_waiting_on_the_connection() {
+    let ctx = Context::new();
+    let (dealer, _monitor, _peer) = dealer_with_raw_peer(&ctx);
+    dealer.set_rcvtimeo(-1).unwrap();
+    let shutter = {
+        let ctx = ctx.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(200));
+            ctx.shutdown();
+        })
+    };
+    let start = Instant::now();
+    assert_eq!(dealer.recv().map(|_| ()), Err(Error::Terminated));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    shutter.join().unwrap();
+}
