@@ -249,3 +249,71 @@ fn shutdown_ends_a_receive_waiting_on_the_connection() {
     assert!(start.elapsed() < Duration::from_secs(5));
     shutter.join().unwrap();
 }
+
+/// Waits for `socket` to have a message the way an event loop does: `events`, then the
+/// socket's descriptor, until readable.
+fn wait_readable(socket: &oxmq::Socket) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !socket.events().unwrap().readable {
+        assert!(Instant::now() < deadline, "no message within 5 s");
+        let mut fd = libc::pollfd {
+            fd: socket.signal_fd().unwrap(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live, initialised pollfd.
+        unsafe { libc::poll(&mut fd, 1, 100) };
+    }
+}
+
+/// The socket's ways of waiting for a message, mixed, with pauses longer than the I/O
+/// thread's sweep between them: blocking receives (which take the connection's input from
+/// the I/O thread and leave it taken), event-loop waits and non-blocking receives (which give
+/// it back), and receives after a pause (by which the sweep took it back). Every message
+/// arrives, whole and in order, over tcp and ipc.
+#[test]
+fn every_way_of_waiting_hands_the_connection_over_cleanly() {
+    for endpoint in ["tcp://127.0.0.1:*".to_owned(), common::ipc_path()] {
+        let ctx = Context::new();
+        let (pull, endpoint) = bound(&ctx, SocketType::Pull, &endpoint);
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        const COUNT: u32 = 4_000;
+        let sender = thread::spawn(move || {
+            for n in 0..COUNT {
+                let body = vec![(n % 251) as u8; if n % 2 == 0 { 16 * 1024 } else { 40 }];
+                push.send(Message::from_frames([n.to_be_bytes().to_vec(), body]))
+                    .unwrap();
+                if n % 50 == 0 {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            push
+        });
+        for n in 0..COUNT {
+            let msg = match n % 4 {
+                0 => pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}")),
+                1 => {
+                    wait_readable(&pull);
+                    pull.try_recv().unwrap()
+                }
+                2 => loop {
+                    match pull.try_recv() {
+                        Ok(msg) => break msg,
+                        Err(Error::WouldBlock) => thread::yield_now(),
+                        Err(e) => panic!("message {n}: {e}"),
+                    }
+                },
+                _ => {
+                    if n % 200 == 3 {
+                        thread::sleep(Duration::from_millis(30));
+                    }
+                    pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}"))
+                }
+            };
+            assert_eq!(&msg[0], &n.to_be_bytes()[..], "message {n} of {endpoint}");
+            assert!(msg[1].iter().all(|&b| b == (n % 251) as u8));
+        }
+        drop(sender.join().unwrap());
+    }
+}
