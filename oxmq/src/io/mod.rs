@@ -38,13 +38,13 @@ pub(crate) struct IoShared {
     waker: Waker,
     /// The thread's poller, for read gates that change what it watches (see
     /// `engine::read_gate`).
-    pub registry: Arc<mio::Registry>,
+    registry: Arc<mio::Registry>,
     sleeping: AtomicBool,
     ready: Mutex<Vec<usize>>,
     commands: Mutex<Vec<IoCommand>>,
     /// Connections whose input a socket took from the poller: each gets a turn within
     /// `SWEEP_EVERY` (see `engine::read_gate`).
-    pub(crate) sweeps: Mutex<Vec<usize>>,
+    sweeps: Mutex<Vec<usize>>,
 }
 
 impl Sweeper for IoShared {
