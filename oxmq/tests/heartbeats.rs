@@ -5,24 +5,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::raw::RawPeer;
+use common::raw::{RawPeer, ping_body};
+use common::wait_for_event;
 use oxmq::{Context, EventKind, EventMask, Monitor, SocketType};
-
-/// Waits for an event of `kind`, skipping others; the time it took.
-fn wait_for(monitor: &Monitor, kind: EventKind, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while let Some(event) = monitor.recv_timeout(limit.saturating_sub(start.elapsed())) {
-        if event.kind == kind {
-            return Some(start.elapsed());
-        }
-    }
-    None
-}
 
 /// Waits for the connection's handshake to succeed.
 fn expect_handshake(monitor: &Monitor) {
     assert!(
-        wait_for(
+        wait_for_event(
             monitor,
             EventKind::HandshakeSucceeded,
             Duration::from_secs(5)
@@ -30,14 +20,6 @@ fn expect_handshake(monitor: &Monitor) {
         .is_some(),
         "no handshake"
     );
-}
-
-/// A PING command body: TTL in deciseconds, then the context.
-fn ping(ttl: u16, context: &[u8]) -> Vec<u8> {
-    let mut body = b"\x04PING".to_vec();
-    body.extend_from_slice(&ttl.to_be_bytes());
-    body.extend_from_slice(context);
-    body
 }
 
 #[test]
@@ -54,9 +36,9 @@ fn a_silent_peer_is_dropped_after_the_heartbeat_timeout() {
     // The PINGs come every interval and carry no TTL (none set).
     let first = peer.recv_frame(Duration::from_secs(5)).expect("a PING");
     assert!(first.is_command(), "{first:?}");
-    assert_eq!(first.body, ping(0, b""));
+    assert_eq!(first.body, ping_body(0, b""));
     // Not answered: the connection goes within the interval plus the timeout.
-    let lost = wait_for(&monitor, EventKind::Disconnected, Duration::from_secs(5))
+    let lost = wait_for_event(&monitor, EventKind::Disconnected, Duration::from_secs(5))
         .expect("the silent peer is dropped");
     assert!(lost < Duration::from_millis(1500), "{lost:?}");
     assert!(peer.closed_within(Duration::from_secs(5)));
@@ -81,7 +63,7 @@ fn a_peer_that_talks_is_kept() {
         while let Some(frame) = peer.recv_frame(Duration::from_millis(20)) {
             assert!(frame.is_command());
             // Our TTL, in deciseconds.
-            assert_eq!(frame.body, ping(10, b""));
+            assert_eq!(frame.body, ping_body(10, b""));
             pings += 1;
         }
     }
@@ -116,8 +98,8 @@ fn pings_are_answered_and_a_peers_ttl_is_kept() {
     expect_handshake(&monitor);
 
     // Two PINGs in one write: each gets its PONG, the context cut to 16 bytes.
-    let mut both = common::raw::encode_frame(0x04, &ping(0, b"LOL"));
-    both.extend(common::raw::encode_frame(0x04, &ping(0, &[b'z'; 58])));
+    let mut both = common::raw::encode_frame(0x04, &ping_body(0, b"LOL"));
+    both.extend(common::raw::encode_frame(0x04, &ping_body(0, &[b'z'; 58])));
     peer.write(&both);
     let pong = peer.recv_frame(Duration::from_secs(5)).expect("first PONG");
     assert_eq!(pong.body, b"\x04PONGLOL");
@@ -129,9 +111,9 @@ fn pings_are_answered_and_a_peers_ttl_is_kept() {
     // A PING with a TTL of 3 deciseconds, then silence: dropped after about 300 ms, though
     // this socket has no heartbeats of its own.
     let sent = Instant::now();
-    peer.send_command(&ping(3, b""));
+    peer.send_command(&ping_body(3, b""));
     let _ = peer.recv_frame(Duration::from_secs(5)).expect("its PONG");
-    assert!(wait_for(&monitor, EventKind::Disconnected, Duration::from_secs(5)).is_some());
+    assert!(wait_for_event(&monitor, EventKind::Disconnected, Duration::from_secs(5)).is_some());
     let lost = sent.elapsed();
     assert!(lost >= Duration::from_millis(300), "{lost:?}");
     assert!(lost < Duration::from_millis(2000), "{lost:?}");

@@ -323,24 +323,12 @@ fn a_peer_closing_right_after_its_last_message_is_noticed() {
     assert_eq!(pair.recv().unwrap()[0], b"still served");
 }
 
-extern "C" fn on_sigusr1(_: libc::c_int) {}
-
 /// A signal handler that runs while a receive blocks ends it with `Error::Interrupted` (EINTR,
 /// as in libzmq), so that a program's Ctrl-C handler gets to run; a receive with a timeout is
 /// interrupted the same way.
 #[test]
 fn a_signal_interrupts_a_blocking_receive() {
-    // SAFETY: installs a handler that does nothing, without SA_RESTART (as Python does).
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigusr1 as *const () as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        action.sa_flags = 0;
-        assert_eq!(
-            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
-            0
-        );
-    }
+    common::install_noop_handler(libc::SIGUSR1);
     let ctx = Context::new();
     let pull = socket(&ctx, SocketType::Pull);
     pull.bind("tcp://127.0.0.1:*").unwrap();

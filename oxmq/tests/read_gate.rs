@@ -8,27 +8,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::raw::{RawPeer, encode_frame};
-use common::{bound, socket};
+use common::raw::{RawPeer, encode_frame, ping_body};
+use common::{bound, socket, wait_for_event};
 use oxmq::{Context, Error, EventKind, EventMask, Message, Monitor, SocketType};
-
-/// A PING command body: TTL in deciseconds, then the context.
-fn ping(ttl: u16, context: &[u8]) -> Vec<u8> {
-    let mut body = b"\x04PING".to_vec();
-    body.extend_from_slice(&ttl.to_be_bytes());
-    body.extend_from_slice(context);
-    body
-}
-
-fn wait_for(monitor: &Monitor, kind: EventKind, limit: Duration) -> bool {
-    let start = Instant::now();
-    while let Some(event) = monitor.recv_timeout(limit.saturating_sub(start.elapsed())) {
-        if event.kind == kind {
-            return true;
-        }
-    }
-    false
-}
 
 /// A DEALER bound on tcp with a raw ROUTER connected to it, handshake done.
 fn dealer_with_raw_peer(ctx: &Context) -> (oxmq::Socket, Monitor, RawPeer) {
@@ -36,11 +18,14 @@ fn dealer_with_raw_peer(ctx: &Context) -> (oxmq::Socket, Monitor, RawPeer) {
     let monitor = dealer.monitor(EventMask::ALL).unwrap();
     dealer.bind("tcp://127.0.0.1:*").unwrap();
     let peer = RawPeer::connect(&dealer.last_endpoint(), "ROUTER", 1, None);
-    assert!(wait_for(
-        &monitor,
-        EventKind::HandshakeSucceeded,
-        Duration::from_secs(5)
-    ));
+    assert!(
+        wait_for_event(
+            &monitor,
+            EventKind::HandshakeSucceeded,
+            Duration::from_secs(5)
+        )
+        .is_some()
+    );
     (dealer, monitor, peer)
 }
 
@@ -52,8 +37,8 @@ fn pings_are_answered_while_a_receive_waits() {
         let receiver = thread::spawn(move || dealer.recv());
         // Let the receive settle into its wait on the connection.
         thread::sleep(Duration::from_millis(200));
-        let mut both = encode_frame(0x04, &ping(0, b"one"));
-        both.extend(encode_frame(0x04, &ping(0, b"two")));
+        let mut both = encode_frame(0x04, &ping_body(0, b"one"));
+        both.extend(encode_frame(0x04, &ping_body(0, b"two")));
         peer.write(&both);
         let first = peer.recv_frame(Duration::from_secs(3)).expect("first PONG");
         assert_eq!(first.body, b"\x04PONGone");
@@ -86,7 +71,7 @@ fn pings_are_answered_while_the_application_is_away() {
     peer.send_message(&[b"wake up"]);
     thread::sleep(Duration::from_millis(100));
     let asked = Instant::now();
-    peer.send_command(&ping(0, b"away"));
+    peer.send_command(&ping_body(0, b"away"));
     let pong = peer
         .recv_frame(Duration::from_secs(1))
         .expect("a PONG while away");
@@ -110,13 +95,11 @@ fn a_peers_ttl_holds_while_a_receive_waits() {
         // A TTL of 3 deciseconds, then silence: the connection goes after about 300 ms, though
         // the only thread looking at it is waiting in a receive.
         let sent = Instant::now();
-        peer.send_command(&ping(3, b""));
+        peer.send_command(&ping_body(3, b""));
         let _ = peer.recv_frame(Duration::from_secs(3)).expect("its PONG");
-        assert!(wait_for(
-            &monitor,
-            EventKind::Disconnected,
-            Duration::from_secs(5)
-        ));
+        assert!(
+            wait_for_event(&monitor, EventKind::Disconnected, Duration::from_secs(5)).is_some()
+        );
         let lost = sent.elapsed();
         assert!(lost >= Duration::from_millis(300), "{lost:?}");
         assert!(lost < Duration::from_millis(2000), "{lost:?}");
@@ -134,7 +117,7 @@ fn a_hang_up_is_seen_while_a_receive_waits() {
     thread::sleep(Duration::from_millis(200));
     drop(peer);
     assert!(
-        wait_for(&monitor, EventKind::Disconnected, Duration::from_secs(5)),
+        wait_for_event(&monitor, EventKind::Disconnected, Duration::from_secs(5)).is_some(),
         "the hang-up is reported"
     );
     let (received, dealer) = receiver.join().unwrap();
@@ -165,25 +148,48 @@ fn numbered(n: u32) -> Vec<Vec<u8>> {
     }
 }
 
+/// A PULL bound on `endpoint` and a PUSH connected to it that sends messages `frames(0)` to
+/// `frames(count - 1)` from a thread of its own, pausing for `pause` after every `every`th.
+/// Returns the PULL, the endpoint it is bound on, and the sending thread (which hands the PUSH
+/// back, so that it outlives what it sent).
+fn push_in_bursts(
+    ctx: &Context,
+    endpoint: &str,
+    count: u32,
+    frames: fn(u32) -> Vec<Vec<u8>>,
+    every: u32,
+    pause: Duration,
+) -> (oxmq::Socket, String, thread::JoinHandle<oxmq::Socket>) {
+    let (pull, endpoint) = bound(ctx, SocketType::Pull, endpoint);
+    let push = socket(ctx, SocketType::Push);
+    push.connect(&endpoint).unwrap();
+    let sender = thread::spawn(move || {
+        for n in 0..count {
+            push.send(Message::from_frames(frames(n))).unwrap();
+            if n % every == 0 {
+                thread::sleep(pause);
+            }
+        }
+        push
+    });
+    (pull, endpoint, sender)
+}
+
 /// Bursts with pauses between them, so that the receive keeps catching up and waiting on the
 /// connection while the I/O thread reads in between: every message arrives whole, in order.
 #[test]
 fn messages_stay_whole_and_in_order_across_hand_offs() {
     for endpoint in ["tcp://127.0.0.1:*".to_owned(), common::ipc_path()] {
         let ctx = Context::new();
-        let (pull, endpoint) = bound(&ctx, SocketType::Pull, &endpoint);
-        let push = socket(&ctx, SocketType::Push);
-        push.connect(&endpoint).unwrap();
         const COUNT: u32 = 3_000;
-        let sender = thread::spawn(move || {
-            for n in 0..COUNT {
-                push.send(Message::from_frames(numbered(n))).unwrap();
-                if n % 97 == 0 {
-                    thread::sleep(Duration::from_millis(2));
-                }
-            }
-            push
-        });
+        let (pull, endpoint, sender) = push_in_bursts(
+            &ctx,
+            &endpoint,
+            COUNT,
+            numbered,
+            97,
+            Duration::from_millis(2),
+        );
         for n in 0..COUNT {
             let msg = pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}"));
             let got: Vec<Vec<u8>> = msg.iter().map(|f| f.to_vec()).collect();
@@ -193,23 +199,11 @@ fn messages_stay_whole_and_in_order_across_hand_offs() {
     }
 }
 
-extern "C" fn on_sigusr2(_: libc::c_int) {}
-
 /// A signal handler that runs while a receive waits on the connection ends it with
 /// `Error::Interrupted`, as a receive parked the usual way does.
 #[test]
 fn a_signal_interrupts_a_receive_waiting_on_the_connection() {
-    // SAFETY: installs a handler that does nothing, without SA_RESTART (as Python does).
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigusr2 as *const () as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        action.sa_flags = 0;
-        assert_eq!(
-            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
-            0
-        );
-    }
+    common::install_noop_handler(libc::SIGUSR2);
     let ctx = Context::new();
     let (dealer, _monitor, mut peer) = dealer_with_raw_peer(&ctx);
     dealer.set_rcvtimeo(-1).unwrap();
@@ -250,6 +244,13 @@ fn shutdown_ends_a_receive_waiting_on_the_connection() {
     shutter.join().unwrap();
 }
 
+/// The frames of message `n` of the mixed-waits test: its number, then 16 KiB or 40 bytes of
+/// one value.
+fn tagged(n: u32) -> Vec<Vec<u8>> {
+    let size = if n % 2 == 0 { 16 * 1024 } else { 40 };
+    vec![n.to_be_bytes().to_vec(), vec![(n % 251) as u8; size]]
+}
+
 /// Waits for `socket` to have a message the way an event loop does: `events`, then the
 /// socket's descriptor, until readable.
 fn wait_readable(socket: &oxmq::Socket) {
@@ -275,21 +276,9 @@ fn wait_readable(socket: &oxmq::Socket) {
 fn every_way_of_waiting_hands_the_connection_over_cleanly() {
     for endpoint in ["tcp://127.0.0.1:*".to_owned(), common::ipc_path()] {
         let ctx = Context::new();
-        let (pull, endpoint) = bound(&ctx, SocketType::Pull, &endpoint);
-        let push = socket(&ctx, SocketType::Push);
-        push.connect(&endpoint).unwrap();
         const COUNT: u32 = 4_000;
-        let sender = thread::spawn(move || {
-            for n in 0..COUNT {
-                let body = vec![(n % 251) as u8; if n % 2 == 0 { 16 * 1024 } else { 40 }];
-                push.send(Message::from_frames([n.to_be_bytes().to_vec(), body]))
-                    .unwrap();
-                if n % 50 == 0 {
-                    thread::sleep(Duration::from_millis(1));
-                }
-            }
-            push
-        });
+        let (pull, endpoint, sender) =
+            push_in_bursts(&ctx, &endpoint, COUNT, tagged, 50, Duration::from_millis(1));
         for n in 0..COUNT {
             let msg = match n % 4 {
                 0 => pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}")),
@@ -311,8 +300,8 @@ fn every_way_of_waiting_hands_the_connection_over_cleanly() {
                     pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}"))
                 }
             };
-            assert_eq!(&msg[0], &n.to_be_bytes()[..], "message {n} of {endpoint}");
-            assert!(msg[1].iter().all(|&b| b == (n % 251) as u8));
+            let got: Vec<Vec<u8>> = msg.iter().map(|f| f.to_vec()).collect();
+            assert!(got == tagged(n), "message {n} of {endpoint}");
         }
         drop(sender.join().unwrap());
     }

@@ -94,6 +94,37 @@ pub fn watch_io_panics() {
     });
 }
 
+/// Waits for a monitor event of `kind`, skipping others; the time it took.
+pub fn wait_for_event(
+    monitor: &oxmq::Monitor,
+    kind: oxmq::EventKind,
+    limit: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    while let Some(event) = monitor.recv_timeout(limit.saturating_sub(start.elapsed())) {
+        if event.kind == kind {
+            return Some(start.elapsed());
+        }
+    }
+    None
+}
+
+extern "C" fn do_nothing(_: libc::c_int) {}
+
+/// Installs a handler that does nothing for `signal`, without SA_RESTART (as Python does), so
+/// that the signal interrupts a blocking call on the thread it is sent to.
+pub fn install_noop_handler(signal: libc::c_int) {
+    // SAFETY: a zeroed sigaction is a valid starting point; the handler is a plain function
+    // that touches nothing, and the old action is not asked for.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = do_nothing as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        assert_eq!(libc::sigaction(signal, &action, std::ptr::null_mut()), 0);
+    }
+}
+
 /// How many oxmq threads panicked since [`watch_io_panics`].
 pub fn io_panics() -> usize {
     IO_PANICS.load(Ordering::SeqCst)

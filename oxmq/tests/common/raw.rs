@@ -50,6 +50,13 @@ pub fn command_body(name: &str, data: &[u8]) -> Vec<u8> {
     body
 }
 
+/// A PING command body: TTL in deciseconds, then the context.
+pub fn ping_body(ttl: u16, context: &[u8]) -> Vec<u8> {
+    let mut data = ttl.to_be_bytes().to_vec();
+    data.extend_from_slice(context);
+    command_body("PING", &data)
+}
+
 impl RawPeer {
     /// Connects to `tcp://host:port`, sends a ZMTP 3.`minor` NULL greeting and a READY for
     /// `socket_type` (with `identity` if given), and reads the peer's greeting and READY.
