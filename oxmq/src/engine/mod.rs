@@ -305,14 +305,17 @@ impl Engine {
     ) -> Result<Pump, CloseReason> {
         let mut state = Pump::default();
         if let Some(incoming) = incoming {
-            self.pump_input(incoming, &mut state, gate, now)?;
+            self.pump_input(incoming, &mut state, gate, now, TURN_BUDGET)?;
         }
         self.pump_output(outgoing, &mut state, gate)?;
         Ok(state)
     }
 
     /// The input side of [`pump`](Self::pump) alone, for a socket reading a lent connection
-    /// (see `read_gate`).
+    /// (see `read_gate`): one read, decoded. The socket takes what it decoded before it reads
+    /// again, so the frames of one read are usually dropped by the next and the read buffer
+    /// is reused in place instead of the allocator handing out fresh memory for each read
+    /// (which the kernel then faults in page by page).
     pub(crate) fn read(
         &mut self,
         incoming: &mut PipeWriter,
@@ -320,8 +323,14 @@ impl Engine {
         now: Instant,
     ) -> Result<Pump, CloseReason> {
         let mut state = Pump::default();
-        self.pump_input(incoming, &mut state, gate, now)?;
+        self.pump_input(incoming, &mut state, gate, now, 1)?;
         Ok(state)
+    }
+
+    /// Whether input may wait in the stream without a new readiness event: the last read
+    /// filled what it asked for, or the peer's end closed.
+    pub(crate) fn has_input_pending(&self) -> bool {
+        self.readable
     }
 
     /// Whether the connection may be lent to the socket's thread when its session goes idle
@@ -330,10 +339,18 @@ impl Engine {
     /// until the stream had no more (no readiness is pending that nobody would act on), with
     /// no output queued (an answer to the peer's PING) and no timer to run.
     pub(crate) fn can_lend(&self) -> bool {
+        !self.readable && self.can_stay_lent()
+    }
+
+    /// Whether a lent connection may stay with the socket after it read it: as
+    /// [`can_lend`](Self::can_lend), but input may be left in the stream when the read
+    /// stopped at its budget. The socket polls the stream (level-triggered) before it waits
+    /// again, and while the I/O thread's interest is narrowed its sweep is pending, so what is
+    /// left is read by one of them.
+    pub(crate) fn can_stay_lent(&self) -> bool {
         !self.raw
             && !self.takes_subscriptions
             && self.conn.is_some()
-            && !self.readable
             && !self.has_pending_output()
             && self.next_timeout().is_none()
     }
@@ -359,6 +376,7 @@ impl Engine {
         state: &mut Pump,
         gate: &WriteGate,
         now: Instant,
+        budget: usize,
     ) -> Result<(), CloseReason> {
         let mut moved = 0;
         let result = loop {
@@ -373,17 +391,20 @@ impl Engine {
             if !self.readable {
                 break Ok(());
             }
-            if moved >= TURN_BUDGET {
+            if moved >= budget {
                 state.more = true;
                 break Ok(());
             }
             let want = if self.need > self.rbuf.len() {
                 // A frame bigger than what is buffered: grow with what has arrived, never by
-                // what the peer announced.
-                (self.need - self.rbuf.len()).min(self.rbuf.len().max(MAX_READ))
+                // what the peer announced (and read past its end as any read would).
+                (self.need - self.rbuf.len())
+                    .min(self.rbuf.len().max(MAX_READ))
+                    .max(self.read_size)
             } else {
                 self.read_size
             };
+            self.make_room(want);
             match self.stream.read_into(&mut self.rbuf, want) {
                 Ok(0) => break Err(CloseReason::PeerClosed),
                 Ok(n) => {
@@ -407,6 +428,18 @@ impl Engine {
         }
         self.queue_commands(gate);
         result
+    }
+
+    /// Makes room for a read of `want` bytes: in the read buffer's block when nothing else
+    /// refers to it any more, else in a new block. A block for full-size reads gets room for
+    /// two, so that once the frames read into it are dropped it can be reused in place with
+    /// the start of a frame still in it (see [`read`](Self::read)).
+    fn make_room(&mut self, want: usize) {
+        if self.rbuf.try_reclaim(want) {
+            return;
+        }
+        let slack = if want >= MAX_READ { want } else { 0 };
+        self.rbuf.reserve(want + slack);
     }
 
     /// Decodes every complete frame in the read buffer. Returns `Ok(true)` when the receive pipe

@@ -37,7 +37,7 @@
 // Under loom the socket never waits on a connection (see `DirectRead::wait`).
 #![cfg_attr(loom, allow(dead_code))]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -103,6 +103,13 @@ pub(crate) struct ReadGate {
     /// The session left readiness of the lent connection to the socket (see
     /// [`leave_to_socket`](Self::leave_to_socket)).
     left: AtomicBool,
+    /// The socket waited on the connection since the last sweep (see
+    /// [`keep_lent`](Self::keep_lent)).
+    active: AtomicBool,
+    /// A sweep is scheduled on the I/O thread.
+    sweep_armed: AtomicBool,
+    /// Whether the socket spins before it sleeps.
+    spin: Spin,
     /// For the engine's answers to the peer's commands (see [`Engine::read`]).
     write_gate: Arc<WriteGate>,
     /// The session's activation, to hand it back what only it can do.
@@ -120,6 +127,9 @@ impl ReadGate {
             }),
             polling: AtomicBool::new(false),
             left: AtomicBool::new(false),
+            active: AtomicBool::new(false),
+            sweep_armed: AtomicBool::new(false),
+            spin: Spin::default(),
             write_gate,
             session: OnceLock::new(),
             io: OnceLock::new(),
@@ -211,6 +221,19 @@ impl ReadGate {
         self.polling.load(Ordering::SeqCst)
     }
 
+    /// Session side, at a sweep: whether the connection stays lent because the socket waited
+    /// on it since the last sweep (a receive loop that reads a stream keeps it, and the sweep
+    /// is armed again); otherwise the session takes it back, and the next narrowing arms a
+    /// new sweep. Input the socket left in the stream is so read within two sweeps of its
+    /// last wait.
+    pub(crate) fn keep_lent(&self) -> bool {
+        if self.active.swap(false, Ordering::Relaxed) {
+            return true;
+        }
+        self.sweep_armed.store(false, Ordering::Relaxed);
+        false
+    }
+
     /// Session side: a connection is being closed; a socket polling its descriptor is woken so
     /// that it lets go of it.
     pub(crate) fn release_socket(&self, socket: &Activation) {
@@ -260,9 +283,10 @@ impl ReadGate {
                 return ReadWait::Unavailable;
             }
         };
-        // A full pipe, a read cut short by the turn's budget, or work for the I/O thread: the
-        // session takes the connection back (nobody else would notice the stream's state).
-        let needs_session = pump.input_blocked || !engine.can_lend();
+        // A full pipe or work for the I/O thread: the session takes the connection back
+        // (nobody else would notice the stream's state). A read cut short by the turn's
+        // budget keeps it: this thread polls the stream again when the pipe runs dry.
+        let needs_session = pump.input_blocked || !engine.can_stay_lent();
         drop(guard);
         if needs_session {
             self.wake_session();
@@ -298,10 +322,12 @@ impl ReadGate {
         let Ok(signal) = socket.signal_fd() else {
             return ReadWait::Unavailable;
         };
-        let (fd, narrowed) = {
+        let (fd, narrowed, pending) = {
             let mut slot = self.lock();
-            let fd = match &slot.lent {
-                Some(lent) if lent.failed.is_none() => lent.engine.stream().fd(),
+            let (fd, pending) = match &slot.lent {
+                Some(lent) if lent.failed.is_none() => {
+                    (lent.engine.stream().fd(), lent.engine.has_input_pending())
+                }
                 _ => return ReadWait::Unavailable,
             };
             let before = slot.interest;
@@ -309,20 +335,41 @@ impl ReadGate {
             (
                 fd,
                 before != Watch::HangUps && slot.interest == Watch::HangUps,
+                pending,
             )
         };
-        if narrowed {
+        self.active.store(true, Ordering::Relaxed);
+        if narrowed && !self.sweep_armed.swap(true, Ordering::Relaxed) {
             // Input stays unwatched by the I/O thread after this wait (the next one needs no
-            // system call to narrow it again) until the socket does something else or the
-            // I/O thread's next sweep.
+            // system call to narrow it again) until the socket does something else or a
+            // sweep finds that it stopped waiting.
             if let Some(io) = self.io.get() {
                 io.sweeper.sweep_later(io.token);
             }
         }
+        if pending {
+            // The last read stopped at its size: read on without asking poll(2).
+            socket.cancel_wait();
+            return self.read_lent(false);
+        }
         // Set before the wait and read by the session under its turn: while it is set, the
         // I/O thread leaves readiness to this thread, which reads after every wake-up.
         self.polling.store(true, Ordering::SeqCst);
-        let polled = poll_two(fd, signal, deadline);
+        let polled = if self.spin.wants_spin() {
+            let until = Instant::now() + SPIN;
+            match spin_poll(fd, signal, deadline.map_or(until, |d| d.min(until))) {
+                Polled::TimedOut if deadline.is_none_or(|d| d > until) => {
+                    self.spin.missed();
+                    poll_two(fd, signal, deadline)
+                }
+                other => {
+                    self.spin.found();
+                    other
+                }
+            }
+        } else {
+            poll_two(fd, signal, deadline)
+        };
         self.polling.store(false, Ordering::SeqCst);
         let left = self.left.swap(false, Ordering::SeqCst);
         // Whatever ends the wait, this thread looks at its pipes next: no notification needed.
@@ -352,6 +399,70 @@ impl ReadGate {
                     _ => ReadWait::Unavailable,
                 }
             }
+        }
+    }
+}
+
+/// How long a socket waiting on a hot stream polls it without sleeping first.
+///
+/// Measured on a 2-vCPU KVM guest with 64 KiB messages over ipc: a receiver that sleeps in
+/// `poll(2)` each time it has emptied the socket buffer waits for a wake-up of its own after
+/// nearly every read (11,000 sleeps for 50,000 messages, 0.9 s), the wake-up of an idle vCPU
+/// costing more than the sender takes to write the next batch; polling without sleeping for
+/// up to 20 µs first found the next batch nearly every time (900 sleeps, 0.44 s, and no more
+/// CPU time in all: the sleeps cost more than the spins).
+const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+/// Most waits that skip spinning after spins that found nothing, one after another: the
+/// sender shares this CPU, or sends less often than every [`SPIN`].
+const MAX_SPIN_SKIP: u32 = 1023;
+
+/// When the socket spins before it sleeps (its thread alone uses it: relaxed atomics).
+///
+/// A spin that finds nothing is forgiven once (a sender on a busy machine misses one now and
+/// then); each further miss in a row doubles the waits that do not spin, up to
+/// [`MAX_SPIN_SKIP`], so that a peer on the same CPU or a slow stream costs about one spin per
+/// thousand waits. Measured at 64 KiB over ipc, three runs each: spinning at every wait 0.45 /
+/// 0.49 / 0.50 s, this policy 0.49-0.59 s; spinning only after reads of 64 KiB or more
+/// (many reads of a stream are shorter: the wait ends at the first of the sender's buffers)
+/// 0.54-0.80 s, and skipping up to 64 waits after a single miss 0.47-0.79 s.
+#[derive(Default)]
+struct Spin {
+    /// Waits left that do not spin.
+    skip: AtomicU32,
+    /// Spins in a row that found nothing.
+    misses: AtomicU32,
+}
+
+impl Spin {
+    fn wants_spin(&self) -> bool {
+        let skip = self.skip.load(Ordering::Relaxed);
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn found(&self) {
+        self.misses.store(0, Ordering::Relaxed);
+    }
+
+    fn missed(&self) {
+        let misses = (self.misses.load(Ordering::Relaxed) + 1).min(11);
+        self.misses.store(misses, Ordering::Relaxed);
+        self.skip.store(
+            ((1 << (misses - 1)) - 1).min(MAX_SPIN_SKIP),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Polls `stream` and `signal` without sleeping until one is ready or `until`.
+fn spin_poll(stream: i32, signal: i32, until: Instant) -> Polled {
+    loop {
+        match poll_two(stream, signal, Some(Instant::now())) {
+            Polled::TimedOut if Instant::now() < until => std::thread::yield_now(),
+            other => return other,
         }
     }
 }

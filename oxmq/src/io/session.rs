@@ -31,7 +31,7 @@ use super::endpoints::{lends_reads, wants_routing_id};
 use super::link::SocketLink;
 use super::reactor::{IoCtx, TimerKind};
 use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
-use crate::engine::{CloseReason, Engine, Lent, ReadGate, WriteGate};
+use crate::engine::{CloseReason, Engine, Lent, ReadGate, SWEEP_EVERY, WriteGate};
 use crate::message::{Kind, Message};
 use crate::metadata::PeerMetadata;
 use crate::monitor::EventKind;
@@ -982,6 +982,10 @@ impl Session {
 
     /// A timer fired. Returns `false` when the session should be removed.
     pub(crate) fn on_timer(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
+        if matches!(kind, TimerKind::Sweep) && self.lent && self.read_gate.keep_lent() {
+            io.sched.timer(self.token, SWEEP_EVERY, TimerKind::Sweep);
+            return true;
+        }
         let was_lent = self.lent;
         if let Some(reason) = self.reclaim() {
             return self.on_engine_closed(reason, io);
