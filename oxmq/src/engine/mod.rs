@@ -34,8 +34,14 @@ use outbuf::OutBuf;
 const INITIAL_READ: usize = 16 * 1024;
 /// Largest single read.
 const MAX_READ: usize = 256 * 1024;
-/// Encode until this many bytes are queued, then write.
+/// Encode until this many bytes are copied into the output queue, then write.
 const WRITE_BATCH: usize = 256 * 1024;
+/// Encode until this many bytes are queued in all, counting large bodies queued in place
+/// (see `outbuf`), then write. Measured at 64 KiB over tcp, three runs each: 0.46-0.54 s for
+/// 50,000 messages against 0.79-0.82 s with batches of `WRITE_BATCH` (the sender's CPU time
+/// 450-540 ms against 750-810: fewer, larger writes on loopback); over ipc no difference. At
+/// 1 KiB (copied) batches of 1 MiB were 10-30 % slower than of 256 KiB, hence two limits.
+const ZERO_COPY_BATCH: usize = 1024 * 1024;
 /// Bytes moved per direction in one turn before the connection yields to others on its thread.
 const TURN_BUDGET: usize = 1024 * 1024;
 /// Below this many bytes a batch being filled looks at the pipe again when what it saw is
@@ -542,6 +548,12 @@ impl Engine {
         }
     }
 
+    /// Whether the output queue holds a full batch (see [`WRITE_BATCH`]).
+    #[inline]
+    fn batch_is_full(&self) -> bool {
+        self.out.copied() >= WRITE_BATCH || self.out.pending() >= ZERO_COPY_BATCH
+    }
+
     /// Queues one message from the socket in its wire form.
     #[inline]
     fn encode(&mut self, msg: &Message) {
@@ -587,13 +599,13 @@ impl Engine {
             // CPU keeps publishing while the batch fills, and writing every few messages would
             // cost a system call each time, while chasing it to the full WRITE_BATCH outgrows
             // the kernel's buffer and stalls the stream.
-            if self.claimed && self.out.pending() < WRITE_BATCH {
+            if self.claimed && !self.batch_is_full() {
                 if let Some(pipe) = outgoing.as_deref_mut() {
                     'batch: loop {
                         let seen = pipe.ready();
                         let before = self.out.pending();
                         for _ in 0..seen {
-                            if self.out.pending() >= WRITE_BATCH
+                            if self.batch_is_full()
                                 || pipe.recv_seen_with(|msg| self.encode(msg)).is_none()
                             {
                                 break 'batch;

@@ -35,6 +35,8 @@ pub(crate) struct OutBuf {
     head_written: usize,
     /// Bytes not yet written.
     pending: usize,
+    /// Of those, bytes in the arena (copied).
+    copied: usize,
 }
 
 impl OutBuf {
@@ -42,6 +44,13 @@ impl OutBuf {
     #[inline]
     pub(crate) fn pending(&self) -> usize {
         self.pending
+    }
+
+    /// Of the bytes not yet written, those copied into the arena (the rest are shared bodies
+    /// written in place).
+    #[inline]
+    pub(crate) fn copied(&self) -> usize {
+        self.copied
     }
 
     /// Whether everything was written.
@@ -64,6 +73,7 @@ impl OutBuf {
             _ => self.segments.push_back(Segment::Arena { start, end }),
         }
         self.pending += data.len();
+        self.copied += data.len();
     }
 
     /// Queues a shared body without copying it.
@@ -124,10 +134,14 @@ impl OutBuf {
             let Some(front) = self.segments.front() else {
                 break;
             };
-            let len = match front {
-                Segment::Arena { start, end } => end - start,
-                Segment::Body(body) => body.len(),
-            } - self.head_written;
+            let (len, in_arena) = match front {
+                Segment::Arena { start, end } => (end - start - self.head_written, true),
+                Segment::Body(body) => (body.len() - self.head_written, false),
+            };
+            let step = written.min(len);
+            if in_arena {
+                self.copied -= step;
+            }
             if written >= len {
                 written -= len;
                 self.head_written = 0;
@@ -160,6 +174,7 @@ mod tests {
         assert_eq!(out.segments.len(), 2);
         assert_eq!(out.arena.len(), 2 + 3 + 9);
         assert_eq!(out.pending(), 2 + 3 + 9 + ZERO_COPY_MIN);
+        assert_eq!(out.copied(), 2 + 3 + 9);
         assert_eq!(&out.arena[..5], &[frame::FLAG_MORE, 3, b'a', b'b', b'c']);
     }
 
@@ -172,8 +187,10 @@ mod tests {
         let total = out.pending();
         out.advance(5);
         assert_eq!(out.head_written, 5);
+        assert_eq!(out.copied(), 9 + 2 + 4 - 5);
         out.advance(9 - 5 + 100);
         assert_eq!(out.pending(), total - 109);
+        assert_eq!(out.copied(), 2 + 4);
         out.advance(out.pending());
         assert!(out.is_empty());
         assert!(out.segments.is_empty());
