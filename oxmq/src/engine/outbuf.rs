@@ -65,6 +65,9 @@ impl OutBuf {
         if data.is_empty() {
             return;
         }
+        if self.arena.len() + data.len() > self.arena.capacity() {
+            self.compact();
+        }
         let start = self.arena.len();
         self.arena.extend_from_slice(data);
         let end = self.arena.len();
@@ -74,6 +77,37 @@ impl OutBuf {
         }
         self.pending += data.len();
         self.copied += data.len();
+    }
+
+    /// Moves the arena's unwritten bytes to its front when at least half of it was written,
+    /// instead of letting it grow: a stream that never drains the queue completely would
+    /// otherwise grow the arena until it does, each growth copying it whole into fresh memory
+    /// that the kernel faults in page by page.
+    #[cold]
+    fn compact(&mut self) {
+        // The written part of a partly written front segment is done with too.
+        if let Some(Segment::Arena { start, .. }) = self.segments.front_mut() {
+            *start += std::mem::take(&mut self.head_written);
+        }
+        let first = self.segments.iter().find_map(|segment| match segment {
+            Segment::Arena { start, .. } => Some(*start),
+            Segment::Body(_) => None,
+        });
+        let Some(offset) = first else {
+            // Everything copied was written.
+            self.arena.clear();
+            return;
+        };
+        if offset < self.arena.len() / 2 {
+            return;
+        }
+        self.arena.drain(..offset);
+        for segment in &mut self.segments {
+            if let Segment::Arena { start, end } = segment {
+                *start -= offset;
+                *end -= offset;
+            }
+        }
     }
 
     /// Queues a shared body without copying it.
@@ -176,6 +210,49 @@ mod tests {
         assert_eq!(out.pending(), 2 + 3 + 9 + ZERO_COPY_MIN);
         assert_eq!(out.copied(), 2 + 3 + 9);
         assert_eq!(&out.arena[..5], &[frame::FLAG_MORE, 3, b'a', b'b', b'c']);
+    }
+
+    #[test]
+    fn a_queue_that_never_drains_reuses_its_arena() {
+        let msg = Message::from(vec![5u8; 1000]);
+        let mut header = [0u8; frame::MAX_HEADER_LEN];
+        let n = frame::encode_header(&mut header, false, false, 1000);
+        let mut unit = header[..n].to_vec();
+        unit.extend_from_slice(&[5u8; 1000]);
+        let mut out = OutBuf::default();
+        let mut written = 0;
+        for _ in 0..100 {
+            out.encode_message(&msg);
+        }
+        let capacity = out.arena.capacity();
+        // Write all but a little, queue more, over and over: the arena keeps its size.
+        for round in 0..1000 {
+            let step = out.pending() - 500 - round % 7;
+            out.advance(step);
+            written += step;
+            for _ in 0..100 {
+                out.encode_message(&msg);
+            }
+            assert!(
+                out.arena.capacity() <= 2 * capacity,
+                "round {round}: {} > {capacity}",
+                out.arena.capacity()
+            );
+        }
+        // What is left is the stream's unwritten tail, in order.
+        let mut bytes = Vec::new();
+        for segment in &out.segments {
+            match segment {
+                Segment::Arena { start, end } => bytes.extend_from_slice(&out.arena[*start..*end]),
+                Segment::Body(body) => bytes.extend_from_slice(body),
+            }
+        }
+        let bytes = &bytes[out.head_written..];
+        assert_eq!(bytes.len(), out.pending());
+        assert_eq!(out.copied(), out.pending());
+        for (i, byte) in bytes.iter().enumerate() {
+            assert_eq!(*byte, unit[(written + i) % unit.len()], "byte {i}");
+        }
     }
 
     #[test]
