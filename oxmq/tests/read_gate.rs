@@ -84,6 +84,50 @@ fn pings_are_answered_while_the_application_is_away() {
     assert!(monitor.try_recv().is_none(), "no disconnection");
 }
 
+/// The I/O thread's sweep must stay armed across a hand-off: a sweep that fires while the
+/// session holds the connection (busy writing) ends its chain, and the socket's next wait on the
+/// connection arms a new one, so a PING that comes after that wait, while the application is
+/// away, is still answered.
+#[test]
+fn pings_are_answered_after_a_sweep_found_the_session_busy() {
+    let ctx = Context::new();
+    let (dealer, monitor, mut peer) = dealer_with_raw_peer(&ctx);
+    dealer.set_rcvtimeo(5).unwrap();
+    // Waits on the connection over several sweeps: the sweep keeps re-arming.
+    let waiting = Instant::now();
+    while waiting.elapsed() < Duration::from_millis(100) {
+        assert_eq!(dealer.recv().map(|_| ()), Err(Error::WouldBlock));
+    }
+    // Then the session takes the connection back to write more than the peer reads, and holds
+    // it over the next sweeps.
+    let big = vec![7u8; 1 << 20];
+    for _ in 0..16 {
+        dealer.try_send(Message::from(big.clone())).unwrap();
+    }
+    thread::sleep(Duration::from_millis(100));
+    for i in 0..16 {
+        let msg = peer
+            .recv_message(Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("message {i}"));
+        assert_eq!(msg[0].len(), big.len());
+    }
+    // Idle again: one more wait on the connection, then the application is away.
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(dealer.recv().map(|_| ()), Err(Error::WouldBlock));
+    let asked = Instant::now();
+    peer.send_command(&ping_body(0, b"later"));
+    let pong = peer
+        .recv_frame(Duration::from_secs(2))
+        .expect("a PONG while away");
+    assert_eq!(pong.body, b"\x04PONGlater");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(monitor.try_recv().is_none(), "no disconnection");
+}
+
 #[test]
 fn a_peers_ttl_holds_while_a_receive_waits() {
     let ctx = Context::new();

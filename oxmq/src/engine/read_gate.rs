@@ -231,13 +231,15 @@ impl ReadGate {
 
     /// Session side, at a sweep: whether the connection stays lent because the socket waited
     /// on it since the last sweep (a receive loop that reads a stream keeps it, and the sweep
-    /// is armed again); otherwise the session takes it back, and the next narrowing arms a
-    /// new sweep. Input the socket left in the stream is so read within two sweeps of its
-    /// last wait.
-    pub(crate) fn keep_lent(&self) -> bool {
-        if self.active.swap(false, Ordering::Relaxed) {
+    /// is armed again); otherwise the session takes it back (if it is still lent), and the
+    /// next narrowing arms a new sweep. Input the socket left in the stream is so read within
+    /// two sweeps of its last wait.
+    pub(crate) fn keep_lent(&self, lent: bool) -> bool {
+        if lent && self.active.swap(false, Ordering::Relaxed) {
             return true;
         }
+        // No sweep is pending any more, whether the connection was lent or taken back since
+        // the narrowing that armed this one.
         self.sweep_armed.store(false, Ordering::Relaxed);
         false
     }

@@ -982,7 +982,7 @@ impl Session {
 
     /// A timer fired. Returns `false` when the session should be removed.
     pub(crate) fn on_timer(&mut self, kind: TimerKind, io: &mut IoCtx<'_>) -> bool {
-        if matches!(kind, TimerKind::Sweep) && self.lent && self.read_gate.keep_lent() {
+        if matches!(kind, TimerKind::Sweep) && self.read_gate.keep_lent(self.lent) {
             io.sched.timer(self.token, SWEEP_EVERY, TimerKind::Sweep);
             return true;
         }
