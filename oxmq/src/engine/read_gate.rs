@@ -372,6 +372,8 @@ impl ReadGate {
                     self.spin.missed();
                     poll_two(fd, signal, deadline)
                 }
+                // The receive's own timeout ended the spin: it says nothing about the stream.
+                Polled::TimedOut => Polled::TimedOut,
                 other => {
                     self.spin.found();
                     other
