@@ -60,7 +60,11 @@
 //!   when the connection is idle, and a receive that blocks on the socket's only connection
 //!   reads and decodes it on the caller's thread while the I/O thread has nothing else to do
 //!   for it (the write and read gates in `engine`): a request-reply round trip then wakes one
-//!   thread per message on each side, not two.
+//!   thread per message on each side, not two. Before such a receive sleeps, it polls the
+//!   connection for up to 20 µs, yielding the CPU between polls; a socket whose spins keep
+//!   finding nothing spins on fewer and fewer of its waits (down to one in 1,024), so a slow
+//!   stream or a peer on the same CPU costs little. libzmq never spins; on the 2-vCPU machine
+//!   of the README's figures the spin is what puts a tcp round trip at 7 µs instead of 60.
 //! - Threads wake each other only when the other side has said it is going to sleep (see the
 //!   `signal` module): a busy peer costs a fence and a load per batch, not a system call.
 //! - A message travels by reference where it can: the engine decodes a small message straight
