@@ -12,7 +12,7 @@ mod read_gate;
 mod write_gate;
 
 pub(crate) use read_gate::{Lent, ReadGate, SWEEP_EVERY, Sweeper};
-pub(crate) use write_gate::WriteGate;
+pub(crate) use write_gate::{STREAM_TICK, Tick, WriteGate};
 
 use std::fmt;
 use std::io;
@@ -116,6 +116,8 @@ pub(crate) struct Engine {
     partial: Option<Message>,
     out: OutBuf,
     readable: bool,
+    /// The last decode stopped at a full receive pipe: frames may wait in the read buffer.
+    pipe_full: bool,
     writable: bool,
     /// This engine owns the connection's writing side (the socket may not write directly).
     claimed: bool,
@@ -154,6 +156,7 @@ impl Engine {
             partial: None,
             out,
             readable: true,
+            pipe_full: false,
             writable: true,
             claimed: true,
             read_closed: false,
@@ -177,6 +180,7 @@ impl Engine {
             partial: None,
             out: OutBuf::default(),
             readable: true,
+            pipe_full: false,
             writable: true,
             claimed: true,
             read_closed: false,
@@ -333,19 +337,21 @@ impl Engine {
         Ok(state)
     }
 
-    /// Whether input may wait in the stream without a new readiness event: the last read
-    /// filled what it asked for, or the peer's end closed.
+    /// Whether input may wait without a new readiness event: in the stream (the last read
+    /// filled what it asked for, or the peer's end closed) or in the read buffer (the last
+    /// decode stopped at a full receive pipe).
     pub(crate) fn has_input_pending(&self) -> bool {
-        self.readable
+        self.readable || self.pipe_full
     }
 
     /// Whether the connection may be lent to the socket's thread when its session goes idle
     /// (see `read_gate`): a ZMTP connection past its handshake that only a receive can move
     /// on (no subscriptions to pass to the socket, which must see them while it sends), read
-    /// until the stream had no more (no readiness is pending that nobody would act on), with
-    /// no output queued (an answer to the peer's PING) and no timer to run.
+    /// until the stream had no more or until the receive pipe filled (no readiness is
+    /// pending that nobody would act on: the socket reads on when it has taken the pipe's
+    /// messages), with no output queued (an answer to the peer's PING) and no timer to run.
     pub(crate) fn can_lend(&self) -> bool {
-        !self.readable && self.can_stay_lent()
+        (!self.readable || self.pipe_full) && self.can_stay_lent()
     }
 
     /// Whether a lent connection may stay with the socket after it read it: as
@@ -365,13 +371,14 @@ impl Engine {
     #[inline]
     fn claim(&mut self, gate: &WriteGate) {
         if !self.claimed {
-            if let Some(rest) = gate.claim() {
+            let out = &mut self.out;
+            gate.claim(|rest| {
                 debug_assert!(
-                    self.out.is_empty(),
+                    out.is_empty(),
                     "a direct write happened while output was queued"
                 );
-                self.out.push_bytes(&rest);
-            }
+                out.push_bytes(rest);
+            });
             self.claimed = true;
         }
     }
@@ -389,9 +396,10 @@ impl Engine {
             match self.decode(incoming, now) {
                 Ok(true) => {
                     state.input_blocked = true;
+                    self.pipe_full = true;
                     break Ok(());
                 }
-                Ok(false) => {}
+                Ok(false) => self.pipe_full = false,
                 Err(reason) => break Err(reason),
             }
             if !self.readable {

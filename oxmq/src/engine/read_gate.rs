@@ -87,6 +87,9 @@ struct Slot {
     lent: Option<Lent>,
     /// What the I/O thread's poller watches on the lent connection.
     interest: Watch,
+    /// The socket waited on the connection and has not let go of it since (see
+    /// [`ReadGate::lend`]).
+    socket_reads: bool,
 }
 
 /// The I/O thread's interest in a connection's descriptor.
@@ -132,6 +135,7 @@ impl ReadGate {
             slot: Mutex::new(Slot {
                 lent: None,
                 interest: Watch::All,
+                socket_reads: false,
             }),
             polling: AtomicBool::new(false),
             left: AtomicBool::new(false),
@@ -165,9 +169,21 @@ impl ReadGate {
         });
     }
 
-    /// Session side: lends the idle connection to the socket.
-    pub(crate) fn lend(&self, lent: Lent) {
-        self.lock().lent = Some(lent);
+    /// Session side: lends the idle connection to the socket. One with input waiting (its
+    /// receive pipe is full) goes only to a socket that reads it itself (it waited on it and
+    /// did not let go since), which decodes the rest when it has taken the pipe's messages;
+    /// otherwise it comes back (`Some`).
+    pub(crate) fn lend(&self, lent: Lent) -> Option<Lent> {
+        let mut slot = self.lock();
+        if lent.engine.has_input_pending() {
+            if !slot.socket_reads {
+                return Some(lent);
+            }
+            // The pipe's credit need not wake the session, which has nothing to do.
+            lent.incoming.forget_blocked();
+        }
+        slot.lent = Some(lent);
+        None
     }
 
     /// Session side: takes the connection back (waiting for a read the socket is doing), with
@@ -258,16 +274,24 @@ impl ReadGate {
         }
     }
 
-    /// Input readiness is the I/O thread's again, if the socket had taken it.
+    /// Input readiness is the I/O thread's again, if the socket had taken it; input left in
+    /// the read buffer (a decode stopped at a full pipe) is the session's to decode, as no
+    /// readiness event will tell it.
     fn widen(&self) {
         let mut guard = self.lock();
         let slot = &mut *guard;
-        if slot.interest != Watch::HangUps {
+        slot.socket_reads = false;
+        let Some(lent) = &slot.lent else {
             return;
-        }
-        if let Some(lent) = &slot.lent {
+        };
+        let pending = lent.engine.has_input_pending();
+        if slot.interest == Watch::HangUps {
             let fd = lent.engine.stream().fd();
             self.watch(slot, fd, Watch::NoOutput);
+        }
+        drop(guard);
+        if pending {
+            self.wake_session();
         }
     }
 
@@ -293,19 +317,19 @@ impl ReadGate {
                 return ReadWait::Unavailable;
             }
         };
-        // A full pipe or work for the I/O thread: the session takes the connection back
-        // (nobody else would notice the stream's state). A read cut short by the turn's
-        // budget keeps it: this thread polls the stream again when the pipe runs dry.
-        let needs_session = pump.input_blocked || !engine.can_stay_lent();
+        // Work for the I/O thread: the session takes the connection back (nobody else would
+        // notice the stream's state). A read cut short by the turn's budget or by a full pipe
+        // keeps it: this thread reads on, without asking poll(2), when the pipe runs dry (and
+        // the pipe's credit need not wake the session, which has nothing to do).
+        let needs_session = !engine.can_stay_lent();
+        if pump.input_blocked {
+            lent.incoming.forget_blocked();
+        }
         drop(guard);
         if needs_session {
             self.wake_session();
         }
-        if pump.input_blocked {
-            ReadWait::Unavailable
-        } else {
-            ReadWait::Woken
-        }
+        ReadWait::Woken
     }
 }
 
@@ -334,6 +358,7 @@ impl ReadGate {
         };
         let (fd, narrowed, pending) = {
             let mut slot = self.lock();
+            slot.socket_reads = true;
             let (fd, pending) = match &slot.lent {
                 Some(lent) if lent.failed.is_none() => {
                     (lent.engine.stream().fd(), lent.engine.has_input_pending())

@@ -35,6 +35,9 @@ pub(crate) enum TimerKind {
     /// A socket took the connection's input from the poller (see `engine::read_gate`): the
     /// session's turn gives it back, so that input is never left unwatched for longer.
     Sweep,
+    /// The socket streams to the connection: the session writes what waits (see
+    /// `engine::write_gate`).
+    StreamTick,
 }
 
 /// Timers and deferred turns that sessions schedule.

@@ -31,7 +31,9 @@ use super::endpoints::{lends_reads, wants_routing_id};
 use super::link::SocketLink;
 use super::reactor::{IoCtx, TimerKind};
 use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
-use crate::engine::{CloseReason, Engine, Lent, ReadGate, SWEEP_EVERY, WriteGate};
+use crate::engine::{
+    CloseReason, Engine, Lent, ReadGate, STREAM_TICK, SWEEP_EVERY, Tick, WriteGate,
+};
 use crate::message::{Kind, Message};
 use crate::metadata::PeerMetadata;
 use crate::monitor::EventKind;
@@ -178,6 +180,8 @@ pub(crate) struct Session {
     /// The poller reported the lent connection while the socket waits on it itself: the turn
     /// leaves it to the socket.
     skip_turn: bool,
+    /// A [`TimerKind::StreamTick`] is pending.
+    stream_tick: bool,
     /// The socket's id for our pipes, while they exist.
     peer_id: Option<PeerId>,
     /// A handshake completed before: the next one is a reconnect.
@@ -279,6 +283,7 @@ impl Session {
             generation: 0,
             input_blocked: false,
             heartbeat_at: None,
+            stream_tick: false,
             closing: false,
             linger_deadline: None,
             shutdown: None,
@@ -389,7 +394,6 @@ impl Session {
     /// can do.
     fn lend(&mut self) {
         let lendable = !self.closing
-            && !self.input_blocked
             && self.shutdown.is_none()
             && self.incoming.is_some()
             && self.engine.as_ref().is_some_and(Engine::can_lend);
@@ -399,12 +403,21 @@ impl Session {
         let (Some(engine), Some(incoming)) = (self.engine.take(), self.incoming.take()) else {
             return;
         };
-        self.read_gate.lend(Lent {
+        match self.read_gate.lend(Lent {
             engine,
             incoming,
             failed: None,
-        });
-        self.lent = true;
+        }) {
+            None => self.lent = true,
+            // Input waits and the socket does not read the connection itself: the session
+            // decodes it when the pipe's credit wakes it.
+            Some(Lent {
+                engine, incoming, ..
+            }) => {
+                self.engine = Some(engine);
+                self.incoming = Some(incoming);
+            }
+        }
     }
 
     /// First turn after creation. Returns `false` when the session is already done.
@@ -455,6 +468,11 @@ impl Session {
     /// again, up to [`ROUNDS_PER_TURN`] times; then it yields to the other connections of the
     /// thread and is requeued, so a peer that never lets up cannot starve them.
     pub(crate) fn drive(&mut self, io: &mut IoCtx<'_>) -> bool {
+        if !self.stream_tick && self.gate.is_streaming() {
+            self.stream_tick = true;
+            io.sched
+                .timer(self.token, STREAM_TICK, TimerKind::StreamTick);
+        }
         if std::mem::take(&mut self.skip_turn) && self.lent {
             return true;
         }
@@ -554,11 +572,13 @@ impl Session {
         // The socket is gone: stop delivering input, keep writing what it queued until LINGER.
         self.closing = true;
         self.incoming = None;
+        self.gate.stop_stream();
         // A direct write cut short also still has bytes to deliver.
         let drained = match self.outgoing.as_mut() {
             Some(p) => {
                 p.is_finished()
                     && !self.gate.has_leftover()
+                    && !self.gate.is_streaming()
                     && !self.engine.as_ref().is_some_and(Engine::has_pending_output)
             }
             None => true,
@@ -986,6 +1006,19 @@ impl Session {
             io.sched.timer(self.token, SWEEP_EVERY, TimerKind::Sweep);
             return true;
         }
+        if matches!(kind, TimerKind::StreamTick) {
+            self.stream_tick = false;
+            if self.gate.tick() == Tick::Streaming {
+                self.stream_tick = true;
+                io.sched
+                    .timer(self.token, STREAM_TICK, TimerKind::StreamTick);
+                return true;
+            }
+            // Ended: a write cut short left bytes to claim.
+            if !self.gate.has_leftover() {
+                return true;
+            }
+        }
         let was_lent = self.lent;
         if let Some(reason) = self.reclaim() {
             return self.on_engine_closed(reason, io);
@@ -1041,6 +1074,8 @@ impl Session {
             TimerKind::Linger => self.linger_deadline.is_none_or(|d| Instant::now() < d),
             // The turn itself is the point: `on_timer` took the connection back.
             TimerKind::Sweep => true,
+            // A stream that ended with bytes to claim.
+            TimerKind::StreamTick => self.engine.is_none() || self.drive(io),
             TimerKind::CloseCheck(generation) => match self.shutdown.as_mut() {
                 Some(shut) if generation == self.generation => {
                     shut.check_armed = false;

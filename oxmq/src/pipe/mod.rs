@@ -17,7 +17,8 @@ mod peer;
 mod queue;
 
 pub(crate) use peer::{
-    DirectRead, DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId, ReadWait,
+    DirectRead, DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId, ReadWait, SendMode,
+    WriteMode,
 };
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
@@ -262,6 +263,12 @@ impl PipeWriter {
         (hwm == 0 || self.written - self.peer_read < hwm) && !self.is_closed()
     }
 
+    /// Withdraws a request for a wake-up with the next credit (see
+    /// [`can_write`](Self::can_write)): the writer will look again by itself.
+    pub(crate) fn forget_blocked(&self) {
+        self.shared.writer_blocked.store(false, Ordering::Relaxed);
+    }
+
     /// The writing socket's SNDHWM changed (or, for an inproc connect that came before the
     /// bind, became known): the bound follows.
     pub(crate) fn set_sndhwm(&self, sndhwm: i32) {
@@ -397,6 +404,12 @@ impl PipeWriter {
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.reader_closed.load(Ordering::Relaxed)
+    }
+
+    /// The activation of the writing side (the owner's), once set.
+    #[inline]
+    pub(crate) fn activation(&self) -> Option<&Arc<Activation>> {
+        self.shared.writer_act.get()
     }
 
     /// Sets the activation of the writing side if none was set yet, then re-checks for credit.

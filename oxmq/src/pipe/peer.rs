@@ -29,15 +29,95 @@ pub(crate) fn next_peer_id() -> PeerId {
     NEXT_PEER.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A way to write a message straight to a connection from the socket's thread (implemented by
-/// the engine's write gate). Returns `false` when the message must take the pipe instead.
+/// A way to write messages straight to a connection from the socket's thread (implemented by
+/// the engine's write gate): a reply, or a stream of messages. Returns `false` when the
+/// message must take the pipe instead.
 pub(crate) trait DirectWrite: Send + Sync {
-    /// Writes `msg` if the connection is idle; `drained` tells whether the pipe is empty.
-    fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool) -> bool;
+    /// Writes or streams `msg` as `mode` allows if the connection is idle; `drained` tells
+    /// whether the pipe is empty.
+    fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool, mode: WriteMode) -> bool;
 
-    /// Writes a one-frame message of `data` if the connection is idle (as
-    /// [`try_write`](Self::try_write)).
-    fn try_write_bytes(&self, data: &[u8], drained: &dyn Fn() -> bool) -> bool;
+    /// [`try_write`](Self::try_write) for a one-frame message of `data`.
+    fn try_write_bytes(&self, data: &[u8], drained: &dyn Fn() -> bool, mode: WriteMode) -> bool;
+
+    /// The socket is about to wait: what its stream queued is written now.
+    fn flush(&self);
+
+    /// Ends the socket's stream, if it has one (what it queued is written or handed over).
+    fn end_stream(&self);
+}
+
+/// How a socket may write a message to its connection itself (see [`DirectWrite`]).
+#[derive(Clone, Copy)]
+pub(crate) struct WriteMode<'a> {
+    /// A reply: written at once when the connection is idle.
+    pub reply: bool,
+    /// The socket sends fast enough to stream (see [`StreamRate`]).
+    pub stream: bool,
+    /// A blocking send: a stream whose connection's kernel buffer is full may wait for room,
+    /// up to this long, or until the socket is woken for anything else.
+    pub wait: Option<(&'a Activation, std::time::Duration)>,
+}
+
+/// How the socket sends right now, shared with its peers: set by the socket's thread before
+/// each send and read by the peer the send goes through (so relaxed atomics suffice).
+#[derive(Debug, Default)]
+pub(crate) struct SendMode {
+    /// The socket is in request-reply rhythm (its last operation was a receive), which is when
+    /// a direct write pays off.
+    pub reply: AtomicBool,
+    /// A blocking send on a socket with one peer: how long (ms) a stream may wait for room in
+    /// the connection's kernel buffer; 0 for none.
+    pub wait_ms: std::sync::atomic::AtomicU32,
+    /// A send was fast enough to stream: the socket writes its streams out before it next
+    /// waits.
+    pub streamed: AtomicBool,
+}
+
+/// A socket that sends this many messages to one peer within [`STREAM_ENTRY_WINDOW`] streams
+/// them (see `engine::write_gate`).
+const STREAM_ENTRY_MESSAGES: u32 = 128;
+/// See [`STREAM_ENTRY_MESSAGES`]: 1.28 million messages a second.
+const STREAM_ENTRY_WINDOW: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Whether a socket sends to one peer fast enough to stream to it: at least
+/// [`STREAM_ENTRY_MESSAGES`] within [`STREAM_ENTRY_WINDOW`], measured by one clock read every
+/// that many sends.
+#[derive(Debug)]
+pub(crate) struct StreamRate {
+    sends: u32,
+    since: Option<Instant>,
+    fast: bool,
+}
+
+impl StreamRate {
+    fn new() -> StreamRate {
+        StreamRate {
+            sends: 0,
+            since: None,
+            fast: false,
+        }
+    }
+
+    /// Counts a send; returns whether the sends are fast enough to stream.
+    #[inline]
+    fn count(&mut self) -> bool {
+        self.sends += 1;
+        if self.sends >= STREAM_ENTRY_MESSAGES {
+            self.measure();
+        }
+        self.fast
+    }
+
+    #[cold]
+    fn measure(&mut self) {
+        let now = Instant::now();
+        self.fast = self
+            .since
+            .is_some_and(|since| now.duration_since(since) <= STREAM_ENTRY_WINDOW);
+        self.since = Some(now);
+        self.sends = 0;
+    }
 }
 
 /// A way for a socket blocked in a receive to read its peer's connection itself (implemented
@@ -87,12 +167,13 @@ pub(crate) struct Peer {
     pub assigned_id: Option<Bytes>,
     /// For a connection on an I/O thread: writes that bypass the pipe (see `engine::write_gate`).
     pub sink: Option<Arc<dyn DirectWrite>>,
+    /// How fast the socket sends to this peer (for `sink`).
+    pub rate: StreamRate,
     /// For a connection on an I/O thread: reads from the socket's thread while it is the
     /// socket's only peer (see `engine::read_gate`).
     pub source: Option<Arc<dyn DirectRead>>,
-    /// Whether the socket is in request-reply rhythm (its last operation was a receive), which
-    /// is when a direct write pays off; shared by all peers of one socket.
-    pub rhythm: Arc<AtomicBool>,
+    /// How the socket sends now; shared by all peers of one socket.
+    pub mode: Arc<SendMode>,
     /// An inproc peer: how to tell the socket at the far end that this side is gone (done when
     /// this peer is dropped).
     pub far_end: Option<Arc<FarEnd>>,
@@ -109,20 +190,22 @@ impl Peer {
             routing_id: None,
             assigned_id: None,
             sink: None,
+            rate: StreamRate::new(),
             source: None,
-            rhythm: Arc::new(AtomicBool::new(false)),
+            mode: Arc::default(),
             far_end: None,
         }
     }
 
     /// Sends `msg` to this peer: written straight to the connection when the socket is in
-    /// request-reply rhythm and the connection is idle, otherwise queued in the pipe. Returns
+    /// request-reply rhythm or streams and the connection is idle, otherwise queued in the
+    /// pipe. Returns
     /// whether the message was taken (then `msg` holds something for the caller to drop, see
     /// [`PipeWriter::send_from`]); when the pipe is full or closed it stays in `msg`. Taking
     /// it by reference saves copying it back and forth.
     #[inline]
     pub(crate) fn send_from(&mut self, msg: &mut Message) -> bool {
-        self.write_direct(|sink, drained| sink.try_write(msg, drained))
+        self.write_direct(|sink, drained, mode| sink.try_write(msg, drained, mode))
             || self.writer.send_from(msg)
     }
 
@@ -130,24 +213,38 @@ impl Peer {
     /// returns whether it was taken.
     #[inline]
     pub(crate) fn send_bytes(&mut self, data: &[u8]) -> bool {
-        self.write_direct(|sink, drained| sink.try_write_bytes(data, drained))
+        self.write_direct(|sink, drained, mode| sink.try_write_bytes(data, drained, mode))
             || self.writer.send_bytes(data)
     }
 
-    /// The direct write, when it may pay off (a sink, request-reply rhythm, a pipe still
-    /// open): `write` gets the sink and the "pipe is drained" check. Returns whether it wrote.
+    /// The direct write (a sink, a pipe still open): `write` gets the sink, the "pipe is
+    /// drained" check and the mode (request-reply rhythm, a fast stream of sends). Returns
+    /// whether it wrote.
     #[inline]
     fn write_direct(
-        &self,
-        write: impl FnOnce(&dyn DirectWrite, &dyn Fn() -> bool) -> bool,
+        &mut self,
+        write: impl FnOnce(&dyn DirectWrite, &dyn Fn() -> bool, WriteMode) -> bool,
     ) -> bool {
         let Some(sink) = &self.sink else {
             return false;
         };
+        let stream = self.rate.count();
+        if stream {
+            self.mode.streamed.store(true, Ordering::Relaxed);
+        }
+        let wait_ms = self.mode.wait_ms.load(Ordering::Relaxed);
         let writer = &self.writer;
-        self.rhythm.load(Ordering::Relaxed)
-            && !writer.is_closed()
-            && write(sink.as_ref(), &|| writer.is_drained())
+        let mode = WriteMode {
+            reply: self.mode.reply.load(Ordering::Relaxed),
+            stream,
+            wait: match writer.activation() {
+                Some(act) if wait_ms > 0 => {
+                    Some((&**act, std::time::Duration::from_millis(wait_ms.into())))
+                }
+                _ => None,
+            },
+        };
+        !writer.is_closed() && write(sink.as_ref(), &|| writer.is_drained(), mode)
     }
 
     /// [`send_from`](Self::send_from) by value: hands the message back when the pipe is full

@@ -23,7 +23,7 @@ mod xsub;
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,7 +36,7 @@ use crate::message::Message;
 use crate::metadata::PeerMetadata;
 use crate::monitor::{EventMask, EventSink, Monitor};
 use crate::options::{self, OptionValue, Options};
-use crate::pipe::{DirectRead, PeerEvent, PeerId, ReadWait};
+use crate::pipe::{DirectRead, DirectWrite, PeerEvent, PeerId, ReadWait, SendMode};
 use crate::signal::Parked;
 use pattern::{Closed, Pattern};
 
@@ -139,9 +139,11 @@ struct Core {
     /// batching and it may be written directly from this thread (see `engine::write_gate`). A
     /// stream of sends keeps using the batched I/O-thread path.
     replying: bool,
-    /// What the peers see of `replying` (stored only when it changes).
-    rhythm: Arc<AtomicBool>,
+    /// What the peers see of `replying`, and how long a stream may wait for its connection
+    /// (stored only when they change).
+    mode: Arc<SendMode>,
     rhythm_on: bool,
+    wait_ms: u32,
     /// The attached inproc peers (id, endpoint id): while there is one, a blocking receive
     /// spins before it sleeps (see [`RECV_SPINS`]).
     inproc_peers: Vec<(PeerId, u64)>,
@@ -149,6 +151,10 @@ struct Core {
     /// id, read gate): while one of them is the socket's only peer, a receive waits on its
     /// connection directly (see `engine::read_gate`).
     sources: Vec<(PeerId, u64, Arc<dyn DirectRead>)>,
+    /// The attached peers whose connections the socket may write itself (id, endpoint id,
+    /// write gate): their streams are written out before the socket waits (see
+    /// `engine::write_gate`).
+    sinks: Vec<(PeerId, u64, Arc<dyn DirectWrite>)>,
     /// The source a blocking receive last waited on: its connection's input stays with this
     /// socket after the receive (the next one waits on it without a system call to take it),
     /// until the socket waits for anything else or looks at its pipes without waiting
@@ -166,6 +172,8 @@ impl Core {
             .retain(|(_, endpoint)| *endpoint != endpoint_id);
         self.sources
             .retain(|(_, endpoint, _)| *endpoint != endpoint_id);
+        self.sinks
+            .retain(|(_, endpoint, _)| *endpoint != endpoint_id);
         self.pattern.detach_endpoint(endpoint_id);
     }
 
@@ -178,7 +186,7 @@ impl Core {
         for event in events {
             match event {
                 PeerEvent::Attach(mut peer) => {
-                    peer.rhythm = Arc::clone(&self.rhythm);
+                    peer.mode = Arc::clone(&self.mode);
                     if peer.far_end.is_some() {
                         self.inproc_peers.push((peer.id, peer.endpoint_id));
                     }
@@ -186,12 +194,17 @@ impl Core {
                         self.sources
                             .push((peer.id, peer.endpoint_id, Arc::clone(source)));
                     }
+                    if let Some(sink) = &peer.sink {
+                        self.sinks
+                            .push((peer.id, peer.endpoint_id, Arc::clone(sink)));
+                    }
                     self.pattern.attach(peer);
                 }
                 PeerEvent::Detach(id) => {
                     self.detached += 1;
                     self.inproc_peers.retain(|(peer, _)| *peer != id);
                     self.sources.retain(|(peer, _, _)| *peer != id);
+                    self.sinks.retain(|(peer, _, _)| *peer != id);
                     self.pattern.detach(id);
                 }
                 PeerEvent::Hiccup(id) => self.pattern.hiccup(id),
@@ -207,6 +220,18 @@ impl Core {
         }
     }
 
+    /// Writes out what the socket's streams queued: it is about to wait, and the messages it
+    /// sent must not wait for it (see `engine::write_gate`).
+    #[inline]
+    fn flush_streams(&self) {
+        if self.mode.streamed.load(Ordering::Relaxed) {
+            self.mode.streamed.store(false, Ordering::Relaxed);
+            for (_, _, sink) in &self.sinks {
+                sink.flush();
+            }
+        }
+    }
+
     /// The read gate of the socket's only peer, when it has one (see `sources`).
     fn only_source(&self) -> Option<Arc<dyn DirectRead>> {
         match self.sources.as_slice() {
@@ -219,7 +244,25 @@ impl Core {
     fn set_rhythm(&mut self, direct: bool) {
         if self.rhythm_on != direct {
             self.rhythm_on = direct;
-            self.rhythm.store(direct, Ordering::Relaxed);
+            self.mode.reply.store(direct, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets how long a stream may wait for room in its connection during this send: only a
+    /// blocking send on a socket whose one peer is a connection, at most
+    /// [`STREAM_WAIT_MS`] and SNDTIMEO (a stream that waited that long hands its connection
+    /// back, and later sends wait in the usual way, for the high-water mark).
+    #[inline]
+    fn set_stream_wait(&mut self, dont_wait: bool) {
+        let wait_ms = match (dont_wait, self.sinks.len(), self.opts.sndtimeo) {
+            (false, 1, timeout) if self.inproc_peers.is_empty() && timeout != 0 => {
+                u32::try_from(timeout).map_or(STREAM_WAIT_MS, |ms| ms.min(STREAM_WAIT_MS))
+            }
+            _ => 0,
+        };
+        if self.wait_ms != wait_ms {
+            self.wait_ms = wait_ms;
+            self.mode.wait_ms.store(wait_ms, Ordering::Relaxed);
         }
     }
 }
@@ -277,10 +320,12 @@ impl Socket {
                 pattern,
                 endpoints: Endpoints::default(),
                 replying: false,
-                rhythm: Arc::new(AtomicBool::new(false)),
+                mode: Arc::default(),
                 rhythm_on: false,
+                wait_ms: 0,
                 inproc_peers: Vec::new(),
                 sources: Vec::new(),
+                sinks: Vec::new(),
                 reading: None,
                 detached: 0,
             }),
@@ -439,7 +484,7 @@ impl Socket {
     /// ROUTER with MANDATORY and no such peer).
     /// Nothing is sent: the whole message still goes through [`Socket::send`].
     pub fn begin_send(&self, first: &[u8], dont_wait: bool) -> Result<()> {
-        let mut core = self.start_send()?;
+        let mut core = self.start_send(dont_wait)?;
         match core.pattern.can_begin(first)? {
             true => Ok(()),
             false => self.send_blocking(&mut core, dont_wait, |p| p.can_begin(first)),
@@ -493,7 +538,7 @@ impl Socket {
     /// the message at once, nothing else runs.
     #[inline]
     fn send_msg(&self, mut msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
-        let sent = match self.start_send() {
+        let sent = match self.start_send(dont_wait) {
             Ok(mut core) => match core.pattern.send_from(&mut msg) {
                 Ok(true) => return Ok(()),
                 Ok(false) => self.send_blocking(&mut core, dont_wait, |p| p.send_from(&mut msg)),
@@ -511,7 +556,7 @@ impl Socket {
     /// `try_send_bytes`.
     #[inline]
     fn send_copy(&self, data: &[u8], dont_wait: bool) -> Result<()> {
-        let mut core = self.start_send()?;
+        let mut core = self.start_send(dont_wait)?;
         match core.pattern.send_bytes(data)? {
             true => Ok(()),
             false => self.send_blocking(&mut core, dont_wait, |p| p.send_bytes(data)),
@@ -519,14 +564,16 @@ impl Socket {
     }
 
     /// What every send does before its first attempt: locks the socket, fails on a terminated
-    /// context, applies the mailbox and sets the request-reply rhythm.
+    /// context, applies the mailbox, sets the request-reply rhythm and how long a stream may
+    /// wait.
     #[inline(always)]
-    fn start_send(&self) -> Result<std::cell::RefMut<'_, Core>> {
+    fn start_send(&self, dont_wait: bool) -> Result<std::cell::RefMut<'_, Core>> {
         let mut core = self.core();
         self.check_term()?;
         core.process_mail(&self.link);
         let direct = std::mem::take(&mut core.replying);
         core.set_rhythm(direct);
+        core.set_stream_wait(dont_wait);
         Ok(core)
     }
 
@@ -570,6 +617,7 @@ impl Socket {
                 return Err(Error::Terminated);
             }
             core.release_reads();
+            core.flush_streams();
             match activation.park(deadline) {
                 Parked::Woken => {}
                 Parked::TimedOut => return Err(Error::WouldBlock),
@@ -660,6 +708,7 @@ impl Socket {
             core.release_reads();
             return Err(Error::WouldBlock);
         }
+        core.flush_streams();
         let deadline = deadline_after(timeout);
         let activation = self.link.activation();
         let spins = if core.inproc_peers.is_empty() {
@@ -983,6 +1032,9 @@ impl Socket {
 /// round trips slower (ipc 32 -> 52 µs), so a socket without inproc peers sleeps at once, as
 /// libzmq does.
 const RECV_SPINS: usize = 64;
+/// The longest a blocking send's stream waits for room in its connection's kernel buffer
+/// before it hands the connection back (see [`Core::set_stream_wait`]).
+const STREAM_WAIT_MS: u32 = 20;
 /// See [`RECV_SPINS`].
 const YIELD_EVERY: usize = 16;
 
