@@ -309,7 +309,7 @@ impl WriteGate {
             let mut deadline = None;
             while !Self::write_unsent(&mut inner) {
                 let (Some((socket, limit)), Some(fd)) =
-                    (mode.wait, inner.stream.as_ref().map(|s| s.fd()))
+                    (mode.wait(), inner.stream.as_ref().map(|s| s.fd()))
                 else {
                     self.hand_over();
                     handed_over = true;
@@ -508,6 +508,7 @@ fn push_frame(buf: &mut Vec<u8>, more: bool, body: &[u8]) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::pipe::SendMode;
     use std::io::{ErrorKind, Read};
     use std::os::fd::{FromRawFd, IntoRawFd};
     use std::os::unix::net::UnixStream as StdUnixStream;
@@ -531,7 +532,7 @@ mod tests {
     const STREAMING: WriteMode<'static> = WriteMode {
         reply: false,
         stream: true,
-        wait: None,
+        socket: None,
     };
 
     const DRAINED: &dyn Fn() -> bool = &|| true;
@@ -709,8 +710,11 @@ mod tests {
     fn a_blocking_stream_waits_for_room_and_a_wake_up_ends_the_wait() {
         let (gate, mut peer) = idle_gate();
         let socket = Activation::for_thread();
+        let send = SendMode::default();
+        send.sole.store(true, Ordering::Relaxed);
+        send.sndtimeo.store(10_000, Ordering::Relaxed);
         let waiting = WriteMode {
-            wait: Some((&socket, Duration::from_secs(10))),
+            socket: Some((&socket, &send)),
             ..STREAMING
         };
         let count = 20_000;

@@ -52,26 +52,74 @@ pub(crate) trait DirectWrite: Send + Sync {
 pub(crate) struct WriteMode<'a> {
     /// A reply: written at once when the connection is idle.
     pub reply: bool,
-    /// The socket sends fast enough to stream (see [`StreamRate`]).
+    /// The socket sends fast enough to start a stream (see [`StreamRate`]); a stream under
+    /// way takes every message it can, whatever this says.
     pub stream: bool,
-    /// A blocking send: a stream whose connection's kernel buffer is full may wait for room,
-    /// up to this long, or until the socket is woken for anything else.
-    pub wait: Option<(&'a Activation, std::time::Duration)>,
+    /// The socket's activation and how it sends, for a stream that finds the kernel buffer
+    /// full (see [`wait`](Self::wait)).
+    pub socket: Option<(&'a Activation, &'a SendMode)>,
 }
 
-/// How the socket sends right now, shared with its peers: set by the socket's thread before
-/// each send and read by the peer the send goes through (so relaxed atomics suffice).
-#[derive(Debug, Default)]
+impl<'a> WriteMode<'a> {
+    /// Whether a stream whose connection's kernel buffer is full may wait for room, up to how
+    /// long, and on whose wake-ups (which end the wait): a blocking send on a socket whose one
+    /// peer is this connection.
+    pub(crate) fn wait(&self) -> Option<(&'a Activation, std::time::Duration)> {
+        let (act, send) = self.socket?;
+        Some((act, send.stream_wait()?))
+    }
+}
+
+/// How the socket sends right now, shared with its peers: set by the socket's thread (before a
+/// send, or when what it depends on changes) and read by the peer the send goes through, so
+/// relaxed atomics suffice.
+#[derive(Debug)]
 pub(crate) struct SendMode {
     /// The socket is in request-reply rhythm (its last operation was a receive), which is when
     /// a direct write pays off.
     pub reply: AtomicBool,
-    /// A blocking send on a socket with one peer: how long (ms) a stream may wait for room in
-    /// the connection's kernel buffer; 0 for none.
-    pub wait_ms: std::sync::atomic::AtomicU32,
+    /// The send may block (it is not a non-blocking one).
+    pub blocking: AtomicBool,
+    /// The socket has one peer, a connection on an I/O thread.
+    pub sole: AtomicBool,
+    /// SNDTIMEO.
+    pub sndtimeo: std::sync::atomic::AtomicI32,
     /// A send was fast enough to stream: the socket writes its streams out before it next
     /// waits.
     pub streamed: AtomicBool,
+}
+
+impl Default for SendMode {
+    fn default() -> SendMode {
+        SendMode {
+            reply: AtomicBool::new(false),
+            blocking: AtomicBool::new(true),
+            sole: AtomicBool::new(false),
+            sndtimeo: std::sync::atomic::AtomicI32::new(-1),
+            streamed: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The longest a blocking send's stream waits for room in its connection's kernel buffer
+/// before it hands the connection back (later sends then wait in the usual way, for the
+/// high-water mark).
+const STREAM_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl SendMode {
+    /// How long a stream may wait for room in its connection during this send: only a
+    /// blocking send on a socket whose one peer is a connection, at most [`STREAM_WAIT`] and
+    /// SNDTIMEO.
+    fn stream_wait(&self) -> Option<std::time::Duration> {
+        if !self.blocking.load(Ordering::Relaxed) || !self.sole.load(Ordering::Relaxed) {
+            return None;
+        }
+        match u64::try_from(self.sndtimeo.load(Ordering::Relaxed)) {
+            Ok(0) => None,
+            Ok(ms) => Some(STREAM_WAIT.min(std::time::Duration::from_millis(ms))),
+            Err(_) => Some(STREAM_WAIT),
+        }
+    }
 }
 
 /// A socket that sends this many messages to one peer within [`STREAM_ENTRY_WINDOW`] streams
@@ -88,7 +136,16 @@ pub(crate) struct StreamRate {
     sends: u32,
     since: Option<Instant>,
     fast: bool,
+    /// Sends that take the pipe without asking the connection, after it refused a stream (its
+    /// session was busy): each attempt costs a call.
+    skip: u32,
+    /// The connection took the last message: the next one is offered too, whatever the rate
+    /// says (a stream must not be left for the pipe while it lasts).
+    streaming: bool,
 }
+
+/// Sends that take the pipe after the connection refused a stream, before the next offer.
+const STREAM_RETRY_AFTER: u32 = 15;
 
 impl StreamRate {
     fn new() -> StreamRate {
@@ -96,20 +153,31 @@ impl StreamRate {
             sends: 0,
             since: None,
             fast: false,
+            skip: 0,
+            streaming: false,
         }
     }
 
-    /// Counts a send; returns whether the sends are fast enough to stream.
-    #[inline]
+    /// Counts a send; returns whether to offer it to the connection: a stream may go on, or
+    /// the sends are fast enough to start one ([`fast`](Self::fast)).
+    #[inline(always)]
     fn count(&mut self) -> bool {
         self.sends += 1;
         if self.sends >= STREAM_ENTRY_MESSAGES {
             self.measure();
         }
+        if self.streaming {
+            return true;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
         self.fast
     }
 
     #[cold]
+    #[inline(never)]
     fn measure(&mut self) {
         let now = Instant::now();
         self.fast = self
@@ -117,6 +185,21 @@ impl StreamRate {
             .is_some_and(|since| now.duration_since(since) <= STREAM_ENTRY_WINDOW);
         self.since = Some(now);
         self.sends = 0;
+    }
+
+    /// Whether the sends are fast enough to start a stream.
+    #[inline]
+    fn fast(&self) -> bool {
+        self.fast
+    }
+
+    /// Whether the connection took the message offered.
+    #[inline]
+    fn offered(&mut self, taken: bool) {
+        self.streaming = taken;
+        if !taken {
+            self.skip = STREAM_RETRY_AFTER;
+        }
     }
 }
 
@@ -220,31 +303,48 @@ impl Peer {
     /// The direct write (a sink, a pipe still open): `write` gets the sink, the "pipe is
     /// drained" check and the mode (request-reply rhythm, a fast stream of sends). Returns
     /// whether it wrote.
-    #[inline]
+    #[inline(always)]
     fn write_direct(
         &mut self,
+        write: impl FnOnce(&dyn DirectWrite, &dyn Fn() -> bool, WriteMode) -> bool,
+    ) -> bool {
+        if self.sink.is_none() {
+            return false;
+        }
+        let reply = self.mode.reply.load(Ordering::Relaxed);
+        let offer = self.rate.count();
+        if !reply && !offer {
+            return false;
+        }
+        self.write_direct_now(reply, offer, write)
+    }
+
+    /// [`write_direct`](Self::write_direct) once it may write.
+    #[inline(never)]
+    fn write_direct_now(
+        &mut self,
+        reply: bool,
+        offer: bool,
         write: impl FnOnce(&dyn DirectWrite, &dyn Fn() -> bool, WriteMode) -> bool,
     ) -> bool {
         let Some(sink) = &self.sink else {
             return false;
         };
-        let stream = self.rate.count();
-        if stream {
+        let stream = offer && self.rate.fast();
+        if offer {
             self.mode.streamed.store(true, Ordering::Relaxed);
         }
-        let wait_ms = self.mode.wait_ms.load(Ordering::Relaxed);
         let writer = &self.writer;
         let mode = WriteMode {
-            reply: self.mode.reply.load(Ordering::Relaxed),
+            reply,
             stream,
-            wait: match writer.activation() {
-                Some(act) if wait_ms > 0 => {
-                    Some((&**act, std::time::Duration::from_millis(wait_ms.into())))
-                }
-                _ => None,
-            },
+            socket: writer.activation().map(|act| (&**act, &*self.mode)),
         };
-        !writer.is_closed() && write(sink.as_ref(), &|| writer.is_drained(), mode)
+        let wrote = !writer.is_closed() && write(sink.as_ref(), &|| writer.is_drained(), mode);
+        if offer {
+            self.rate.offered(wrote);
+        }
+        wrote
     }
 
     /// [`send_from`](Self::send_from) by value: hands the message back when the pipe is full

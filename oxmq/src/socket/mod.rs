@@ -139,11 +139,11 @@ struct Core {
     /// batching and it may be written directly from this thread (see `engine::write_gate`). A
     /// stream of sends keeps using the batched I/O-thread path.
     replying: bool,
-    /// What the peers see of `replying`, and how long a stream may wait for its connection
-    /// (stored only when they change).
+    /// What the peers see of `replying` and of the send in progress (stored only when they
+    /// change).
     mode: Arc<SendMode>,
     rhythm_on: bool,
-    wait_ms: u32,
+    blocking: bool,
     /// The attached inproc peers (id, endpoint id): while there is one, a blocking receive
     /// spins before it sleeps (see [`RECV_SPINS`]).
     inproc_peers: Vec<(PeerId, u64)>,
@@ -210,6 +210,7 @@ impl Core {
                 PeerEvent::Hiccup(id) => self.pattern.hiccup(id),
             }
         }
+        self.note_peers();
     }
 
     /// Gives the input of the connection a receive waited on back to its I/O thread.
@@ -248,22 +249,20 @@ impl Core {
         }
     }
 
-    /// Sets how long a stream may wait for room in its connection during this send: only a
-    /// blocking send on a socket whose one peer is a connection, at most
-    /// [`STREAM_WAIT_MS`] and SNDTIMEO (a stream that waited that long hands its connection
-    /// back, and later sends wait in the usual way, for the high-water mark).
+    /// Tells the peers whether the send in progress may block (a stream may then wait for room
+    /// in its connection).
     #[inline]
-    fn set_stream_wait(&mut self, dont_wait: bool) {
-        let wait_ms = match (dont_wait, self.sinks.len(), self.opts.sndtimeo) {
-            (false, 1, timeout) if self.inproc_peers.is_empty() && timeout != 0 => {
-                u32::try_from(timeout).map_or(STREAM_WAIT_MS, |ms| ms.min(STREAM_WAIT_MS))
-            }
-            _ => 0,
-        };
-        if self.wait_ms != wait_ms {
-            self.wait_ms = wait_ms;
-            self.mode.wait_ms.store(wait_ms, Ordering::Relaxed);
+    fn set_blocking(&mut self, blocking: bool) {
+        if self.blocking != blocking {
+            self.blocking = blocking;
+            self.mode.blocking.store(blocking, Ordering::Relaxed);
         }
+    }
+
+    /// Tells the peers whether the socket has one peer, a connection (after peers came or went).
+    fn note_peers(&self) {
+        let sole = self.sinks.len() == 1 && self.inproc_peers.is_empty();
+        self.mode.sole.store(sole, Ordering::Relaxed);
     }
 }
 
@@ -322,7 +321,7 @@ impl Socket {
                 replying: false,
                 mode: Arc::default(),
                 rhythm_on: false,
-                wait_ms: 0,
+                blocking: true,
                 inproc_peers: Vec::new(),
                 sources: Vec::new(),
                 sinks: Vec::new(),
@@ -573,7 +572,7 @@ impl Socket {
         core.process_mail(&self.link);
         let direct = std::mem::take(&mut core.replying);
         core.set_rhythm(direct);
-        core.set_stream_wait(dont_wait);
+        core.set_blocking(!dont_wait);
         Ok(core)
     }
 
@@ -1032,9 +1031,6 @@ impl Socket {
 /// round trips slower (ipc 32 -> 52 µs), so a socket without inproc peers sleeps at once, as
 /// libzmq does.
 const RECV_SPINS: usize = 64;
-/// The longest a blocking send's stream waits for room in its connection's kernel buffer
-/// before it hands the connection back (see [`Core::set_stream_wait`]).
-const STREAM_WAIT_MS: u32 = 20;
 /// See [`RECV_SPINS`].
 const YIELD_EVERY: usize = 16;
 
@@ -1097,10 +1093,19 @@ impl Socket {
     pub fn rcvhwm(&self) -> i32 {
         self.core().opts.rcvhwm
     }
-    option!(
-        /// ZMQ_SNDTIMEO in milliseconds (default -1: block forever; 0: never block).
-        set_sndtimeo, sndtimeo, sndtimeo: i32, options::check_min_minus_one
-    );
+    /// ZMQ_SNDTIMEO in milliseconds (default -1: block forever; 0: never block).
+    pub fn set_sndtimeo(&self, value: i32) -> Result<()> {
+        let value = options::check_min_minus_one(value)?;
+        let mut core = self.core();
+        core.opts.sndtimeo = value;
+        core.mode.sndtimeo.store(value, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The value [`Socket::set_sndtimeo`] sets.
+    pub fn sndtimeo(&self) -> i32 {
+        self.core().opts.sndtimeo
+    }
     option!(
         /// ZMQ_RCVTIMEO in milliseconds (default -1: block forever; 0: never block).
         set_rcvtimeo, rcvtimeo, rcvtimeo: i32, options::check_min_minus_one
