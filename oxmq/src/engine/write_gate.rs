@@ -23,9 +23,10 @@
 //! If the kernel takes only part of a write, the rest waits in the gate, the stream ends, and
 //! the session sends the rest before anything else.
 
+use std::cell::UnsafeCell;
 use std::io::IoSlice;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use oxmq_proto::frame;
@@ -64,7 +65,7 @@ pub(crate) struct WriteGate {
     /// [`LEFTOVER`] (a direct write was cut short: the session must claim the rest) or
     /// [`STREAM`] (the socket streams; changed only under the lock).
     state: AtomicU8,
-    inner: Mutex<GateInner>,
+    inner: GateLock,
     /// The session's activation, to hand it a partial write.
     session: OnceLock<Arc<Activation>>,
 }
@@ -80,6 +81,76 @@ struct GateInner {
     ticked: u64,
 }
 
+/// The gate's lock: taken for every message a stream queues, so it is a spin lock released
+/// with a plain store (one atomic read-modify-write a message, where `std::sync::Mutex` costs
+/// two: the pair was 61 % of the sending thread's time in the gate, 23 % of all of it, at
+/// ipc 64 B). It is held for a few instructions, or by one side for one system call (a
+/// write, never a wait): a thread that finds it held spins briefly, then yields.
+struct GateLock {
+    locked: AtomicBool,
+    inner: UnsafeCell<GateInner>,
+}
+
+// SAFETY: `inner` is reached only through a `GateGuard`, which exists only while its thread
+// holds `locked` (taken with Acquire, released with Release), so no two threads reach it at
+// once and each holder sees what the previous one wrote. `GateInner` is `Send`.
+unsafe impl Sync for GateLock {}
+
+impl GateLock {
+    fn lock(&self) -> GateGuard<'_> {
+        loop {
+            if let Some(guard) = self.try_lock() {
+                return guard;
+            }
+            let mut spins = 0u32;
+            while self.locked.load(Ordering::Relaxed) {
+                if spins < 64 {
+                    spins += 1;
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> Option<GateGuard<'_>> {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| GateGuard { lock: self })
+    }
+}
+
+/// Holds the [`GateLock`]; releases it when dropped.
+struct GateGuard<'a> {
+    lock: &'a GateLock,
+}
+
+impl std::ops::Deref for GateGuard<'_> {
+    type Target = GateInner;
+
+    fn deref(&self) -> &GateInner {
+        // SAFETY: this guard holds the lock (see `GateLock`): nothing else reaches `inner`.
+        unsafe { &*self.lock.inner.get() }
+    }
+}
+
+impl std::ops::DerefMut for GateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut GateInner {
+        // SAFETY: this guard holds the lock (see `GateLock`), and `&mut self` makes this the
+        // only reference through it.
+        unsafe { &mut *self.lock.inner.get() }
+    }
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
 /// What the session's look at a stream ([`WriteGate::tick`]) found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tick {
@@ -93,12 +164,15 @@ impl WriteGate {
     pub(crate) fn new() -> Arc<WriteGate> {
         Arc::new(WriteGate {
             state: AtomicU8::new(BUSY),
-            inner: Mutex::new(GateInner {
-                stream: None,
-                unsent: Vec::new(),
-                appended: 0,
-                ticked: 0,
-            }),
+            inner: GateLock {
+                locked: AtomicBool::new(false),
+                inner: UnsafeCell::new(GateInner {
+                    stream: None,
+                    unsent: Vec::new(),
+                    appended: 0,
+                    ticked: 0,
+                }),
+            },
             session: OnceLock::new(),
         })
     }
@@ -108,8 +182,8 @@ impl WriteGate {
         let _ = self.session.set(act);
     }
 
-    fn lock(&self) -> MutexGuard<'_, GateInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> GateGuard<'_> {
+        self.inner.lock()
     }
 
     /// Session side: a connection is up (`Some`) or gone (`None`).
@@ -204,14 +278,11 @@ impl WriteGate {
     /// Socket side: the stream, with the gate's lock held, when the connection is idle and
     /// `drained` says the pipe is empty (checked before and after taking the lock).
     #[inline]
-    fn take_idle(
-        &self,
-        drained: &dyn Fn() -> bool,
-    ) -> Option<(MutexGuard<'_, GateInner>, Arc<Stream>)> {
+    fn take_idle(&self, drained: &dyn Fn() -> bool) -> Option<(GateGuard<'_>, Arc<Stream>)> {
         if self.state.load(Ordering::Acquire) != IDLE || !drained() {
             return None;
         }
-        let inner = self.inner.try_lock().ok()?;
+        let inner = self.inner.try_lock()?;
         let stream = inner.stream.clone()?;
         if self.state.load(Ordering::Acquire) != IDLE || !drained() {
             return None;
@@ -224,7 +295,7 @@ impl WriteGate {
     #[inline]
     fn write_idle(
         &self,
-        mut inner: MutexGuard<'_, GateInner>,
+        mut inner: GateGuard<'_>,
         stream: &Stream,
         slices: &[IoSlice<'_>],
         total: usize,
@@ -704,6 +775,75 @@ mod tests {
         assert!(buf.is_empty());
         assert_eq!(got.len(), sent, "every message taken arrives, once");
         assert!(got.iter().enumerate().all(|(i, m)| *m == message(i, 200)));
+    }
+
+    /// The socket's thread streams while a session thread ticks, claims what is left when the
+    /// kernel's buffer fills, writes it and releases the connection again, and a reader drains
+    /// the other end: every message arrives once, in order (the lock and the hand-overs under
+    /// contention; run under AddressSanitizer in CI).
+    #[test]
+    fn a_stream_with_a_busy_session_delivers_everything_in_order() {
+        let (ours, theirs) = mio::net::UnixStream::pair().unwrap();
+        let stream = Arc::new(Stream::Ipc(ours));
+        let gate = WriteGate::new();
+        gate.set_stream(Some(Arc::clone(&stream)));
+        assert!(gate.release(|| true));
+        // SAFETY: the descriptor was just taken from the mio stream, which no longer owns it.
+        let mut theirs = unsafe { StdUnixStream::from_raw_fd(theirs.into_raw_fd()) };
+        theirs.set_nonblocking(false).unwrap();
+        let count = 100_000;
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut got = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            while got.len() < count {
+                let n = theirs.read(&mut chunk).expect("read");
+                assert!(n > 0, "the stream ended early");
+                buf.extend_from_slice(&chunk[..n]);
+                got.extend(decode(&mut buf));
+            }
+            got
+        });
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let session = {
+            let (gate, done) = (Arc::clone(&gate), Arc::clone(&done));
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    gate.tick();
+                    if gate.has_leftover() {
+                        let mut rest = Vec::new();
+                        gate.claim(|bytes| rest.extend_from_slice(bytes));
+                        let mut at = 0;
+                        while at < rest.len() {
+                            match stream.write_vectored(&[IoSlice::new(&rest[at..])]) {
+                                Ok(n) => at += n,
+                                Err(_) => std::thread::yield_now(),
+                            }
+                        }
+                        assert!(gate.release(|| true));
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            })
+        };
+        for i in 0..count {
+            // Refused while the session holds the connection: offered again (a socket would
+            // queue it in the pipe, which the session writes after what it claimed).
+            while !gate.try_write_bytes(&message(i, 1 + i % 200), DRAINED, STREAMING) {
+                std::thread::yield_now();
+            }
+        }
+        while gate.is_streaming() || gate.has_leftover() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let got = reader.join().unwrap();
+        done.store(true, Ordering::Relaxed);
+        session.join().unwrap();
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, m)| *m == message(i, 1 + i % 200))
+        );
     }
 
     #[test]
