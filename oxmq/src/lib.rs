@@ -69,11 +69,11 @@
 //!   million a second **streams** them: it takes the idle connection's output over, encodes each
 //!   message into a buffer and writes 64 KiB at a time itself; the I/O thread looks every
 //!   millisecond, writes what waits there and ends the stream once the socket has stopped
-//!   sending (a socket about to wait in a receive, a send or a poll writes it out first).
-//!   Handing every message to the I/O thread costs a cache line's trip between CPUs per message
-//!   whenever the scheduler puts the two threads on different CPUs, which doubled the cost of a
-//!   small message and made one run half as fast as the next; a stream costs the same wherever
-//!   the threads run. The price: the last messages of a burst may wait up to a millisecond.
+//!   sending (a socket about to wait in a receive or a send writes it out first). Handing every
+//!   message to the I/O thread costs a cache line's trip between CPUs per message whenever the
+//!   scheduler puts the two threads on different CPUs, which doubled the cost of a small
+//!   message and made one run half as fast as the next; a stream costs the same wherever the
+//!   threads run. The price: the last messages of a burst may wait up to a millisecond.
 //! - Threads wake each other only when the other side has said it is going to sleep (see the
 //!   `signal` module): a busy peer costs a fence and a load per batch, not a system call.
 //! - A message travels by reference where it can: the engine decodes a small message straight

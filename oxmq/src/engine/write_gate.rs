@@ -18,8 +18,7 @@
 //!   two threads on different CPUs, which doubled its cost per small message and made the
 //!   throughput of one run twice that of the next; a stream written from the sending thread
 //!   costs the same wherever the threads run. The price is that the last messages of a stream
-//!   may wait up to one tick (a socket about to wait in a receive, a send or a poll writes them
-//!   first).
+//!   may wait up to one tick (a socket that waits in a receive or a poll writes them first).
 //!
 //! If the kernel takes only part of a write, the rest waits in the gate, the stream ends, and
 //! the session sends the rest before anything else.

@@ -221,8 +221,8 @@ impl Core {
         }
     }
 
-    /// Writes out what the socket's streams queued: it is about to wait (in a receive, a send
-    /// or a poll), and the messages it sent must not wait for it (see `engine::write_gate`).
+    /// Writes out what the socket's streams queued: it is about to wait, and the messages it
+    /// sent must not wait for it (see `engine::write_gate`).
     #[inline]
     fn flush_streams(&self) {
         if self.mode.streamed.load(Ordering::Relaxed) {
@@ -800,8 +800,6 @@ impl Socket {
         self.check_term()?;
         let mut core = self.core();
         core.release_reads();
-        // A poll is about to wait: what the socket streamed goes out first.
-        core.flush_streams();
         self.link.mailbox().activation().arm();
         core.process_mail(&self.link);
         Ok(Events {
@@ -829,7 +827,6 @@ impl Socket {
     pub fn has_incoming(&self) -> bool {
         let mut core = self.core();
         core.release_reads();
-        core.flush_streams();
         core.process_mail(&self.link);
         core.pattern.can_recv()
     }
