@@ -527,7 +527,7 @@ fn poll_two(stream: i32, signal: i32, deadline: Option<Instant>) -> Polled {
     let mut fds = [
         libc::pollfd {
             fd: stream,
-            events: libc::POLLIN,
+            events: libc::POLLIN | libc::POLLRDHUP,
             revents: 0,
         },
         libc::pollfd {
@@ -557,7 +557,10 @@ fn poll_two(stream: i32, signal: i32, deadline: Option<Instant>) -> Polled {
     if n == 0 {
         return Polled::TimedOut;
     }
-    let hang_up = fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
+    // The peer's end closed (RDHUP: its FIN, perhaps with its last data): the read goes on to
+    // the end of the stream even after a short one.
+    let hang_up =
+        fds[0].revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR | libc::POLLNVAL) != 0;
     Polled::Ready {
         stream: fds[0].revents != 0,
         hang_up,

@@ -182,6 +182,8 @@ pub(crate) struct Session {
     skip_turn: bool,
     /// A [`TimerKind::StreamTick`] is pending.
     stream_tick: bool,
+    /// The poller reported the peer's end closed while the engine was lent (see `on_ready`).
+    read_closed_while_lent: bool,
     /// The socket's id for our pipes, while they exist.
     peer_id: Option<PeerId>,
     /// A handshake completed before: the next one is a reconnect.
@@ -284,6 +286,7 @@ impl Session {
             input_blocked: false,
             heartbeat_at: None,
             stream_tick: false,
+            read_closed_while_lent: false,
             closing: false,
             linger_deadline: None,
             shutdown: None,
@@ -360,8 +363,12 @@ impl Session {
             // The socket waits on the connection and reads it after any readiness; otherwise
             // the turn takes the engine back, ready to read and write. A hang-up is always
             // the session's: the end of a connection is then seen in the order of this
-            // thread's events (before a new connection's handshake that came after it).
-            if (readable || writable) && !read_closed && self.read_gate.leave_to_socket() {
+            // thread's events (before a new connection's handshake that came after it), and
+            // the engine learns of it when taken back (it reads on to the end of the stream
+            // even after a short read).
+            if read_closed {
+                self.read_closed_while_lent = true;
+            } else if (readable || writable) && self.read_gate.leave_to_socket() {
                 self.skip_turn = true;
             }
             return;
@@ -384,7 +391,7 @@ impl Session {
         } = self.read_gate.reclaim()?;
         // Readiness seen while it was lent went to the socket: read and write until the
         // stream says otherwise.
-        engine.on_ready(true, true, false);
+        engine.on_ready(true, true, std::mem::take(&mut self.read_closed_while_lent));
         self.engine = Some(engine);
         self.incoming = Some(incoming);
         failed
