@@ -41,23 +41,27 @@ fn check_mixed(i: u32, got: &[Vec<u8>]) {
 
 const COUNT: u32 = 200_000;
 
+/// Connects a PUSH (LINGER -1) to `endpoint` and sends [`COUNT`] mixed messages from a thread
+/// of its own, closing it right after the last (which still delivers them all).
+fn spawn_mixed_sender(ctx: &Context, endpoint: &str) -> std::thread::JoinHandle<()> {
+    let push = common::socket(ctx, SocketType::Push);
+    push.set_linger(-1).unwrap();
+    push.connect(endpoint).unwrap();
+    std::thread::spawn(move || {
+        for i in 0..COUNT {
+            send_mixed(&push, i);
+        }
+        drop(push);
+    })
+}
+
 #[test]
 fn mixed_messages_arrive_in_order_over_tcp_and_ipc() {
     for endpoint in [common::free_tcp_endpoint(), common::ipc_path()] {
         let ctx = Context::new();
         let pull = common::socket(&ctx, SocketType::Pull);
         pull.bind(&endpoint).unwrap();
-        let endpoint = pull.last_endpoint();
-        let push = common::socket(&ctx, SocketType::Push);
-        push.set_linger(-1).unwrap();
-        push.connect(&endpoint).unwrap();
-        let sender = std::thread::spawn(move || {
-            for i in 0..COUNT {
-                send_mixed(&push, i);
-            }
-            // Closing right after the last send still delivers it all.
-            drop(push);
-        });
+        let sender = spawn_mixed_sender(&ctx, &pull.last_endpoint());
         pull.set_rcvtimeo(10_000).unwrap();
         for i in 0..COUNT {
             let msg = pull.recv().expect("every message arrives");
@@ -76,14 +80,7 @@ fn a_libzmq_receiver_reads_a_stream() {
     pull.bind("tcp://127.0.0.1:*").unwrap();
     let endpoint = pull.get_last_endpoint().unwrap().expect("a UTF-8 endpoint");
     let ctx = Context::new();
-    let push = common::socket(&ctx, SocketType::Push);
-    push.set_linger(-1).unwrap();
-    push.connect(&endpoint).unwrap();
-    let sender = std::thread::spawn(move || {
-        for i in 0..COUNT {
-            send_mixed(&push, i);
-        }
-    });
+    let sender = spawn_mixed_sender(&ctx, &endpoint);
     for i in 0..COUNT {
         let got = pull.recv_multipart(0).expect("every message arrives");
         check_mixed(i, &got);
