@@ -10,18 +10,21 @@
 //! - A reply. In a request-reply rhythm (a send right after a receive) the hop is most of the
 //!   latency, so the socket writes the message to the stream itself, one system call.
 //! - A stream. A socket that keeps sending faster than `STREAM_ENTRY_MESSAGES` in
-//!   `STREAM_ENTRY_WINDOW` (see `pipe::StreamRate`) takes the connection's output over: it encodes each message into
-//!   the gate's buffer and writes [`STREAM_BATCH`] bytes at a time itself, and the session
-//!   looks every [`STREAM_TICK`]: it writes what waits there, and ends the stream when the
-//!   socket sent nothing since its last look. Handing every message to another thread costs
-//!   the sender a cache line's trip between CPUs per message whenever the scheduler puts the
-//!   two threads on different CPUs, which doubled its cost per small message and made the
-//!   throughput of one run twice that of the next; a stream written from the sending thread
-//!   costs the same wherever the threads run. The price is that the last messages of a stream
-//!   may wait up to one tick (a socket that waits in a receive or a poll writes them first).
+//!   `STREAM_ENTRY_WINDOW` (see `pipe::StreamRate`) takes the connection's output over: it
+//!   encodes each message into the gate's buffer and writes [`STREAM_BATCH`] bytes at a time
+//!   itself, and the session looks every [`STREAM_TICK`]: it writes what waits there, and ends
+//!   the stream when the socket sent nothing since its last look. Handing every message to
+//!   another thread costs the sender a cache line's trip between CPUs per message whenever the
+//!   scheduler puts the two threads on different CPUs, which doubled its cost per small message
+//!   and made the throughput of one run twice that of the next; a stream written from the
+//!   sending thread costs the same wherever the threads run. The price is that the last
+//!   messages of a stream may wait up to one tick (a socket about to wait in a receive or a
+//!   send writes them first; a poll does not, as a loop that polls before every send would then
+//!   write every message alone).
 //!
-//! If the kernel takes only part of a write, the rest waits in the gate, the stream ends, and
-//! the session sends the rest before anything else.
+//! If the kernel takes only part of a write, a blocking send on a socket with one peer waits
+//! for room (as it would wait at the high-water mark); otherwise the rest waits in the gate, the
+//! stream ends, and the session sends the rest before anything else.
 
 use std::cell::UnsafeCell;
 use std::io::IoSlice;
