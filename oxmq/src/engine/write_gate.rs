@@ -368,7 +368,7 @@ impl WriteGate {
                 self.end_locked(&mut inner);
                 return false;
             }
-            IDLE if inner.stream.is_some() && drained() => {
+            IDLE if inner.stream.is_some() && drained() && (mode.fresh)() => {
                 self.state.store(STREAM, Ordering::Release);
                 inner.appended = 0;
                 inner.ticked = 0;
@@ -607,6 +607,7 @@ mod tests {
         reply: false,
         stream: true,
         socket: None,
+        fresh: &|| true,
     };
 
     const DRAINED: &dyn Fn() -> bool = &|| true;
@@ -722,8 +723,23 @@ mod tests {
             !gate.try_write_bytes(b"x", DRAINED, slow),
             "sends too slow to stream"
         );
+        let stale = WriteMode {
+            fresh: &|| false,
+            ..STREAMING
+        };
+        assert!(
+            !gate.try_write_bytes(b"x", DRAINED, stale),
+            "a rate measured before a pause starts no stream"
+        );
         assert!(!gate.is_streaming());
-        gate.claim(|_| panic!("nothing was left"));
+        assert!(gate.try_write_bytes(b"x", DRAINED, STREAMING));
+        assert!(
+            gate.try_write_bytes(b"y", DRAINED, stale),
+            "a stream under way goes on whatever the rate says"
+        );
+        let mut left = Vec::new();
+        gate.claim(|rest| left.extend_from_slice(rest));
+        assert_eq!(decode(&mut left), [b"x".to_vec(), b"y".to_vec()]);
         assert!(
             !gate.try_write_bytes(b"x", DRAINED, STREAMING),
             "the session owns it"

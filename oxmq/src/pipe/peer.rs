@@ -58,6 +58,10 @@ pub(crate) struct WriteMode<'a> {
     /// The socket's activation and how it sends, for a stream that finds the kernel buffer
     /// full (see [`wait`](Self::wait)).
     pub socket: Option<(&'a Activation, &'a SendMode)>,
+    /// Whether `stream` is still true now, asked only when a stream would start: the rate is
+    /// measured every so many sends, so after a pause it may be stale (see
+    /// [`StreamRate::fresh`]).
+    pub fresh: &'a dyn Fn() -> bool,
 }
 
 impl<'a> WriteMode<'a> {
@@ -127,6 +131,10 @@ impl SendMode {
 const STREAM_ENTRY_MESSAGES: u32 = 128;
 /// See [`STREAM_ENTRY_MESSAGES`]: 1.28 million messages a second.
 const STREAM_ENTRY_WINDOW: std::time::Duration = std::time::Duration::from_micros(100);
+/// How long a measure that found the sends fast may start a stream: a send blocked for longer
+/// (at the high-water mark) measures again first, and a message this long after a burst may wait
+/// for the stream's tick, about as long again.
+const STREAM_FRESH: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Whether a socket sends to one peer fast enough to stream to it: at least
 /// [`STREAM_ENTRY_MESSAGES`] within [`STREAM_ENTRY_WINDOW`], measured by one clock read every
@@ -191,6 +199,17 @@ impl StreamRate {
     #[inline]
     fn fast(&self) -> bool {
         self.fast
+    }
+
+    /// Whether the last measure, which found the sends fast, is recent (within
+    /// [`STREAM_FRESH`]; one clock read): a socket that streamed a burst and then sends now and
+    /// then must not start a stream, whose messages wait for a batch or a tick, on the strength
+    /// of the burst.
+    fn fresh(&self) -> bool {
+        self.fast
+            && self
+                .since
+                .is_some_and(|since| since.elapsed() <= STREAM_FRESH)
     }
 
     /// Whether the connection took the message offered.
@@ -335,10 +354,12 @@ impl Peer {
             self.mode.streamed.store(true, Ordering::Relaxed);
         }
         let writer = &self.writer;
+        let rate = &self.rate;
         let mode = WriteMode {
             reply,
             stream,
             socket: writer.activation().map(|act| (&**act, &*self.mode)),
+            fresh: &|| rate.fresh(),
         };
         let wrote = !writer.is_closed() && write(sink.as_ref(), &|| writer.is_drained(), mode);
         if offer {
