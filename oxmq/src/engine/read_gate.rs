@@ -395,7 +395,7 @@ impl ReadGate {
             match spin_poll(fd, signal, deadline.map_or(until, |d| d.min(until))) {
                 Polled::TimedOut if deadline.is_none_or(|d| d > until) => {
                     self.spin.missed();
-                    poll_two(fd, signal, deadline)
+                    poll_two(fd, READABLE, signal, deadline)
                 }
                 // The receive's own timeout ended the spin: it says nothing about the stream.
                 Polled::TimedOut => Polled::TimedOut,
@@ -405,7 +405,7 @@ impl ReadGate {
                 }
             }
         } else {
-            poll_two(fd, signal, deadline)
+            poll_two(fd, READABLE, signal, deadline)
         };
         self.polling.store(false, Ordering::SeqCst);
         let left = self.left.swap(false, Ordering::SeqCst);
@@ -503,14 +503,15 @@ impl Spin {
 /// Polls `stream` and `signal` without sleeping until one is ready or `until`.
 fn spin_poll(stream: i32, signal: i32, until: Instant) -> Polled {
     loop {
-        match poll_two(stream, signal, Some(Instant::now())) {
+        match poll_two(stream, READABLE, signal, Some(Instant::now())) {
             Polled::TimedOut if Instant::now() < until => std::thread::yield_now(),
             other => return other,
         }
     }
 }
 
-enum Polled {
+/// How [`poll_two`] ended.
+pub(super) enum Polled {
     Ready {
         stream: bool,
         hang_up: bool,
@@ -521,13 +522,17 @@ enum Polled {
     Failed,
 }
 
-/// Waits until `stream` or `signal` is readable (or the stream hung up or failed), or until
-/// `deadline`.
-fn poll_two(stream: i32, signal: i32, deadline: Option<Instant>) -> Polled {
+/// The `poll(2)` events a socket waiting to read its connection asks for: input, and the
+/// peer's end closing (RDHUP: its FIN, perhaps with its last data).
+pub(super) const READABLE: i16 = libc::POLLIN | libc::POLLRDHUP;
+
+/// Waits until `stream` reports one of `events` (or hung up or failed) or `signal` is
+/// readable, or until `deadline`.
+pub(super) fn poll_two(stream: i32, events: i16, signal: i32, deadline: Option<Instant>) -> Polled {
     let mut fds = [
         libc::pollfd {
             fd: stream,
-            events: libc::POLLIN | libc::POLLRDHUP,
+            events,
             revents: 0,
         },
         libc::pollfd {

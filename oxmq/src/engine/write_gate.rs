@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 
 use oxmq_proto::frame;
 
+#[cfg(not(loom))]
+use super::read_gate::{Polled, poll_two};
 use crate::message::{Kind, Message};
 use crate::pipe::{DirectWrite, WriteMode};
 use crate::signal::Activation;
@@ -365,7 +367,11 @@ impl WriteGate {
         let started = match self.state.load(Ordering::Acquire) {
             STREAM if drained() => false,
             STREAM => {
-                self.end_locked(&mut inner);
+                let wake = self.end_locked(&mut inner);
+                drop(inner);
+                if wake {
+                    self.wake_session();
+                }
                 return false;
             }
             IDLE if inner.stream.is_some() && drained() && (mode.fresh)() => {
@@ -412,14 +418,50 @@ impl WriteGate {
         true
     }
 
-    /// Ends a stream (the lock held): what it queued is written now, or left for the session.
-    fn end_locked(&self, inner: &mut GateInner) {
-        if Self::write_unsent(inner) {
-            self.state.store(IDLE, Ordering::Release);
-        } else {
-            self.hand_over();
-            self.wake_session();
+    /// Socket side, before a direct write: a message of `size` bytes (all frames) goes to the
+    /// stream under way, or starts one when `mode` says the sends are fast; one too large for a
+    /// stream ends it. `Some` when that settled the message (whether it was taken), `None`
+    /// when only a reply's direct write may still take it.
+    #[inline]
+    fn offer_stream(
+        &self,
+        size: usize,
+        drained: &dyn Fn() -> bool,
+        mode: WriteMode<'_>,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Option<bool> {
+        let state = self.state.load(Ordering::Acquire);
+        if state == STREAM || mode.stream && state == IDLE {
+            if size < STREAM_MAX_MESSAGE {
+                return Some(self.stream(drained, mode, encode));
+            }
+            if state == STREAM {
+                self.end_stream();
+                return Some(false);
+            }
         }
+        (!mode.reply).then_some(false)
+    }
+
+    /// Writes `unsent` (the lock held); what the kernel did not take is left to the session
+    /// ([`hand_over`](Self::hand_over)). Returns whether it was all written; if not, the
+    /// caller wakes the session once it released the lock.
+    fn write_or_hand_over(&self, inner: &mut GateInner) -> bool {
+        let written = Self::write_unsent(inner);
+        if !written {
+            self.hand_over();
+        }
+        written
+    }
+
+    /// Ends a stream (the lock held): what it queued is written now, or left for the session.
+    /// Returns whether the session must be woken (once the lock is released) to send the rest.
+    fn end_locked(&self, inner: &mut GateInner) -> bool {
+        let written = self.write_or_hand_over(inner);
+        if written {
+            self.state.store(IDLE, Ordering::Release);
+        }
+        !written
     }
 }
 
@@ -437,31 +479,20 @@ fn wait_for_room(fd: std::os::fd::RawFd, socket: &Activation, deadline: Instant)
             return false;
         };
         socket.arm();
-        let mut fds = [
-            libc::pollfd {
-                fd,
-                events: libc::POLLOUT,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: signal,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
-        // SAFETY: `fds` is a live array of two initialised pollfd structures and its length is
-        // passed with it.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        let polled = poll_two(fd, libc::POLLOUT, signal, Some(deadline));
         socket.cancel_wait();
-        if fds[1].revents != 0 {
-            socket.clear_signal();
-            return false;
+        match polled {
+            Polled::Ready {
+                signalled: true, ..
+            } => {
+                socket.clear_signal();
+                false
+            }
+            Polled::Ready {
+                stream, hang_up, ..
+            } => stream && !hang_up,
+            _ => false,
         }
-        n > 0
-            && fds[0].revents & libc::POLLOUT != 0
-            && fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
     }
 }
 
@@ -471,29 +502,19 @@ impl DirectWrite for WriteGate {
     /// pipe has been taken by the session. Returns `false` when the message must take the pipe
     /// instead (a message that cannot be streamed ends the stream first).
     fn try_write(&self, msg: &Message, drained: &dyn Fn() -> bool, mode: WriteMode) -> bool {
-        let state = self.state.load(Ordering::Acquire);
         if msg.kind() != Kind::Data || msg.len() > MAX_DIRECT_FRAMES {
-            if state == STREAM {
-                self.end_stream();
-            }
+            self.end_stream();
             return false;
         }
-        if state == STREAM || mode.stream && state == IDLE {
-            if msg.iter().map(|part| part.len()).sum::<usize>() < STREAM_MAX_MESSAGE {
-                let last = msg.len() - 1;
-                return self.stream(drained, mode, |buf| {
-                    for (i, part) in msg.iter().enumerate() {
-                        push_frame(buf, i < last, part);
-                    }
-                });
+        let size = msg.iter().map(|part| part.len()).sum();
+        let streamed = self.offer_stream(size, drained, mode, |buf| {
+            let last = msg.len() - 1;
+            for (i, part) in msg.iter().enumerate() {
+                push_frame(buf, i < last, part);
             }
-            if state == STREAM {
-                self.end_stream();
-                return false;
-            }
-        }
-        if !mode.reply {
-            return false;
+        });
+        if let Some(taken) = streamed {
+            return taken;
         }
         let Some((inner, stream)) = self.take_idle(drained) else {
             return false;
@@ -519,18 +540,11 @@ impl DirectWrite for WriteGate {
     /// [`try_write`](Self::try_write) for a one-frame message of `data`: no message built to
     /// carry the bytes.
     fn try_write_bytes(&self, data: &[u8], drained: &dyn Fn() -> bool, mode: WriteMode) -> bool {
-        let state = self.state.load(Ordering::Acquire);
-        if state == STREAM || mode.stream && state == IDLE {
-            if data.len() < STREAM_MAX_MESSAGE {
-                return self.stream(drained, mode, |buf| push_frame(buf, false, data));
-            }
-            if state == STREAM {
-                self.end_stream();
-                return false;
-            }
-        }
-        if !mode.reply {
-            return false;
+        let streamed = self.offer_stream(data.len(), drained, mode, |buf| {
+            push_frame(buf, false, data)
+        });
+        if let Some(taken) = streamed {
+            return taken;
         }
         let Some((inner, stream)) = self.take_idle(drained) else {
             return false;
@@ -550,9 +564,8 @@ impl DirectWrite for WriteGate {
         let mut inner = self.lock();
         if self.state.load(Ordering::Acquire) == STREAM
             && !inner.unsent.is_empty()
-            && !Self::write_unsent(&mut inner)
+            && !self.write_or_hand_over(&mut inner)
         {
-            self.hand_over();
             drop(inner);
             self.wake_session();
         }
@@ -564,8 +577,9 @@ impl DirectWrite for WriteGate {
             return;
         }
         let mut inner = self.lock();
-        if self.state.load(Ordering::Acquire) == STREAM {
-            self.end_locked(&mut inner);
+        if self.state.load(Ordering::Acquire) == STREAM && self.end_locked(&mut inner) {
+            drop(inner);
+            self.wake_session();
         }
     }
 }
