@@ -347,3 +347,54 @@ fn every_way_of_waiting_hands_the_connection_over_cleanly() {
         drop(sender.join().unwrap());
     }
 }
+
+/// A receive that finds the I/O thread holding the connection keeps it while it parks, so the
+/// session may lend the connection with input still undecoded behind a full receive pipe. With
+/// a small RCVHWM and a sender that never pauses that happens at nearly every pipe-full; then
+/// the application switches between blocking receives, non-blocking ones and event-loop waits
+/// in stretches: whichever way it reads next, the rest of the stream is decoded, every message
+/// arrives in order, and none waits for ever.
+#[test]
+fn input_left_behind_a_full_pipe_is_read_however_the_application_waits_next() {
+    for endpoint in ["tcp://127.0.0.1:*".to_owned(), common::ipc_path()] {
+        let ctx = Context::new();
+        const COUNT: u32 = 60_000;
+        let pull = socket(&ctx, SocketType::Pull);
+        pull.set_rcvhwm(16).unwrap();
+        pull.set_rcvtimeo(5000).unwrap();
+        pull.bind(&endpoint).unwrap();
+        let endpoint = pull.last_endpoint();
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        let sender = thread::spawn(move || {
+            for n in 0..COUNT {
+                push.send(Message::from(n.to_be_bytes().to_vec())).unwrap();
+            }
+            push
+        });
+        for n in 0..COUNT {
+            let msg = match (n / 1_000) % 3 {
+                0 => pull.recv().unwrap_or_else(|e| panic!("message {n}: {e}")),
+                1 => {
+                    wait_readable(&pull);
+                    pull.try_recv().unwrap()
+                }
+                _ => {
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    loop {
+                        match pull.try_recv() {
+                            Ok(msg) => break msg,
+                            Err(Error::WouldBlock) => {
+                                assert!(Instant::now() < deadline, "message {n} never came");
+                                thread::yield_now();
+                            }
+                            Err(e) => panic!("message {n}: {e}"),
+                        }
+                    }
+                }
+            };
+            assert_eq!(msg[0], n.to_be_bytes()[..], "message {n} of {endpoint}");
+        }
+        drop(sender.join().unwrap());
+    }
+}

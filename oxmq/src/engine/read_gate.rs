@@ -21,7 +21,11 @@
 //! frames of one read are taken before the next, so the read buffer is reused in place), reads
 //! again without `poll(2)` when the last read filled its size, and before it sleeps it polls
 //! for up to [`SPIN`] without sleeping ([`Spin`]): the wake-up of a sleeping thread costs more
-//! than a fast sender takes to write its next batch.
+//! than a fast sender takes to write its next batch. A receive that finds the I/O thread
+//! holding the connection parks the usual way but does not let go of it: the session may then
+//! lend it with input left behind a full receive pipe, which the receive decodes once it has
+//! taken the pipe's messages (letting go there had the two threads take turns at every
+//! pipe-full for the rest of the stream).
 //!
 //! While the socket reads the connection, the I/O thread's poller watches only its hang-ups
 //! ([`Watch`]): an arrival wakes the socket alone. The socket narrows the interest at its first

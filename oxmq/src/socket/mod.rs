@@ -241,6 +241,14 @@ impl Core {
         }
     }
 
+    /// Whether the connection a receive last waited on is still the socket's only peer.
+    fn reads_only_source(&self) -> bool {
+        match (&self.reading, self.only_source()) {
+            (Some(reading), Some(only)) => Arc::ptr_eq(reading, &only),
+            _ => false,
+        }
+    }
+
     #[inline]
     fn set_rhythm(&mut self, direct: bool) {
         if self.rhythm_on != direct {
@@ -751,7 +759,13 @@ impl Socket {
                 }
                 continue;
             }
-            core.release_reads();
+            // A look that found the I/O thread holding the only connection keeps it: the
+            // session may then lend it with input still undecoded (a full pipe), which this
+            // receive reads itself once it has taken the pipe's messages. Letting go here
+            // would have the two threads take turns at every pipe-full for the whole stream.
+            if !core.reads_only_source() {
+                core.release_reads();
+            }
             match activation.park(deadline) {
                 Parked::Woken => {}
                 Parked::TimedOut => return Err(Error::WouldBlock),
