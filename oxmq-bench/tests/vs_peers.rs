@@ -84,3 +84,47 @@ fn idle_connections_report_memory_per_connection() {
         );
     }
 }
+
+#[test]
+fn fan_out_reports_deliveries_for_both_libraries() {
+    let rows = run_json(&[
+        "--fan-out",
+        "1,20",
+        "--transports",
+        "tcp,ipc,inproc",
+        "--reps",
+        "1",
+    ]);
+    // inproc cannot cross processes: tcp and ipc, each at 1 and 20 subscribers.
+    let shape: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["kind"], "fan-out", "{r}");
+            (
+                r["transport"].as_str().unwrap(),
+                r["subscribers"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [("tcp", 1), ("tcp", 20), ("ipc", 1), ("ipc", 20)],
+        "{rows:?}"
+    );
+    for row in &rows {
+        // A million deliveries shared out among the subscribers.
+        let messages = row["messages"].as_u64().unwrap();
+        assert_eq!(
+            messages * row["subscribers"].as_u64().unwrap(),
+            1_000_000,
+            "{row}"
+        );
+        for name in ["oxmq", "libzmq"] {
+            let lib = &row[name];
+            assert_eq!(lib["runs"], 1, "{row}");
+            assert_eq!(lib["dropped"], 0, "{row}");
+            assert!(lib["deliveries_per_s"].as_f64().unwrap() > 0.0, "{row}");
+            assert!(lib["cpu_ns_per_delivery"].as_f64().unwrap() > 0.0, "{row}");
+        }
+    }
+}

@@ -933,7 +933,16 @@ fn publish_case<D: Driver>(driver: &D, case: &Case, fan: (usize, Option<usize>))
         let state = &state;
         let receiving = scope.spawn(move || {
             placement.pin(Role::ReceiverApp);
-            let (end, received) = receive_all(driver, &subs, size, count, state);
+            let delivery = receive_all(driver, &subs, size, count, || {
+                state.store(SYNCED, Ordering::Release)
+            });
+            if delivery.is_none() {
+                state.store(FAILED, Ordering::Release);
+            }
+            let (end, received) = delivery.map_or_else(
+                || (Instant::now(), vec![0; subs.len()]),
+                |d| (d.end, d.received),
+            );
             (end, received, subs)
         });
         placement.pin(Role::SenderApp);
@@ -987,26 +996,45 @@ fn publish_case<D: Driver>(driver: &D, case: &Case, fan: (usize, Option<usize>))
     }
 }
 
-/// The receiving side of [`publish`]: waits for a sync message on every subscriber, then counts
-/// `count` messages of `size` bytes on each. Returns when the last one came (or a subscriber
-/// timed out) and how many each received.
-fn receive_all<D: Driver>(
+/// What [`receive_all`] saw.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// When the first message of the run (not a sync message) arrived, on any subscriber.
+    pub first: Option<Instant>,
+    /// When the last one arrived, or a subscriber gave up waiting.
+    pub end: Instant,
+    /// How many messages each subscriber received.
+    pub received: Vec<u64>,
+}
+
+/// The receiving side of [`publish`] (and of fan-out runs whose publisher is another process):
+/// waits for a sync message (one byte longer than the payload) on every subscriber, calls
+/// `synced` (the publisher may start), then counts `count` messages of `size` bytes on each.
+/// `None` when a subscriber got no sync message within its RCVTIMEO.
+pub fn receive_all<D: Driver>(
     driver: &D,
     subs: &[D::Socket],
     size: usize,
     count: u64,
-    state: &AtomicU8,
-) -> (Instant, Vec<u64>) {
+    synced: impl FnOnce(),
+) -> Option<Delivery> {
     let mut received = vec![0u64; subs.len()];
     // Before the publisher sends the payload, only sync messages arrive: one on each
     // subscriber shows that its subscriptions are in place.
     for sub in subs {
-        if driver.recv_within(sub, true).is_none() {
-            state.store(FAILED, Ordering::Release);
-            return (Instant::now(), received);
-        }
+        driver.recv_within(sub, true)?;
     }
-    state.store(SYNCED, Ordering::Release);
+    synced();
+    let mut first = None;
+    let mut counted = |got: &mut u64, remaining: &mut usize| {
+        if first.is_none() {
+            first = Some(Instant::now());
+        }
+        *got += 1;
+        if *got == count {
+            *remaining -= 1;
+        }
+    };
     let mut remaining = subs.len();
     while remaining > 0 {
         let mut progress = false;
@@ -1017,10 +1045,7 @@ fn receive_all<D: Driver>(
                     Some(len) => {
                         progress = true;
                         if len == size {
-                            *got += 1;
-                            if *got == count {
-                                remaining -= 1;
-                            }
+                            counted(got, &mut remaining);
                         }
                     }
                     None => break,
@@ -1039,18 +1064,17 @@ fn receive_all<D: Driver>(
             .min_by_key(|(_, got)| **got)
             .expect("a subscriber still waits");
         match driver.recv_within(&subs[laggard], true) {
-            Some(len) if len == size => {
-                *got += 1;
-                if *got == count {
-                    remaining -= 1;
-                }
-            }
+            Some(len) if len == size => counted(got, &mut remaining),
             Some(_) => {}
             // Nothing for SUB_RCVTIMEO_MS: what did not come was dropped.
             None => break,
         }
     }
-    (Instant::now(), received)
+    Some(Delivery {
+        first,
+        end: Instant::now(),
+        received,
+    })
 }
 
 /// Formats a count with thousands separators (rounded to a whole number).

@@ -73,6 +73,7 @@ pub fn run(job: &Job) -> Option<Duration> {
             }
             None
         }
+        Role::Publish | Role::Subscribe => unreachable!("fan-out runs in `fan_out`"),
         Role::InprocLat => {
             let rep = socket(&ctx, zmq::REP);
             rep.bind(&job.endpoint).expect("bind");

@@ -14,6 +14,7 @@
 //! target/release/vs-peers --reps 3 --markdown
 //! ```
 
+mod fan_out;
 mod libzmq;
 #[cfg(feature = "peers")]
 mod omq;
@@ -28,8 +29,8 @@ mod worker;
 #[cfg(feature = "peers")]
 mod zeromq;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -108,6 +109,9 @@ impl Library {
 
     /// Runs a worker's job in this process.
     fn run(self, job: &Job) -> Option<Duration> {
+        if matches!(job.role, Role::Publish | Role::Subscribe) {
+            return fan_out::run(self, job);
+        }
         match self {
             Library::Oxmq => oxmq::run(job),
             Library::Libzmq => libzmq::run(job),
@@ -175,6 +179,10 @@ struct Cli {
     /// many tcp connections (oxmq and libzmq).
     #[arg(long)]
     idle_connections: Option<u64>,
+    /// Instead of the workloads: PUB/SUB fan-out to each of these numbers of subscribers, the
+    /// PUB and the SUBs in separate processes, over tcp and ipc (oxmq and libzmq).
+    #[arg(long, value_delimiter = ',')]
+    fan_out: Vec<usize>,
     /// Print Markdown tables.
     #[arg(long, conflicts_with = "json")]
     markdown: bool,
@@ -196,6 +204,9 @@ enum WorkerCommand {
         /// Pin this process to one CPU.
         #[arg(long)]
         cpu: Option<usize>,
+        /// SUB sockets of a `subscribe` worker.
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
     },
 }
 
@@ -206,6 +217,7 @@ fn worker_main(
     size: usize,
     count: u64,
     cpu: Option<usize>,
+    subscribers: usize,
 ) {
     let Some(library) = Library::parse(library) else {
         eprintln!("vs-peers worker: no library {library} in this build");
@@ -223,6 +235,7 @@ fn worker_main(
         endpoint,
         size,
         count,
+        subscribers,
     };
     if let Some(time) = library.run(&job) {
         println!("RESULT {}", time.as_secs_f64());
@@ -270,6 +283,8 @@ fn children_cpu() -> f64 {
 struct Worker {
     child: Child,
     out: BufReader<ChildStdout>,
+    /// A publisher's stdin, on which the runner tells it to start (see `fan_out`).
+    input: Option<ChildStdin>,
 }
 
 impl Worker {
@@ -282,15 +297,25 @@ impl Worker {
             .arg(&job.endpoint)
             .arg(job.size.to_string())
             .arg(job.count.to_string())
-            .stdin(Stdio::null())
+            .stdin(if job.role == Role::Publish {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(cpu) = cpu {
             command.arg("--cpu").arg(cpu.to_string());
         }
+        if job.subscribers != 1 {
+            command
+                .arg("--subscribers")
+                .arg(job.subscribers.to_string());
+        }
         let mut child = command.spawn()?;
         let out = BufReader::new(child.stdout.take().expect("a piped stdout"));
-        Ok(Worker { child, out })
+        let input = child.stdin.take();
+        Ok(Worker { child, out, input })
     }
 
     /// Reads lines until `READY`; false when the worker ended first.
@@ -300,15 +325,34 @@ impl Worker {
 
     /// [`wait_ready`](Self::wait_ready), keeping the lines before `READY`.
     fn wait_ready_keeping(&mut self, lines: &mut Vec<String>) -> bool {
+        self.wait_for("READY", lines)
+    }
+
+    /// Reads lines until one is `word`, keeping those before it; false when the worker ended
+    /// first.
+    fn wait_for(&mut self, word: &str, lines: &mut Vec<String>) -> bool {
         let mut line = String::new();
         loop {
             line.clear();
             match self.out.read_line(&mut line) {
                 Ok(0) | Err(_) => return false,
-                Ok(_) if line.trim() == "READY" => return true,
+                Ok(_) if line.trim() == word => return true,
                 Ok(_) => lines.push(line.trim().to_owned()),
             }
         }
+    }
+
+    /// Writes a line to the worker's stdin (a publisher's; see `fan_out`).
+    fn say(&mut self, line: &str) {
+        if let Some(input) = &mut self.input {
+            let _ = writeln!(input, "{line}");
+            let _ = input.flush();
+        }
+    }
+
+    /// Closes the worker's stdin: a publisher then ends.
+    fn close_stdin(&mut self) {
+        self.input = None;
     }
 
     /// Waits for the worker to exit (killing it at `deadline`); its `RESULT` in seconds, if
@@ -376,6 +420,7 @@ fn run_once(library: Library, row: &Row, run: u64) -> Result<Sample, String> {
         endpoint: endpoint.clone(),
         size,
         count,
+        subscribers: 1,
     };
     let cpu = row.pinned.then_some(0);
     let deadline = Instant::now() + RUN_LIMIT;
@@ -438,6 +483,7 @@ fn idle_once(library: Library, n: u64, run: u64) -> Result<(u64, u64, f64), Stri
         endpoint: endpoint.clone(),
         size: 1,
         count: n,
+        subscribers: 1,
     };
     let deadline = Instant::now() + RUN_LIMIT;
     let mut holder = Worker::start(library, &job(Role::Hold), None).map_err(|e| e.to_string())?;
@@ -586,9 +632,10 @@ fn main() {
         size,
         count,
         cpu,
+        subscribers,
     }) = cli.worker
     {
-        worker_main(&library, &role, endpoint, size, count, cpu);
+        worker_main(&library, &role, endpoint, size, count, cpu, subscribers);
         return;
     }
     let libraries: Vec<Library> = if cli.libraries.is_empty() {
@@ -623,6 +670,17 @@ fn main() {
             .filter(|l| matches!(l, Library::Oxmq | Library::Libzmq))
             .collect();
         idle_connections(n, &libraries, cli.reps, cli.json);
+        return;
+    }
+    if !cli.fan_out.is_empty() {
+        fan_out::measure(
+            &cli.fan_out,
+            &cli.transports,
+            &libraries,
+            cli.reps,
+            cli.json,
+            cli.markdown,
+        );
         return;
     }
     let mut rows = plan(&cli, &libraries);

@@ -125,6 +125,7 @@ fn blocking(job: &Job) -> Option<Duration> {
             time
         }
         Role::Hold | Role::Dial => panic!("idle connections are measured on oxmq and libzmq"),
+        Role::Publish | Role::Subscribe => panic!("fan-out is measured on oxmq and libzmq"),
         Role::Ping => {
             let req = ctx.blocking_socket(SocketType::Req, Options::default());
             req.connect(job.endpoint.as_str()).expect("connect");
@@ -221,6 +222,7 @@ async fn current(job: &Job) -> Option<Duration> {
             time
         }
         Role::Hold | Role::Dial => panic!("idle connections are measured on oxmq and libzmq"),
+        Role::Publish | Role::Subscribe => panic!("fan-out is measured on oxmq and libzmq"),
         Role::Ping => {
             let req = ctx.socket(SocketType::Req, Options::default());
             req.connect(job.endpoint.as_str()).await.expect("connect");

@@ -35,10 +35,16 @@ pub enum Role {
     /// Connects one PUSH socket `count` times to the endpoint and sends one message down each
     /// connection.
     Dial,
+    /// Binds a PUB socket, sends sync messages until the runner says `GO` on stdin, then
+    /// publishes `count` messages and stays until stdin closes (see `fan_out`).
+    Publish,
+    /// Connects `subscribers` SUB sockets, says `SYNCED` once a sync message reached each, then
+    /// receives `count` messages on every one: measures.
+    Subscribe,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 10] = [
         Role::Recv,
         Role::Send,
         Role::Echo,
@@ -47,6 +53,8 @@ impl Role {
         Role::InprocLat,
         Role::Hold,
         Role::Dial,
+        Role::Publish,
+        Role::Subscribe,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +67,8 @@ impl Role {
             Role::InprocLat => "inproc-lat",
             Role::Hold => "hold",
             Role::Dial => "dial",
+            Role::Publish => "publish",
+            Role::Subscribe => "subscribe",
         }
     }
 
@@ -75,6 +85,8 @@ pub struct Job {
     pub endpoint: String,
     pub size: usize,
     pub count: u64,
+    /// SUB sockets of a `subscribe` job (1 for every other role).
+    pub subscribers: usize,
 }
 
 impl Job {
@@ -194,6 +206,7 @@ mod tests {
             endpoint: "tcp://127.0.0.1:1".into(),
             size: 4,
             count: 1,
+            subscribers: 1,
         };
         job.check(3);
     }

@@ -104,6 +104,7 @@ async fn run_async(job: &Job) -> Option<Duration> {
             Some(start.elapsed())
         }
         Role::Hold | Role::Dial => panic!("idle connections are measured on oxmq and libzmq"),
+        Role::Publish | Role::Subscribe => panic!("fan-out is measured on oxmq and libzmq"),
         Role::InprocThr | Role::InprocLat => panic!("zeromq has no inproc transport"),
     }
 }
