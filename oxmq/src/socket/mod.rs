@@ -291,6 +291,9 @@ pub struct Socket {
     ctx: Arc<Runtime>,
     link: Arc<SocketLink>,
     core: RefCell<Core>,
+    /// Messages `recv_into` replaced and their bytes, dropped a batch at a time (see
+    /// `Socket::retire`).
+    spent: RefCell<(Vec<Message>, usize)>,
 }
 
 impl fmt::Debug for Socket {
@@ -336,6 +339,7 @@ impl Socket {
                 reading: None,
                 detached: 0,
             }),
+            spent: RefCell::new((Vec::new(), 0)),
         })
     }
 
@@ -669,9 +673,7 @@ impl Socket {
     #[inline]
     pub fn recv_into(&self, msg: &mut Message, dont_wait: bool) -> Result<()> {
         if !msg.is_one_inline_frame() {
-            // What it holds is dropped before the socket is locked: dropping a body lent by
-            // the application runs its code, which may use this socket.
-            *msg = Message::new();
+            self.retire(std::mem::take(msg));
         }
         let received = self.recv_locked(msg, dont_wait);
         if received.is_err() {
@@ -679,6 +681,36 @@ impl Socket {
             *msg = Message::new();
         }
         received
+    }
+
+    /// Drops a message `recv_into` replaced, before the socket is locked (dropping a body lent
+    /// by the application runs its code, which may use this socket). On a socket whose peers
+    /// are all inproc, small ones are dropped a batch at a time ([`SPENT_BATCH`] messages or
+    /// [`SPENT_BYTES`]): a body shared with the sender (one payload sent again and again, a
+    /// PUB's copies to its subscribers) has its reference count written by both threads, and
+    /// a decrement per message keeps that cache line moving between their CPUs. (Frames read
+    /// from a connection share its read buffer, which is reused in place only once they are
+    /// all dropped: those go at once.)
+    #[inline]
+    fn retire(&self, old: Message) {
+        let size = old.byte_len();
+        if size > SPENT_MAX_BYTES
+            || !self.core.try_borrow().is_ok_and(|core| {
+                !core.inproc_peers.is_empty() && core.sinks.is_empty() && core.sources.is_empty()
+            })
+        {
+            return;
+        }
+        let Ok(mut spent) = self.spent.try_borrow_mut() else {
+            return;
+        };
+        spent.1 += size;
+        spent.0.push(old);
+        if spent.0.len() >= SPENT_BATCH || spent.1 >= SPENT_BYTES {
+            // A body's drop that uses this socket finds `spent` borrowed and drops at once.
+            spent.0.clear();
+            spent.1 = 0;
+        }
     }
 
     /// [`recv_into`](Self::recv_into) under the socket's lock.
@@ -1047,6 +1079,13 @@ impl Socket {
 const RECV_SPINS: usize = 64;
 /// See [`RECV_SPINS`].
 const YIELD_EVERY: usize = 16;
+
+/// How many replaced messages `recv_into` keeps before it drops them (see `Socket::retire`).
+const SPENT_BATCH: usize = 128;
+/// How many bytes of replaced messages `recv_into` keeps before it drops them.
+const SPENT_BYTES: usize = 128 * 1024;
+/// Larger messages are dropped at once.
+const SPENT_MAX_BYTES: usize = 8 * 1024;
 
 fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|t| Instant::now().checked_add(t))
