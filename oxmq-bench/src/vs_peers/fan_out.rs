@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use oxmq_cli::bench::{self, Driver, Kind, Pattern};
 
 use super::worker::{Job, Role, ready};
-use super::{Library, OTHER_SIDE_GRACE, RUN_LIMIT, Worker, children_cpu, endpoint};
+use super::{Library, OTHER_SIDE_GRACE, RUN_LIMIT, Worker, children_cpu, endpoint, report};
 
 /// The size of every fan-out message (as `vs-libzmq`'s PUB/SUB rows).
 pub const SIZE: usize = bench::DEFAULT_PUB_SIZE;
@@ -314,48 +314,15 @@ fn print(rows: &[(String, usize, Vec<Figures>)], libraries: &[Library], markdown
         cells.push(figures.iter().map(|f| f.dropped).sum::<u64>().to_string());
         lines.push(cells);
     }
-    println!(
-        "\n{}PUB/SUB fan-out, the PUB and the SUBs in separate processes, {SIZE} B messages: medians of deliveries per second and of CPU (both processes) per delivery{}\n",
-        if markdown { "**" } else { "" },
-        if markdown { "**" } else { "" }
+    report::print_table(
+        &format!(
+            "PUB/SUB fan-out, the PUB and the SUBs in separate processes, {SIZE} B messages: \
+             medians of deliveries per second and of CPU (both processes) per delivery"
+        ),
+        &header,
+        &lines,
+        markdown,
     );
-    if markdown {
-        println!("| {} |", header.join(" | "));
-        println!("|---|{}", "---:|".repeat(header.len() - 1));
-        for cells in lines {
-            println!("| {} |", cells.join(" | "));
-        }
-    } else {
-        let widths: Vec<usize> = (0..header.len())
-            .map(|i| {
-                lines
-                    .iter()
-                    .map(|c| c[i].len())
-                    .chain([header[i].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let show = |cells: &[String]| {
-            cells
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, w))| {
-                    if i == 0 {
-                        format!("{c:<w$}")
-                    } else {
-                        format!("{c:>w$}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("  ")
-        };
-        println!("{}", show(&header));
-        for cells in &lines {
-            println!("{}", show(cells));
-        }
-    }
 }
 
 #[cfg(test)]

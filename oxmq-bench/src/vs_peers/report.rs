@@ -347,54 +347,60 @@ fn ratio(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
 }
 
+/// Prints one table: a bold title and Markdown rows with `markdown`, aligned plain text
+/// otherwise (the first column left, the others right).
+pub fn print_table(title: &str, head: &[String], body: &[Vec<String>], markdown: bool) {
+    println!();
+    if markdown {
+        println!("**{title}**");
+        println!();
+        println!("| {} |", head.join(" | "));
+        let rule: Vec<&str> = head
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i == 0 { "---" } else { "---:" })
+            .collect();
+        println!("|{}|", rule.join("|"));
+        for line in body {
+            println!("| {} |", line.join(" | "));
+        }
+    } else {
+        println!("{title}");
+        let widths: Vec<usize> = (0..head.len())
+            .map(|i| {
+                body.iter()
+                    .map(|l| l[i].chars().count())
+                    .chain([head[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            let parts: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (c, w))| {
+                    if i == 0 {
+                        format!("{c:<w$}")
+                    } else {
+                        format!("{c:>w$}")
+                    }
+                })
+                .collect();
+            println!("{}", parts.join("  "));
+        };
+        line(head);
+        for l in body {
+            line(l);
+        }
+    }
+}
+
 /// Prints the tables; `markdown` for Markdown, plain text otherwise.
 pub fn print(rows: &[Row], markdown: bool) {
     let table = |title: &str, head: Vec<String>, body: Vec<Vec<String>>| {
-        println!();
-        if markdown {
-            println!("**{title}**");
-            println!();
-            println!("| {} |", head.join(" | "));
-            let rule: Vec<&str> = head
-                .iter()
-                .enumerate()
-                .map(|(i, _)| if i == 0 { "---" } else { "---:" })
-                .collect();
-            println!("|{}|", rule.join("|"));
-            for line in body {
-                println!("| {} |", line.join(" | "));
-            }
-        } else {
-            println!("{title}");
-            let widths: Vec<usize> = (0..head.len())
-                .map(|i| {
-                    body.iter()
-                        .map(|l| l[i].chars().count())
-                        .chain([head[i].chars().count()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |cells: &[String]| {
-                let parts: Vec<String> = cells
-                    .iter()
-                    .zip(&widths)
-                    .enumerate()
-                    .map(|(i, (c, w))| {
-                        if i == 0 {
-                            format!("{c:<w$}")
-                        } else {
-                            format!("{c:>w$}")
-                        }
-                    })
-                    .collect();
-                println!("{}", parts.join("  "));
-            };
-            line(&head);
-            for l in &body {
-                line(l);
-            }
-        }
+        print_table(title, &head, &body, markdown)
     };
     let yes_no = |b: Option<bool>| match (b, markdown) {
         (None, _) => "-".to_owned(),
