@@ -653,6 +653,11 @@ impl Socket {
     /// `dont_wait`, [`Error::WouldBlock`] when none is waiting. On failure `msg` is left
     /// empty ([`Message::new`]).
     ///
+    /// What `msg` held is released before the socket is locked. On a socket whose peers are
+    /// all inproc, a replaced message of up to 8 KiB is kept and released with others, up to
+    /// 128 messages or 128 KiB at a time (and all when the socket closes): a body lent by the
+    /// application ([`bytes::Bytes::from_owner`]) is then dropped that much later.
+    ///
     /// ```
     /// let ctx = oxmq::Context::new();
     /// let pull = ctx.socket(oxmq::SocketType::Pull)?;
