@@ -234,9 +234,9 @@ impl Core {
     }
 
     /// The read gate of the socket's only peer, when it has one (see `sources`).
-    fn only_source(&self) -> Option<Arc<dyn DirectRead>> {
+    fn only_source(&self) -> Option<&Arc<dyn DirectRead>> {
         match self.sources.as_slice() {
-            [(_, _, source)] if self.inproc_peers.is_empty() => Some(Arc::clone(source)),
+            [(_, _, source)] if self.inproc_peers.is_empty() => Some(source),
             _ => None,
         }
     }
@@ -244,7 +244,7 @@ impl Core {
     /// Whether the connection a receive last waited on is still the socket's only peer.
     fn reads_only_source(&self) -> bool {
         match (&self.reading, self.only_source()) {
-            (Some(reading), Some(only)) => Arc::ptr_eq(reading, &only),
+            (Some(reading), Some(only)) => Arc::ptr_eq(reading, only),
             _ => false,
         }
     }
@@ -785,7 +785,7 @@ impl Socket {
                 activation.cancel_wait();
                 return Err(Error::Terminated);
             }
-            if let Some(source) = core.only_source().filter(|_| direct) {
+            if let Some(source) = core.only_source().filter(|_| direct).cloned() {
                 let outcome = source.wait(&activation, deadline);
                 core.reading = Some(source);
                 match outcome {
