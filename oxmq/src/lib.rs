@@ -126,6 +126,8 @@ mod metadata;
 mod monitor;
 mod options;
 mod pipe;
+#[cfg(all(target_os = "linux", not(loom)))]
+mod poller;
 mod signal;
 mod socket;
 mod transport;
@@ -136,6 +138,8 @@ pub use message::{Frame, Frames, Message};
 pub use metadata::PeerMetadata;
 pub use monitor::{EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, SocketEvent};
 pub use options::{OptionValue, number as option_number};
+#[cfg(all(target_os = "linux", not(loom)))]
+pub use poller::{PollEvent, Poller, Readiness};
 pub use socket::{Events, IpcFilter, SendError, Socket, SocketType};
 
 /// libzmq's own errno values, beyond the platform's: what [`Error::errno`] returns for

@@ -20,10 +20,10 @@ use std::time::Instant;
 #[cfg(loom)]
 use loom::sync::{
     Condvar, Mutex,
-    atomic::{AtomicBool, Ordering, fence},
+    atomic::{AtomicBool, AtomicU64, Ordering, fence},
 };
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 #[cfg(all(not(loom), not(any(target_os = "linux", target_os = "android"))))]
 use std::sync::{Condvar, Mutex};
 
@@ -41,6 +41,16 @@ pub(crate) struct Activation {
     /// every wake-up, so that `poll(2)` and event loops can wait for the owner's pipes.
     #[cfg(not(loom))]
     signal_fd: OnceLock<SignalFd>,
+    /// Whether anyone waits through `signal_fd` (it was handed out): only then do wake-ups
+    /// write it. A socket makes its descriptor when it is created (so that it can always lend
+    /// it, as `AsFd`), but one that is only ever used with blocking calls never pays a write
+    /// per wake-up for it.
+    #[cfg(not(loom))]
+    fd_used: AtomicBool,
+    /// Looks at the owner's state through the descriptor ([`Activation::arm`]) so far: a
+    /// poller that remembers the count of its own last look knows whether someone else
+    /// looked (and cleared the descriptor) since.
+    looks: AtomicU64,
     /// A peer published a control message (a subscription) in one of the owner's pipes: a
     /// socket that must act on them before it sends (XPUB) checks this one flag instead of
     /// every pipe.
@@ -62,6 +72,9 @@ impl Activation {
             waiting: AtomicBool::new(false),
             #[cfg(not(loom))]
             signal_fd: OnceLock::new(),
+            #[cfg(not(loom))]
+            fd_used: AtomicBool::new(false),
+            looks: AtomicU64::new(0),
             control: AtomicBool::new(false),
             target: Target::Thread(Parker::default()),
         })
@@ -73,6 +86,9 @@ impl Activation {
             waiting: AtomicBool::new(false),
             #[cfg(not(loom))]
             signal_fd: OnceLock::new(),
+            #[cfg(not(loom))]
+            fd_used: AtomicBool::new(false),
+            looks: AtomicU64::new(0),
             control: AtomicBool::new(false),
             target: Target::Scheduled { waker, token },
         })
@@ -90,24 +106,57 @@ impl Activation {
     fn wake_target(&self) {
         self.target.wake();
         #[cfg(not(loom))]
-        if let Some(fd) = self.signal_fd.get() {
-            fd.signal();
+        if self.fd_used.load(Ordering::Acquire) {
+            if let Some(fd) = self.signal_fd.get() {
+                fd.signal();
+            }
         }
     }
 
+    /// Makes the owner's file descriptor now (a socket does when it is created), without
+    /// handing it out: wake-ups write it only once [`signal_fd`](Activation::signal_fd) was
+    /// called.
+    #[cfg(not(loom))]
+    pub(crate) fn make_signal_fd(&self) -> std::io::Result<()> {
+        if self.signal_fd.get().is_none() {
+            // Only the owner's thread makes it.
+            let _ = self.signal_fd.set(SignalFd::new()?);
+        }
+        Ok(())
+    }
+
     /// The owner's pollable file descriptor (`ZMQ_FD`): it becomes readable when a wake-up
-    /// happens while the owner announced waiting ([`Activation::arm`]). Made on first use.
+    /// happens while the owner announced waiting ([`Activation::arm`]). Made on first use if
+    /// [`make_signal_fd`](Activation::make_signal_fd) did not make it before.
     #[cfg(not(loom))]
     pub(crate) fn signal_fd(&self) -> std::io::Result<std::os::fd::RawFd> {
-        if let Some(fd) = self.signal_fd.get() {
-            return Ok(fd.raw());
+        self.make_signal_fd()?;
+        let Some(fd) = self.signal_fd.get() else {
+            return Err(std::io::ErrorKind::Other.into());
+        };
+        if !self.fd_used.swap(true, Ordering::AcqRel) {
+            // A wake-up may have come before the descriptor was handed out: report it.
+            fd.signal();
         }
-        // Only the owner's thread makes it; a failure (EMFILE) is not remembered.
-        let _ = self.signal_fd.set(SignalFd::new()?);
-        let fd = self.signal_fd.get().expect("set just above");
-        // A wake-up may have come before the descriptor existed: report it.
-        fd.signal();
         Ok(fd.raw())
+    }
+
+    /// How many looks through the descriptor ([`arm`](Activation::arm)) there were so far.
+    #[cfg(not(loom))]
+    pub(crate) fn looks(&self) -> u64 {
+        self.looks.load(Ordering::Acquire)
+    }
+
+    /// Writes the owner's descriptor (handing it out if it was not yet): a look found the
+    /// owner ready to receive, and the descriptor stays readable while it is (see
+    /// `Socket::events`).
+    #[cfg(not(loom))]
+    pub(crate) fn signal_ready(&self) {
+        if self.signal_fd().is_ok() {
+            if let Some(fd) = self.signal_fd.get() {
+                fd.signal();
+            }
+        }
     }
 
     /// Announces that the owner will wait through its file descriptor, not by parking: clears
@@ -116,9 +165,12 @@ impl Activation {
     /// owner checks its pipes after arming; it need not cancel.
     pub(crate) fn arm(&self) {
         #[cfg(not(loom))]
-        if let Some(fd) = self.signal_fd.get() {
-            fd.clear();
+        if self.fd_used.load(Ordering::Acquire) {
+            if let Some(fd) = self.signal_fd.get() {
+                fd.clear();
+            }
         }
+        self.looks.fetch_add(1, Ordering::AcqRel);
         self.prepare_wait();
     }
 

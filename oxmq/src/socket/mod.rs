@@ -305,6 +305,56 @@ impl fmt::Debug for Socket {
     }
 }
 
+/// The socket's descriptor ([`Socket::signal_fd`]), for epoll, mio, tokio's `AsyncFd`,
+/// Python's selectors or any event loop: wait for it to be readable, then receive (or send)
+/// without blocking until [`Error::WouldBlock`], then wait again.
+///
+/// Its readiness is exact. A look at the socket ([`Socket::events`], or a receive or send
+/// without blocking that fails with [`Error::WouldBlock`]) clears it, and the next change that
+/// may let the socket receive or send writes it, so a wake-up is never lost and waiting never
+/// spins; a look that finds a message waiting leaves it readable, so a loop that receives one
+/// message per wake-up misses none either (libzmq's `ZMQ_FD` forgets those: its issue 2941).
+///
+/// The first time the descriptor is lent it is written once (a change may have come before),
+/// so the first wait ends at once; the look after it clears it.
+///
+/// ```
+/// use std::os::fd::{AsFd, AsRawFd};
+///
+/// let ctx = oxmq::Context::new();
+/// let pull = ctx.socket(oxmq::SocketType::Pull)?;
+/// pull.bind("inproc://as-fd")?;
+/// let push = ctx.socket(oxmq::SocketType::Push)?;
+/// push.connect("inproc://as-fd")?;
+/// let fd = pull.as_fd().as_raw_fd();
+/// let readable = || {
+///     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+///     // SAFETY: one valid pollfd, no waiting.
+///     unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+/// };
+/// assert_eq!(pull.try_recv(), Err(oxmq::Error::WouldBlock));
+/// assert!(!readable());
+/// push.send("hello")?;
+/// assert!(readable());
+/// assert_eq!(pull.try_recv()?[0], b"hello"[..]);
+/// # Ok::<(), oxmq::Error>(())
+/// ```
+#[cfg(all(unix, not(loom)))]
+impl std::os::fd::AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        let raw = self
+            .link
+            .mailbox()
+            .activation()
+            .signal_fd()
+            .expect("a socket makes its descriptor when it is created");
+        // SAFETY: the descriptor belongs to the socket's activation, which the socket keeps
+        // alive (through its link) for at least as long as `&self`, and closes only when the
+        // activation is dropped.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) }
+    }
+}
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A process-unique id for sockets and endpoints.
@@ -321,6 +371,10 @@ impl Socket {
             opts.linger = 0;
         }
         let link = SocketLink::new(next_id(), socket_type, opts.linger);
+        // Made now, as libzmq makes its mailbox's: out of descriptors, the socket is not made
+        // (`EMFILE`), and `AsFd` can always lend it.
+        #[cfg(all(unix, not(loom)))]
+        link.mailbox().activation().make_signal_fd()?;
         ctx.register_socket(&link)?;
         Ok(Socket {
             ctx,
@@ -604,11 +658,19 @@ impl Socket {
         } else {
             Options::timeout(core.opts.sndtimeo)
         };
+        let activation = self.link.activation();
         if timeout == Some(Duration::ZERO) {
-            return Err(Error::WouldBlock);
+            // A look, as `events` makes: a socket waited on through its descriptor learns of
+            // room from it.
+            activation.arm();
+            core.process_mail(&self.link);
+            return match attempt(core.pattern.as_mut()) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::WouldBlock),
+                Err(error) => Err(error),
+            };
         }
         let deadline = deadline_after(timeout);
-        let activation = self.link.activation();
         loop {
             activation.prepare_wait();
             core.process_mail(&self.link);
@@ -749,7 +811,15 @@ impl Socket {
             Options::timeout(core.opts.rcvtimeo)
         };
         if timeout == Some(Duration::ZERO) {
+            // A look, as `events` makes: a socket waited on through its descriptor learns of
+            // the next message from it.
             core.release_reads();
+            self.link.mailbox().activation().arm();
+            core.process_mail(&self.link);
+            if core.pattern.recv_into(msg) {
+                core.replying = true;
+                return Ok(());
+            }
             return Err(Error::WouldBlock);
         }
         core.flush_streams();
@@ -853,10 +923,16 @@ impl Socket {
         core.release_reads();
         self.link.mailbox().activation().arm();
         core.process_mail(&self.link);
-        Ok(Events {
+        let events = Events {
             readable: core.pattern.can_recv(),
             writable: core.pattern.can_send(),
-        })
+        };
+        #[cfg(all(unix, not(loom)))]
+        if events.readable {
+            // A message waits: the descriptor stays readable until a look finds none.
+            self.link.mailbox().activation().signal_ready();
+        }
+        Ok(events)
     }
 
     /// A file descriptor that becomes readable when the socket may have become ready to send or
@@ -872,6 +948,13 @@ impl Socket {
             .activation()
             .signal_fd()
             .map_err(Error::from)
+    }
+
+    /// How many looks at the socket through its descriptor there were so far (see
+    /// [`crate::Poller`]).
+    #[cfg(all(unix, not(loom)))]
+    pub(crate) fn looks(&self) -> u64 {
+        self.link.mailbox().activation().looks()
     }
 
     /// Whether a message can be received now without blocking (`ZMQ_POLLIN`).
