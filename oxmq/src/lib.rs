@@ -116,6 +116,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod accept_filter;
+#[cfg(not(loom))]
+mod async_socket;
 mod context;
 mod endpoint;
 mod engine;
@@ -132,6 +134,8 @@ mod signal;
 mod socket;
 mod transport;
 
+#[cfg(not(loom))]
+pub use async_socket::{AsyncSocket, RecvFuture, SendFuture};
 pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};

@@ -51,6 +51,12 @@ pub(crate) struct Activation {
     /// poller that remembers the count of its own last look knows whether someone else
     /// looked (and cleared the descriptor) since.
     looks: AtomicU64,
+    /// Tasks waiting on the owner through `AsyncSocket` (woken with the owner; no runtime of
+    /// their own), and whether there are any (checked by every wake-up without the lock).
+    #[cfg(not(loom))]
+    tasks: std::sync::Mutex<Vec<std::task::Waker>>,
+    #[cfg(not(loom))]
+    has_tasks: AtomicBool,
     /// A peer published a control message (a subscription) in one of the owner's pipes: a
     /// socket that must act on them before it sends (XPUB) checks this one flag instead of
     /// every pipe.
@@ -75,6 +81,10 @@ impl Activation {
             #[cfg(not(loom))]
             fd_used: AtomicBool::new(false),
             looks: AtomicU64::new(0),
+            #[cfg(not(loom))]
+            tasks: std::sync::Mutex::new(Vec::new()),
+            #[cfg(not(loom))]
+            has_tasks: AtomicBool::new(false),
             control: AtomicBool::new(false),
             target: Target::Thread(Parker::default()),
         })
@@ -89,6 +99,10 @@ impl Activation {
             #[cfg(not(loom))]
             fd_used: AtomicBool::new(false),
             looks: AtomicU64::new(0),
+            #[cfg(not(loom))]
+            tasks: std::sync::Mutex::new(Vec::new()),
+            #[cfg(not(loom))]
+            has_tasks: AtomicBool::new(false),
             control: AtomicBool::new(false),
             target: Target::Scheduled { waker, token },
         })
@@ -106,10 +120,40 @@ impl Activation {
     fn wake_target(&self) {
         self.target.wake();
         #[cfg(not(loom))]
+        if self.has_tasks.load(Ordering::Acquire) {
+            self.wake_tasks();
+        }
+        #[cfg(not(loom))]
         if self.fd_used.load(Ordering::Acquire) {
             if let Some(fd) = self.signal_fd.get() {
                 fd.signal();
             }
+        }
+    }
+
+    /// Registers a task to wake with the owner's next wake-up (once). The task must then look
+    /// at the owner's pipes through [`arm`](Activation::arm) (a failed non-blocking send or
+    /// receive does): a wake-up from then on wakes it, and anything published before is seen
+    /// by that look. Registering the same task again keeps one entry.
+    #[cfg(not(loom))]
+    pub(crate) fn register_task(&self, waker: &std::task::Waker) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if !tasks.iter().any(|task| task.will_wake(waker)) {
+            tasks.push(waker.clone());
+        }
+        self.has_tasks.store(true, Ordering::Release);
+    }
+
+    /// Wakes every registered task, and forgets them.
+    #[cfg(not(loom))]
+    fn wake_tasks(&self) {
+        let tasks = {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            self.has_tasks.store(false, Ordering::Release);
+            std::mem::take(&mut *tasks)
+        };
+        for task in tasks {
+            task.wake();
         }
     }
 

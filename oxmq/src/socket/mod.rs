@@ -957,6 +957,13 @@ impl Socket {
         self.link.mailbox().activation().looks()
     }
 
+    /// Registers an async task to wake with the socket's next wake-up (see
+    /// [`crate::AsyncSocket`]); a failed non-blocking send or receive after it arms the socket.
+    #[cfg(not(loom))]
+    pub(crate) fn register_task(&self, waker: &std::task::Waker) {
+        self.link.mailbox().activation().register_task(waker);
+    }
+
     /// Whether a message can be received now without blocking (`ZMQ_POLLIN`).
     pub fn has_incoming(&self) -> bool {
         let mut core = self.core();
