@@ -99,6 +99,12 @@ impl AsyncSocket {
 
     /// Tries to receive; on [`Poll::Pending`] the task is woken once a message may be there.
     pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Message>> {
+        match self.socket.try_recv() {
+            Err(Error::WouldBlock) => {}
+            other => return Poll::Ready(other),
+        }
+        // Registered before a second attempt, whose failure arms the socket: a message that
+        // comes after it wakes the task, one that came before is received now.
         self.socket.register_task(cx.waker());
         match self.socket.try_recv() {
             Err(Error::WouldBlock) => Poll::Pending,
@@ -115,17 +121,24 @@ impl AsyncSocket {
         cx: &mut TaskContext<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<()>> {
-        let Some(msg) = slot.take() else {
-            return Poll::Ready(Ok(()));
-        };
-        self.socket.register_task(cx.waker());
-        match self.socket.try_send(msg) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(err) if err.error() == Error::WouldBlock => {
-                *slot = Some(err.into_message());
-                Poll::Pending
+        let mut registered = false;
+        loop {
+            let Some(msg) = slot.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            match self.socket.try_send(msg) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(err) if err.error() == Error::WouldBlock => {
+                    *slot = Some(err.into_message());
+                    if registered {
+                        return Poll::Pending;
+                    }
+                    // As in `poll_recv`: registered before a second attempt that arms.
+                    self.socket.register_task(cx.waker());
+                    registered = true;
+                }
+                Err(err) => return Poll::Ready(Err(err.error())),
             }
-            Err(err) => Poll::Ready(Err(err.error())),
         }
     }
 }

@@ -51,12 +51,13 @@ pub(crate) struct Activation {
     /// poller that remembers the count of its own last look knows whether someone else
     /// looked (and cleared the descriptor) since.
     looks: AtomicU64,
-    /// Tasks waiting on the owner through `AsyncSocket` (woken with the owner; no runtime of
-    /// their own), and whether there are any (checked by every wake-up without the lock).
+    /// The task waiting on the owner through `AsyncSocket` (woken with the owner; no runtime
+    /// of its own: one, as the socket's async methods take it by `&mut`), and whether there
+    /// is one (checked by every wake-up without the lock).
     #[cfg(not(loom))]
-    tasks: std::sync::Mutex<Vec<std::task::Waker>>,
+    task: std::sync::Mutex<Option<std::task::Waker>>,
     #[cfg(not(loom))]
-    has_tasks: AtomicBool,
+    has_task: AtomicBool,
     /// A peer published a control message (a subscription) in one of the owner's pipes: a
     /// socket that must act on them before it sends (XPUB) checks this one flag instead of
     /// every pipe.
@@ -82,9 +83,9 @@ impl Activation {
             fd_used: AtomicBool::new(false),
             looks: AtomicU64::new(0),
             #[cfg(not(loom))]
-            tasks: std::sync::Mutex::new(Vec::new()),
+            task: std::sync::Mutex::new(None),
             #[cfg(not(loom))]
-            has_tasks: AtomicBool::new(false),
+            has_task: AtomicBool::new(false),
             control: AtomicBool::new(false),
             target: Target::Thread(Parker::default()),
         })
@@ -100,9 +101,9 @@ impl Activation {
             fd_used: AtomicBool::new(false),
             looks: AtomicU64::new(0),
             #[cfg(not(loom))]
-            tasks: std::sync::Mutex::new(Vec::new()),
+            task: std::sync::Mutex::new(None),
             #[cfg(not(loom))]
-            has_tasks: AtomicBool::new(false),
+            has_task: AtomicBool::new(false),
             control: AtomicBool::new(false),
             target: Target::Scheduled { waker, token },
         })
@@ -120,8 +121,8 @@ impl Activation {
     fn wake_target(&self) {
         self.target.wake();
         #[cfg(not(loom))]
-        if self.has_tasks.load(Ordering::Acquire) {
-            self.wake_tasks();
+        if self.has_task.load(Ordering::Acquire) {
+            self.wake_task();
         }
         #[cfg(not(loom))]
         if self.fd_used.load(Ordering::Acquire) {
@@ -131,28 +132,28 @@ impl Activation {
         }
     }
 
-    /// Registers a task to wake with the owner's next wake-up (once). The task must then look
-    /// at the owner's pipes through [`arm`](Activation::arm) (a failed non-blocking send or
-    /// receive does): a wake-up from then on wakes it, and anything published before is seen
-    /// by that look. Registering the same task again keeps one entry.
+    /// Registers the task to wake with the owner's next wake-up (once), in place of any task
+    /// registered before. The task must then look at the owner's pipes through
+    /// [`arm`](Activation::arm) (a failed non-blocking send or receive does): a wake-up from
+    /// then on wakes it, and anything published before is seen by that look.
     #[cfg(not(loom))]
     pub(crate) fn register_task(&self, waker: &std::task::Waker) {
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        if !tasks.iter().any(|task| task.will_wake(waker)) {
-            tasks.push(waker.clone());
+        let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            *task = Some(waker.clone());
         }
-        self.has_tasks.store(true, Ordering::Release);
+        self.has_task.store(true, Ordering::Release);
     }
 
-    /// Wakes every registered task, and forgets them.
+    /// Wakes the registered task, and forgets it.
     #[cfg(not(loom))]
-    fn wake_tasks(&self) {
-        let tasks = {
-            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            self.has_tasks.store(false, Ordering::Release);
-            std::mem::take(&mut *tasks)
+    fn wake_task(&self) {
+        let task = {
+            let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+            self.has_task.store(false, Ordering::Release);
+            task.take()
         };
-        for task in tasks {
+        if let Some(task) = task {
             task.wake();
         }
     }

@@ -19,6 +19,8 @@ mod libzmq;
 #[cfg(feature = "peers")]
 mod omq;
 mod oxmq;
+#[cfg(feature = "peers")]
+mod oxmq_async;
 mod raw;
 mod report;
 #[cfg(feature = "peers")]
@@ -42,6 +44,8 @@ use worker::{Job, Role};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Library {
     Oxmq,
+    /// oxmq's async API on one current-thread tokio runtime (not in the default set).
+    OxmqAsync,
     Libzmq,
     /// omq-tokio with its own I/O thread, blocking API.
     Omq,
@@ -68,6 +72,7 @@ impl Library {
         let mut all = vec![Library::Oxmq, Library::Libzmq];
         if cfg!(feature = "peers") {
             all.extend([
+                Library::OxmqAsync,
                 Library::Omq,
                 Library::OmqCt,
                 Library::Rzmq,
@@ -83,6 +88,7 @@ impl Library {
     fn name(self) -> String {
         match self {
             Library::Oxmq => "oxmq".into(),
+            Library::OxmqAsync => "oxmq-async".into(),
             Library::Libzmq => "libzmq".into(),
             Library::Omq => "omq-tokio".into(),
             Library::OmqCt => "omq-tokio-ct".into(),
@@ -100,7 +106,19 @@ impl Library {
 
     /// A pure-Rust ZeroMQ: the peers oxmq's bar compares with.
     fn is_peer(self) -> bool {
-        !matches!(self, Library::Oxmq | Library::Libzmq | Library::Raw(_))
+        !matches!(
+            self,
+            Library::Oxmq | Library::OxmqAsync | Library::Libzmq | Library::Raw(_)
+        )
+    }
+
+    /// Run when `--libraries` names none: all but oxmq's async API, which is compared on
+    /// request (`--libraries oxmq,oxmq-async,omq-tokio-ct,zeromq-ct`).
+    fn default_set() -> Vec<Library> {
+        Library::available()
+            .into_iter()
+            .filter(|l| *l != Library::OxmqAsync)
+            .collect()
     }
 
     fn has_inproc(self) -> bool {
@@ -116,6 +134,8 @@ impl Library {
             Library::Oxmq => oxmq::run(job),
             Library::Libzmq => libzmq::run(job),
             Library::Raw(_) => raw::run(job),
+            #[cfg(feature = "peers")]
+            Library::OxmqAsync => oxmq_async::run(job),
             #[cfg(feature = "peers")]
             Library::Omq => omq::run(job, runtime::Flavor::OneWorker),
             #[cfg(feature = "peers")]
@@ -143,8 +163,8 @@ impl Library {
 struct Cli {
     #[command(subcommand)]
     worker: Option<WorkerCommand>,
-    /// Libraries to run, comma-separated (default: every one this build has; the pure-Rust
-    /// peers need `--features peers`).
+    /// Libraries to run, comma-separated (default: every one this build has but
+    /// `oxmq-async`, oxmq's async API; it and the pure-Rust peers need `--features peers`).
     #[arg(long, value_delimiter = ',')]
     libraries: Vec<String>,
     /// Transports: tcp, ipc, inproc.
@@ -639,7 +659,7 @@ fn main() {
         return;
     }
     let libraries: Vec<Library> = if cli.libraries.is_empty() {
-        Library::available()
+        Library::default_set()
     } else {
         let mut chosen = Vec::new();
         for name in &cli.libraries {

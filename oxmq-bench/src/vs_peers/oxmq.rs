@@ -11,7 +11,7 @@ use super::worker::{Job, Role, WARMUP, hold_connections, ready, time_pings, time
 
 const HWM: i32 = 1000;
 
-fn socket(ctx: &Context, kind: SocketType) -> Socket {
+pub(super) fn socket(ctx: &Context, kind: SocketType) -> Socket {
     let socket = ctx.socket(kind).expect("create a socket");
     socket.set_sndhwm(HWM).expect("set SNDHWM");
     socket.set_rcvhwm(HWM).expect("set RCVHWM");
