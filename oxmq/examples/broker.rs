@@ -5,15 +5,14 @@
 //! back the same way and the ROUTER routes each to the client that asked, by the routing id at
 //! the front of the envelope.
 //!
-//! oxmq has no poller yet, so the broker takes turns on its two sockets without blocking.
+//! The broker waits on both sockets at once with a `Poller` (the guide's `zmq_poll` loop);
+//! `msgqueue` does the same with the built-in proxy.
 //!
 //! ```sh
 //! cargo run --example broker
 //! ```
 
-use std::time::Duration;
-
-use oxmq::{Context, Error, SocketType};
+use oxmq::{Context, Error, Poller, Readiness, SocketType};
 
 fn main() -> oxmq::Result<()> {
     const CLIENTS: usize = 3;
@@ -65,21 +64,24 @@ fn main() -> oxmq::Result<()> {
         })
         .collect();
 
+    const FRONTEND: usize = 0;
+    const BACKEND: usize = 1;
+    let mut poller = Poller::new()?;
+    poller.add(&frontend, FRONTEND, Readiness::READABLE)?;
+    poller.add(&backend, BACKEND, Readiness::READABLE)?;
+    let mut events = Vec::new();
     let mut forwarded = 0;
     while forwarded < 2 * CLIENTS * REQUESTS {
-        let mut idle = true;
-        if let Ok(request) = frontend.try_recv() {
-            backend.send(request)?;
+        poller.wait(&mut events, None)?;
+        for event in &events {
+            let (from, to) = match event.key {
+                FRONTEND => (&frontend, &backend),
+                _ => (&backend, &frontend),
+            };
+            // Level-triggered: what is not read now is reported again by the next wait.
+            let message = from.recv()?;
+            to.send(message)?;
             forwarded += 1;
-            idle = false;
-        }
-        if let Ok(reply) = backend.try_recv() {
-            frontend.send(reply)?;
-            forwarded += 1;
-            idle = false;
-        }
-        if idle {
-            std::thread::sleep(Duration::from_micros(200));
         }
     }
     for client in clients {

@@ -130,6 +130,8 @@ mod options;
 mod pipe;
 #[cfg(all(target_os = "linux", not(loom)))]
 mod poller;
+#[cfg(all(target_os = "linux", not(loom)))]
+mod proxy;
 mod signal;
 mod socket;
 mod transport;
@@ -144,6 +146,8 @@ pub use monitor::{EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, So
 pub use options::{OptionValue, number as option_number};
 #[cfg(all(target_os = "linux", not(loom)))]
 pub use poller::{PollEvent, Poller, Readiness};
+#[cfg(all(target_os = "linux", not(loom)))]
+pub use proxy::{BURST as PROXY_BURST, ProxyStats, proxy, proxy_steerable};
 pub use socket::{Events, IpcFilter, SendError, Socket, SocketType};
 
 /// libzmq's own errno values, beyond the platform's: what [`Error::errno`] returns for

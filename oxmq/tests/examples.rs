@@ -71,6 +71,25 @@ fn broker() {
 }
 
 #[test]
+fn msgqueue() {
+    let out = run("msgqueue");
+    assert!(
+        out.contains("msgqueue: frontend in 100 out 100, backend in 100 out 100"),
+        "{out}"
+    );
+    assert!(out.contains("msgqueue: stopped"), "{out}");
+}
+
+#[test]
+fn wuproxy() {
+    let out = run("wuproxy");
+    assert!(
+        out.contains("wuproxy: 20 updates for 10001 through the proxy"),
+        "{out}"
+    );
+}
+
+#[test]
 fn lazy_pirate() {
     let out = run("lazy_pirate");
     assert!(out.contains("simulating a crash"), "{out}");

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! vocabulary (error, options, endpoint, monitor, accept filters) <- message <- signal <- pipe <- transport <- engine
-//!     <- io <- socket types <- face (Context, Socket, Poller, AsyncSocket)
+//!     <- io <- socket types <- face (Context, Socket, Poller, AsyncSocket, proxy)
 //! ```
 //!
 //! This test reads every source file, finds the `crate::` and `super::` paths in its code (not in
@@ -68,7 +68,7 @@ fn layer_of_top(top: &str, next_is_submodule: Option<bool>) -> &'static str {
         "engine" => "engine",
         "io" => "io",
         "socket" if next_is_submodule == Some(true) => "socket types",
-        "context" | "socket" | "poller" | "async_socket" => "face",
+        "context" | "socket" | "poller" | "async_socket" | "proxy" => "face",
         other => panic!("module {other} has no layer: add it to the layers test"),
     }
 }
