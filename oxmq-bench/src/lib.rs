@@ -100,6 +100,11 @@ impl Driver for Libzmq {
         }
         Some(msg.len())
     }
+
+    fn proxy(&self, mut frontend: zmq::Socket, mut backend: zmq::Socket, mut control: zmq::Socket) {
+        zmq::proxy_steerable(&mut frontend, &mut backend, &mut control)
+            .expect("zmq_proxy_steerable");
+    }
 }
 
 /// ZMQ_XPUB_NODROP, which the `zmq` crate has no setter for.

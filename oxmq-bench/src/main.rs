@@ -168,6 +168,9 @@ fn title(workload: Workload) -> &'static str {
         Workload::DealerRouter => {
             "Throughput, DEALER -> ROUTER, messages/s (ratio = oxmq / libzmq; higher is better for oxmq)"
         }
+        Workload::Proxy => {
+            "Throughput through each library's own ROUTER/DEALER proxy, DEALER -> [ROUTER | proxy | DEALER] -> ROUTER, messages/s (ratio = oxmq / libzmq; higher is better for oxmq)"
+        }
         Workload::PubSub => {
             "Fan-out, PUB -> N SUBs each receiving every message (XPUB_NODROP), messages published/s (ratio = oxmq / libzmq; higher is better for oxmq)"
         }

@@ -129,6 +129,13 @@ pub trait Driver: Sync {
     /// socket's RCVTIMEO (`wait` true); returns the size of its last frame, `None` when there
     /// was none.
     fn recv_within(&self, socket: &Self::Socket, wait: bool) -> Option<usize>;
+    /// Runs the library's built-in steerable proxy (`zmq_proxy_steerable`) between `frontend`
+    /// and `backend` until `control` receives `TERMINATE`; the sockets close when it returns.
+    /// Only the `proxy` workload calls it, and only for a library with DEALER and ROUTER.
+    fn proxy(&self, frontend: Self::Socket, backend: Self::Socket, control: Self::Socket) {
+        let _ = (frontend, backend, control);
+        panic!("{} has no built-in proxy", self.name());
+    }
 }
 
 /// The high-water mark both drivers set on every socket, both ways (libzmq's default), except
@@ -239,6 +246,10 @@ impl Driver for Oxmq {
             Err(err) => panic!("recv: {err}"),
         }
     }
+
+    fn proxy(&self, frontend: oxmq::Socket, backend: oxmq::Socket, control: oxmq::Socket) {
+        oxmq::proxy_steerable(&frontend, &backend, None, &control).expect("proxy");
+    }
 }
 
 /// One measured case.
@@ -322,7 +333,7 @@ pub fn default_count(pattern: Pattern, size: usize) -> u64 {
     };
     let round_trips = if size <= 4096 { 20_000 } else { 5_000 };
     match pattern {
-        Pattern::PushPull | Pattern::DealerRouter => stream,
+        Pattern::PushPull | Pattern::DealerRouter | Pattern::Proxy => stream,
         Pattern::PairRtt | Pattern::ReqRepRtt => round_trips,
         // A million deliveries for small messages, shared out among the subscribers, and at
         // least 2,000 messages.
@@ -343,6 +354,10 @@ pub enum Pattern {
     PairRtt,
     /// DEALER → ROUTER throughput (`dealer-router`): the ROUTER receives `[id][body]`.
     DealerRouter,
+    /// DEALER → ROUTER throughput through the library's own proxy (`proxy`): the sender's
+    /// DEALER → the proxy's ROUTER frontend, its DEALER backend → the receiving ROUTER, which
+    /// receives `[backend id][sender id][body]`.
+    Proxy,
     /// REQ ↔ REP round trips (`req-rep-rtt`).
     ReqRepRtt,
     /// One PUB → `subscribers` SUBs, each subscribed to everything (`pub-sub`).
@@ -371,6 +386,7 @@ impl Pattern {
             Pattern::PushPull => Workload::PushPull,
             Pattern::PairRtt => Workload::PairRtt,
             Pattern::DealerRouter => Workload::DealerRouter,
+            Pattern::Proxy => Workload::Proxy,
             Pattern::ReqRepRtt => Workload::ReqRepRtt,
             Pattern::PubSub { .. } => Workload::PubSub,
             Pattern::PubMatch { .. } => Workload::PubMatch,
@@ -387,7 +403,7 @@ impl Pattern {
         match self {
             Pattern::PushPull => &[Kind::Push, Kind::Pull],
             Pattern::PairRtt => &[Kind::Pair],
-            Pattern::DealerRouter => &[Kind::Dealer, Kind::Router],
+            Pattern::DealerRouter | Pattern::Proxy => &[Kind::Dealer, Kind::Router],
             Pattern::ReqRepRtt => &[Kind::Req, Kind::Rep],
             Pattern::PubSub { .. } | Pattern::PubMatch { .. } => &[Kind::Pub, Kind::Sub],
         }
@@ -412,6 +428,8 @@ pub enum Workload {
     PairRtt,
     /// DEALER → ROUTER throughput.
     DealerRouter,
+    /// DEALER → ROUTER throughput through the library's ROUTER/DEALER proxy.
+    Proxy,
     /// REQ/REP round trips.
     ReqRepRtt,
     /// PUB → N SUBs fan-out throughput (`--subscribers`, default 1, 10, 100).
@@ -424,9 +442,10 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in report order.
-    pub const EVERY: [Workload; 6] = [
+    pub const EVERY: [Workload; 7] = [
         Workload::PushPull,
         Workload::DealerRouter,
+        Workload::Proxy,
         Workload::PubSub,
         Workload::PubMatch,
         Workload::PairRtt,
@@ -439,6 +458,7 @@ impl Workload {
             Workload::PushPull => "push-pull",
             Workload::PairRtt => "pair-rtt",
             Workload::DealerRouter => "dealer-router",
+            Workload::Proxy => "proxy",
             Workload::ReqRepRtt => "req-rep-rtt",
             Workload::PubSub => "pub-sub",
             Workload::PubMatch => "pub-match",
@@ -595,6 +615,7 @@ impl CaseArgs {
                 Workload::PushPull => vec![Pattern::PushPull],
                 Workload::PairRtt => vec![Pattern::PairRtt],
                 Workload::DealerRouter => vec![Pattern::DealerRouter],
+                Workload::Proxy => vec![Pattern::Proxy],
                 Workload::ReqRepRtt => vec![Pattern::ReqRepRtt],
                 Workload::PubSub => or_default(&self.subscribers, &DEFAULT_SUBSCRIBERS)
                     .into_iter()
@@ -657,6 +678,7 @@ fn unplaced(pattern: Pattern, transport: Transport, size: usize, count: u64) -> 
 fn run_case<D: Driver>(driver: &D, case: &Case) -> Row {
     match case.pattern {
         Pattern::PushPull | Pattern::DealerRouter => stream(driver, case),
+        Pattern::Proxy => proxied_stream(driver, case),
         Pattern::PairRtt | Pattern::ReqRepRtt => round_trips(driver, case),
         Pattern::PubSub { subscribers } => publish_case(driver, case, (subscribers, None)),
         Pattern::PubMatch { subscriptions } => publish_case(driver, case, (1, Some(subscriptions))),
@@ -750,6 +772,73 @@ fn stream<D: Driver>(driver: &D, case: &Case) -> Row {
     // The clock starts at the first message, so it measures count - 1 messages.
     let measured = count.saturating_sub(1).max(1) as f64;
     let msgs_per_s = measured / secs;
+    Row {
+        msgs_per_s,
+        mb_per_s: msgs_per_s * size as f64 / 1e6,
+        ..plain_row(case, size, count)
+    }
+}
+
+/// DEALER → ROUTER throughput through the library's proxy, on a thread of its own with a
+/// context of its own (over inproc, one context for all): the receiving ROUTER binds, the
+/// proxy's DEALER backend connects to it, the sender's DEALER connects to the proxy's ROUTER
+/// frontend. The receiver's clock runs from the first message to the last; after the run a
+/// PAIR tells the proxy to TERMINATE.
+fn proxied_stream<D: Driver>(driver: &D, case: &Case) -> Row {
+    let &Case {
+        transport,
+        size,
+        count,
+        placement,
+        ..
+    } = case;
+    let count = count.max(1);
+    let proxy_ctx = driver.context();
+    let (rx_ctx, tx_ctx) = if transport == Transport::Inproc {
+        (proxy_ctx.clone(), proxy_ctx.clone())
+    } else {
+        (driver.context(), driver.context())
+    };
+    placement.pin(Role::ReceiverIo);
+    let receiver = driver.socket(&rx_ctx, Kind::Router);
+    let rx_endpoint = driver.bind(&receiver, &transport.endpoint("proxy-rx"));
+    let frontend = driver.socket(&proxy_ctx, Kind::Router);
+    let fe_endpoint = driver.bind(&frontend, &transport.endpoint("proxy-fe"));
+    let backend = driver.socket(&proxy_ctx, Kind::Dealer);
+    driver.connect(&backend, &rx_endpoint);
+    let control = driver.socket(&proxy_ctx, Kind::Pair);
+    let control_endpoint = driver.bind(&control, &Transport::Inproc.endpoint("proxy-ctl"));
+    let steer = driver.socket(&proxy_ctx, Kind::Pair);
+    driver.connect(&steer, &control_endpoint);
+    let elapsed = std::thread::scope(|scope| {
+        let proxy = scope.spawn(move || driver.proxy(frontend, backend, control));
+        let receiving = scope.spawn(move || {
+            placement.pin(Role::ReceiverApp);
+            let first = driver.recv(&receiver);
+            assert_eq!(first, size, "received a message of the wrong size");
+            let start = Instant::now();
+            for _ in 1..count {
+                driver.recv(&receiver);
+            }
+            (start.elapsed(), receiver)
+        });
+        placement.pin(Role::SenderIo);
+        let sender = driver.socket(&tx_ctx, Kind::Dealer);
+        driver.connect(&sender, &fe_endpoint);
+        placement.pin(Role::SenderApp);
+        let payload = vec![0x5a_u8; size];
+        for _ in 0..count {
+            driver.send(&sender, &payload);
+        }
+        let (elapsed, receiver) = receiving.join().expect("receiver thread panicked");
+        driver.send(&steer, b"TERMINATE");
+        proxy.join().expect("proxy thread panicked");
+        drop((sender, receiver, steer));
+        elapsed
+    });
+    drop((rx_ctx, tx_ctx, proxy_ctx));
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let msgs_per_s = count.saturating_sub(1).max(1) as f64 / secs;
     Row {
         msgs_per_s,
         mb_per_s: msgs_per_s * size as f64 / 1e6,
@@ -1413,6 +1502,7 @@ mod tests {
         for name in [
             "push-pull",
             "dealer-router",
+            "proxy",
             "pub-sub",
             "pub-match",
             "pair-rtt",

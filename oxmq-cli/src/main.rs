@@ -308,7 +308,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Failure> {
 /// The socket types a workload needs, for messages.
 fn workload_sockets(workload: bench::Workload) -> &'static str {
     match workload {
-        bench::Workload::DealerRouter => "DEALER and ROUTER",
+        bench::Workload::DealerRouter | bench::Workload::Proxy => "DEALER and ROUTER",
         bench::Workload::ReqRepRtt => "REQ and REP",
         bench::Workload::PubSub | bench::Workload::PubMatch => "PUB and SUB",
         bench::Workload::PushPull => "PUSH and PULL",

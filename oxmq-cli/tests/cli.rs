@@ -223,6 +223,47 @@ fn bench_pub_sub_and_matching_rows() {
 }
 
 #[test]
+fn bench_proxy_rows_move_every_message_through_the_proxy() {
+    let out = oxmq()
+        .args([
+            "bench",
+            "--json",
+            "--pattern",
+            "proxy",
+            "--size",
+            "64",
+            "--count",
+            "5000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let transports: Vec<&str> = rows
+        .iter()
+        .map(|r| r["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(transports.len(), 3, "{text}");
+    for transport in ["inproc", "ipc", "tcp"] {
+        assert!(transports.contains(&transport), "{text}");
+    }
+    for row in &rows {
+        assert_eq!(row["pattern"], "proxy");
+        assert_eq!(row["count"], 5000);
+        // The receiver counted all 5,000 (it checks each size) before the clock stopped.
+        assert!(row["msgs_per_s"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
 fn bench_table_lists_every_case() {
     let out = oxmq()
         .args([

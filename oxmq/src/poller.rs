@@ -8,7 +8,8 @@
 //! each socket counts its looks) — and reports the ready ones at once. Only when none is ready
 //! does it sleep in `epoll_wait`: each socket it looked at was armed by that look, so the next
 //! change writes its descriptor and ends the sleep. Nothing is missed and nothing spins, and a
-//! wait costs a look per socket that may be ready, not per socket.
+//! wait costs a look (a lock of the socket) only per socket that may be ready; of the others it
+//! reads one counter each.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};

@@ -75,24 +75,15 @@ enum Target {
 impl Activation {
     /// An activation for a socket used from application threads.
     pub(crate) fn for_thread() -> Arc<Activation> {
-        Arc::new(Activation {
-            waiting: AtomicBool::new(false),
-            #[cfg(not(loom))]
-            signal_fd: OnceLock::new(),
-            #[cfg(not(loom))]
-            fd_used: AtomicBool::new(false),
-            looks: AtomicU64::new(0),
-            #[cfg(not(loom))]
-            task: std::sync::Mutex::new(None),
-            #[cfg(not(loom))]
-            has_task: AtomicBool::new(false),
-            control: AtomicBool::new(false),
-            target: Target::Thread(Parker::default()),
-        })
+        Activation::new(Target::Thread(Parker::default()))
     }
 
     /// An activation that schedules `token` with `waker` (a connection on an I/O thread).
     pub(crate) fn scheduled(waker: Arc<dyn Wake>, token: usize) -> Arc<Activation> {
+        Activation::new(Target::Scheduled { waker, token })
+    }
+
+    fn new(target: Target) -> Arc<Activation> {
         Arc::new(Activation {
             waiting: AtomicBool::new(false),
             #[cfg(not(loom))]
@@ -105,7 +96,7 @@ impl Activation {
             #[cfg(not(loom))]
             has_task: AtomicBool::new(false),
             control: AtomicBool::new(false),
-            target: Target::Scheduled { waker, token },
+            target,
         })
     }
 

@@ -31,6 +31,15 @@ fn pairs(ctx: &Context, n: usize, endpoint: impl Fn(usize) -> String) -> Vec<(So
         .collect()
 }
 
+/// The endpoint of the `i`th of many pairs: inproc, every tenth over tcp.
+fn mostly_inproc(i: usize) -> String {
+    if i % 10 == 0 {
+        "tcp://127.0.0.1:*".to_owned()
+    } else {
+        inproc()
+    }
+}
+
 /// A deterministic pseudo-random subset of `0..n` for round `round`.
 fn subset(n: usize, round: u64) -> BTreeSet<usize> {
     let mut x = round.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -276,14 +285,7 @@ fn misuse_is_an_error() {
 fn a_thousand_sockets_through_one_poller() {
     let ctx = Context::new();
     let n = 1000;
-    // Mostly inproc, every tenth over tcp.
-    let pairs = pairs(&ctx, n, |i| {
-        if i % 10 == 0 {
-            "tcp://127.0.0.1:*".to_owned()
-        } else {
-            inproc()
-        }
-    });
+    let pairs = pairs(&ctx, n, mostly_inproc);
     let mut poller = Poller::new().unwrap();
     for (i, (pull, _)) in pairs.iter().enumerate() {
         poller.add(pull, i, Readiness::READABLE).unwrap();
@@ -330,13 +332,7 @@ fn a_thousand_sockets_through_one_poller() {
 fn a_thousand_socket_descriptors_through_one_epoll() {
     let ctx = Context::new();
     let n = 1000;
-    let pairs = pairs(&ctx, n, |i| {
-        if i % 10 == 0 {
-            "tcp://127.0.0.1:*".to_owned()
-        } else {
-            inproc()
-        }
-    });
+    let pairs = pairs(&ctx, n, mostly_inproc);
     // SAFETY: epoll_create1 takes no pointers.
     let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(epoll >= 0);
