@@ -95,6 +95,20 @@ enum Command {
     /// prints each reply.
     #[command(after_help = SEND_HELP)]
     Send(SendArgs),
+    /// Open a socket, bind or connect it, and print its monitor events as they happen, one a
+    /// line (`EVENT<TAB>VALUE<TAB>ENDPOINT`, or JSON with --json); messages it receives are
+    /// dropped.
+    Monitor(MonitorArgs),
+}
+
+#[derive(Args)]
+struct MonitorArgs {
+    #[command(flatten)]
+    socket: SocketArgs,
+    /// Print one JSON object a line: `event` (libzmq's name, without ZMQ_EVENT_), `value`
+    /// (a descriptor, an errno, an interval or a protocol error code) and `endpoint`.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -231,6 +245,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Recv(args) => run_recv(args),
         Command::Send(args) => run_send(args),
+        Command::Monitor(args) => run_monitor(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -728,3 +743,82 @@ fn run_send(args: SendArgs) -> Result<(), Failure> {
 /// How long `send pub` waits before its first message by default, in milliseconds: enough for
 /// subscribers connecting at the same time, on one machine, to subscribe.
 const DEFAULT_PUB_DELAY_MS: i32 = 200;
+
+/// `oxmq monitor`: the socket's events, one a line, until --count events or --timeout without
+/// one.
+fn run_monitor(args: MonitorArgs) -> Result<(), Failure> {
+    let MonitorArgs { socket: args, json } = args;
+    let socket_type: SocketType = args
+        .socket_type
+        .parse()
+        .map_err(|_| Failure::usage(format!("unknown socket type '{}'", args.socket_type)))?;
+    if args.bind.is_empty() && args.connect.is_empty() {
+        return Err(Failure::usage(
+            "give at least one --bind ENDPOINT or --connect ENDPOINT",
+        ));
+    }
+    let ctx = Context::new();
+    let mut monitor = None;
+    let socket = open(&args, socket_type, &ctx, |socket| {
+        // Before binding and connecting, so that LISTENING and CONNECTED are seen too.
+        monitor = Some(socket.monitor(oxmq::EventMask::ALL)?);
+        Ok(())
+    })?;
+    let Some(monitor) = monitor else {
+        return Err(Failure::runtime("the monitor did not start"));
+    };
+    let receives = direction::can_recv(socket_type);
+    let limit = args
+        .timeout
+        .map(|ms| std::time::Duration::from_millis(ms as u64));
+    let mut last = std::time::Instant::now();
+    let mut printed = 0u64;
+    while args.count.is_none_or(|n| printed < n) {
+        // Messages are not what is watched: drop them so that peers are not held back.
+        while receives && socket.try_recv().is_ok() {}
+        let Some(event) = monitor.recv_timeout(std::time::Duration::from_millis(50)) else {
+            if limit.is_some_and(|limit| last.elapsed() >= limit) {
+                return Err(Failure::runtime(format!(
+                    "no event within {} ms",
+                    args.timeout.unwrap_or(0)
+                )));
+            }
+            continue;
+        };
+        last = std::time::Instant::now();
+        let line = if json {
+            format!(
+                "{{\"event\":\"{}\",\"value\":{},\"endpoint\":{}}}",
+                event.kind.name(),
+                event.value,
+                json_string(&event.endpoint)
+            )
+        } else {
+            let mut endpoint = String::new();
+            text::escape_into(&mut endpoint, event.endpoint.as_bytes());
+            format!("{}\t{}\t{endpoint}", event.kind.name(), event.value)
+        };
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+        printed += 1;
+    }
+    Ok(())
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1324,3 +1324,88 @@ fn help_documents_what_each_socket_type_does() {
         }
     }
 }
+
+#[test]
+fn monitor_prints_a_sockets_events_as_they_happen() {
+    let endpoint = free_endpoint();
+    let child = oxmq()
+        .args([
+            "monitor", "router", "--bind", &endpoint, "--count", "3", "--json",
+        ])
+        .args(["--timeout", "10000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A libzmq peer connects: the monitored ROUTER accepts it and completes the handshake.
+    let ctx = zmq::Context::new();
+    let dealer = ctx.socket(zmq::DEALER).unwrap();
+    dealer.connect(&endpoint).unwrap();
+    dealer.send("hello", 0).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["LISTENING", "ACCEPTED", "HANDSHAKE_SUCCEEDED"],
+        "{text}"
+    );
+    for event in &events {
+        assert_eq!(event["endpoint"], endpoint.as_str());
+        assert!(event["value"].is_u64());
+    }
+}
+
+#[test]
+fn monitor_gives_up_after_its_timeout_and_prints_tab_separated_lines() {
+    // Nothing ever answers at this endpoint: CONNECT_DELAYED / CONNECT_RETRIED, then silence
+    // once --count is not reached within the timeout after the last event.
+    let endpoint = free_endpoint();
+    let out = oxmq()
+        .args(["monitor", "dealer", "--connect", &endpoint, "--count", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let fields: Vec<&str> = text.trim_end().split('\t').collect();
+    assert_eq!(fields.len(), 3, "{text:?}");
+    assert!(
+        ["CONNECT_DELAYED", "CONNECT_RETRIED"].contains(&fields[0]),
+        "{text:?}"
+    );
+    assert_eq!(fields[2], endpoint);
+    let out = oxmq()
+        .args([
+            "monitor",
+            "pull",
+            "--bind",
+            &free_endpoint(),
+            "--count",
+            "2",
+        ])
+        .args(["--timeout", "300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one LISTENING, then nothing");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no event within 300 ms"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
