@@ -99,6 +99,39 @@ enum Command {
     /// line (`EVENT<TAB>VALUE<TAB>ENDPOINT`, or JSON with --json); messages it receives are
     /// dropped.
     Monitor(MonitorArgs),
+    /// Run the built-in proxy between a frontend and a backend socket (and a capture socket
+    /// that gets a copy of every message), steered through an optional REP control socket:
+    /// PAUSE, RESUME, STATISTICS and TERMINATE, each answered (`oxmq send req --connect EP
+    /// STATISTICS`).
+    Proxy(ProxyArgs),
+}
+
+#[derive(Args)]
+struct ProxyArgs {
+    /// The frontend's socket type (router, xsub, pull, ...).
+    #[arg(value_name = "FRONTEND")]
+    frontend: String,
+    /// The backend's socket type (dealer, xpub, push, ...).
+    #[arg(value_name = "BACKEND")]
+    backend: String,
+    /// Bind the frontend to ENDPOINT; repeat for several.
+    #[arg(long, value_name = "ENDPOINT")]
+    frontend_bind: Vec<String>,
+    /// Connect the frontend to ENDPOINT; repeat for several.
+    #[arg(long, value_name = "ENDPOINT")]
+    frontend_connect: Vec<String>,
+    /// Bind the backend to ENDPOINT; repeat for several.
+    #[arg(long, value_name = "ENDPOINT")]
+    backend_bind: Vec<String>,
+    /// Connect the backend to ENDPOINT; repeat for several.
+    #[arg(long, value_name = "ENDPOINT")]
+    backend_connect: Vec<String>,
+    /// Bind a PUB capture socket to ENDPOINT (watch it with `oxmq recv sub --connect`).
+    #[arg(long, value_name = "ENDPOINT")]
+    capture_bind: Vec<String>,
+    /// Bind the REP control socket to ENDPOINT.
+    #[arg(long, value_name = "ENDPOINT")]
+    control_bind: Vec<String>,
 }
 
 #[derive(Args)]
@@ -246,6 +279,7 @@ fn main() -> ExitCode {
         Command::Recv(args) => run_recv(args),
         Command::Send(args) => run_send(args),
         Command::Monitor(args) => run_monitor(args),
+        Command::Proxy(args) => run_proxy(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -821,4 +855,111 @@ fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `oxmq proxy`: the proxy on a thread of its own, steered through an inproc PAIR by this
+/// thread, which answers the REP control socket's commands.
+fn run_proxy(args: ProxyArgs) -> Result<(), Failure> {
+    let role = |kind: &str, bind: &[String], connect: &[String], what: &str| {
+        let role = SocketArgs {
+            socket_type: kind.to_owned(),
+            bind: bind.to_vec(),
+            connect: connect.to_vec(),
+            count: None,
+            timeout: None,
+            routing_id: None,
+        };
+        let socket_type: SocketType = kind
+            .parse()
+            .map_err(|_| Failure::usage(format!("unknown {what} socket type '{kind}'")))?;
+        if bind.is_empty() && connect.is_empty() {
+            return Err(Failure::usage(format!(
+                "give the {what} at least one --{what}-bind or --{what}-connect ENDPOINT"
+            )));
+        }
+        Ok((role, socket_type))
+    };
+    let (front_args, front_type) = role(
+        &args.frontend,
+        &args.frontend_bind,
+        &args.frontend_connect,
+        "frontend",
+    )?;
+    let (back_args, back_type) = role(
+        &args.backend,
+        &args.backend_bind,
+        &args.backend_connect,
+        "backend",
+    )?;
+    let ctx = Context::new();
+    let frontend = open(&front_args, front_type, &ctx, |_| Ok(()))?;
+    let backend = open(&back_args, back_type, &ctx, |_| Ok(()))?;
+    let capture = if args.capture_bind.is_empty() {
+        None
+    } else {
+        let (capture_args, capture_type) = role("pub", &args.capture_bind, &[], "capture")?;
+        Some(open(&capture_args, capture_type, &ctx, |_| Ok(()))?)
+    };
+    let control = if args.control_bind.is_empty() {
+        None
+    } else {
+        let (control_args, control_type) = role("rep", &args.control_bind, &[], "control")?;
+        Some(open(&control_args, control_type, &ctx, |_| Ok(()))?)
+    };
+    let failed = |err: oxmq::Error| Failure::runtime(format!("the proxy failed: {err}"));
+    let steer_endpoint = format!("inproc://oxmq-cli-proxy-{}", std::process::id());
+    let steered = ctx.socket(SocketType::Pair).map_err(failed)?;
+    steered.bind(&steer_endpoint).map_err(failed)?;
+    let steer = ctx.socket(SocketType::Pair).map_err(failed)?;
+    steer.connect(&steer_endpoint).map_err(failed)?;
+    let proxy = std::thread::spawn(move || {
+        oxmq::proxy_steerable(&frontend, &backend, capture.as_ref(), &steered)
+    });
+    let Some(control) = control else {
+        // No control socket: runs until the process is stopped.
+        return proxy
+            .join()
+            .map_err(|_| Failure::runtime("the proxy thread failed"))?
+            .map_err(failed);
+    };
+    loop {
+        let command = control.recv().map_err(failed)?;
+        let word = String::from_utf8_lossy(&command[0]).into_owned();
+        let reply = match word.as_str() {
+            "PAUSE" | "RESUME" | "TERMINATE" => {
+                steer.send(word.as_str()).map_err(failed)?;
+                "OK".to_owned()
+            }
+            "STATISTICS" => {
+                steer.send("STATISTICS").map_err(failed)?;
+                let stats = steer.recv().map_err(failed)?;
+                let value = |i: usize| {
+                    stats
+                        .get(i)
+                        .and_then(|f| <[u8; 8]>::try_from(&f[..]).ok())
+                        .map_or(0, u64::from_ne_bytes)
+                };
+                format!(
+                    "frontend: in {} msgs {} bytes, out {} msgs {} bytes; backend: in {} msgs {} \
+                     bytes, out {} msgs {} bytes",
+                    value(0),
+                    value(1),
+                    value(2),
+                    value(3),
+                    value(4),
+                    value(5),
+                    value(6),
+                    value(7)
+                )
+            }
+            other => format!("unknown command '{other}' (PAUSE, RESUME, STATISTICS, TERMINATE)"),
+        };
+        control.send(reply).map_err(failed)?;
+        if word == "TERMINATE" {
+            return proxy
+                .join()
+                .map_err(|_| Failure::runtime("the proxy thread failed"))?
+                .map_err(failed);
+        }
+    }
 }

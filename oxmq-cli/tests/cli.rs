@@ -1409,3 +1409,89 @@ fn monitor_gives_up_after_its_timeout_and_prints_tab_separated_lines() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn proxy_moves_messages_and_answers_its_control_socket() {
+    let (front, back, control) = (free_endpoint(), free_endpoint(), free_endpoint());
+    let mut child = oxmq()
+        .args(["proxy", "pull", "push", "--frontend-bind", &front])
+        .args(["--backend-bind", &back, "--control-bind", &control])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // libzmq at both ends: PUSH -> [oxmq proxy] -> PULL.
+    let ctx = zmq::Context::new();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.connect(&front).unwrap();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    pull.set_rcvtimeo(10_000).unwrap();
+    pull.connect(&back).unwrap();
+    for i in 0..3 {
+        push.send(format!("message {i}").as_bytes(), 0).unwrap();
+    }
+    for i in 0..3 {
+        assert_eq!(
+            pull.recv_bytes(0).unwrap(),
+            format!("message {i}").as_bytes()
+        );
+    }
+    let ask = |command: &str| {
+        let out = oxmq()
+            .args([
+                "send",
+                "req",
+                "--connect",
+                &control,
+                "--timeout",
+                "10000",
+                command,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        ask("STATISTICS").trim_end(),
+        "frontend: in 3 msgs 27 bytes, out 0 msgs 0 bytes; backend: in 0 msgs 0 bytes, out 3 \
+         msgs 27 bytes"
+    );
+    assert_eq!(ask("TERMINATE").trim_end(), "OK");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the proxy did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn proxy_refuses_a_socket_without_endpoints() {
+    let out = oxmq()
+        .args([
+            "proxy",
+            "router",
+            "dealer",
+            "--frontend-bind",
+            &free_endpoint(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give the backend at least one"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
