@@ -745,24 +745,12 @@ fn stream<D: Driver>(driver: &D, case: &Case) -> Row {
     let receiver = driver.socket(&rx_ctx, rx_kind);
     let endpoint = driver.bind(&receiver, &transport.endpoint("thr"));
     let (elapsed, receiver) = std::thread::scope(|scope| {
-        let receiving = scope.spawn(move || {
-            placement.pin(Role::ReceiverApp);
-            let first = driver.recv(&receiver);
-            assert_eq!(first, size, "received a message of the wrong size");
-            let start = Instant::now();
-            for _ in 1..count {
-                driver.recv(&receiver);
-            }
-            (start.elapsed(), receiver)
-        });
+        let receiving =
+            scope.spawn(move || receive_timed(driver, receiver, size, count, placement));
         placement.pin(Role::SenderIo);
         let sender = driver.socket(&tx_ctx, tx_kind);
         driver.connect(&sender, &endpoint);
-        placement.pin(Role::SenderApp);
-        let payload = vec![0x5a_u8; size];
-        for _ in 0..count {
-            driver.send(&sender, &payload);
-        }
+        send_count(driver, &sender, size, count, placement);
         let elapsed = receiving.join().expect("receiver thread panicked");
         drop(sender);
         elapsed
@@ -776,6 +764,40 @@ fn stream<D: Driver>(driver: &D, case: &Case) -> Row {
         msgs_per_s,
         mb_per_s: msgs_per_s * size as f64 / 1e6,
         ..plain_row(case, size, count)
+    }
+}
+
+/// The receiving side of a stream, on its own thread: receives `count` messages of `size`
+/// bytes; the clock runs from the first to the last. Returns the time and the socket.
+fn receive_timed<D: Driver>(
+    driver: &D,
+    receiver: D::Socket,
+    size: usize,
+    count: u64,
+    placement: Placement,
+) -> (Duration, D::Socket) {
+    placement.pin(Role::ReceiverApp);
+    let first = driver.recv(&receiver);
+    assert_eq!(first, size, "received a message of the wrong size");
+    let start = Instant::now();
+    for _ in 1..count {
+        driver.recv(&receiver);
+    }
+    (start.elapsed(), receiver)
+}
+
+/// The sending side of a stream: `count` messages of `size` bytes.
+fn send_count<D: Driver>(
+    driver: &D,
+    sender: &D::Socket,
+    size: usize,
+    count: u64,
+    placement: Placement,
+) {
+    placement.pin(Role::SenderApp);
+    let payload = vec![0x5a_u8; size];
+    for _ in 0..count {
+        driver.send(sender, &payload);
     }
 }
 
@@ -812,24 +834,12 @@ fn proxied_stream<D: Driver>(driver: &D, case: &Case) -> Row {
     driver.connect(&steer, &control_endpoint);
     let elapsed = std::thread::scope(|scope| {
         let proxy = scope.spawn(move || driver.proxy(frontend, backend, control));
-        let receiving = scope.spawn(move || {
-            placement.pin(Role::ReceiverApp);
-            let first = driver.recv(&receiver);
-            assert_eq!(first, size, "received a message of the wrong size");
-            let start = Instant::now();
-            for _ in 1..count {
-                driver.recv(&receiver);
-            }
-            (start.elapsed(), receiver)
-        });
+        let receiving =
+            scope.spawn(move || receive_timed(driver, receiver, size, count, placement));
         placement.pin(Role::SenderIo);
         let sender = driver.socket(&tx_ctx, Kind::Dealer);
         driver.connect(&sender, &fe_endpoint);
-        placement.pin(Role::SenderApp);
-        let payload = vec![0x5a_u8; size];
-        for _ in 0..count {
-            driver.send(&sender, &payload);
-        }
+        send_count(driver, &sender, size, count, placement);
         let (elapsed, receiver) = receiving.join().expect("receiver thread panicked");
         driver.send(&steer, b"TERMINATE");
         proxy.join().expect("proxy thread panicked");
