@@ -39,7 +39,7 @@
 //!
 //! The modules form one chain of layers, each using only those below it (`tests/layers.rs`
 //! checks it): `message` <- `signal` <- `pipe` <- `transport` <- `engine` <- `io` <- the socket
-//! types (`socket/*.rs`) <- the face (`Context`, `Socket`).
+//! types (`socket/*.rs`) <- the face (`Context`, `Socket`, `Poller`, `AsyncSocket`, the proxy).
 //!
 //! - A **pipe** is a lock-free single-producer single-consumer queue of whole messages, bounded
 //!   by the high-water mark (or a single overwritten slot with CONFLATE). Control messages
@@ -82,6 +82,12 @@
 //!
 //! The blocking API needs no async runtime. Errors are [`Error`], whose variants map one to one
 //! onto libzmq's errno values; a send that fails hands the message back ([`SendError`]).
+//!
+//! Waiting on many sockets and living in event loops: a [`Poller`] waits on sockets and raw
+//! descriptors at once, level-triggered; every socket lends its descriptor (`AsFd`) to epoll,
+//! mio or tokio's `AsyncFd`, exact in both directions (no missed wake-up, no spin);
+//! [`AsyncSocket`] gives `send(msg).await` and `recv().await` for any executor, with wakers
+//! only; [`proxy`] and [`proxy_steerable`] are libzmq's built-in proxy.
 //!
 //! # Differences from libzmq
 //!
