@@ -756,8 +756,13 @@ fn stream<D: Driver>(driver: &D, case: &Case) -> Row {
         elapsed
     });
     drop(receiver);
+    stream_row(case, size, count, elapsed)
+}
+
+/// The row of a stream of `count` messages of `size` bytes received in `elapsed`, timed from
+/// the first message (so it measures count - 1 messages).
+fn stream_row(case: &Case, size: usize, count: u64, elapsed: Duration) -> Row {
     let secs = elapsed.as_secs_f64().max(1e-9);
-    // The clock starts at the first message, so it measures count - 1 messages.
     let measured = count.saturating_sub(1).max(1) as f64;
     let msgs_per_s = measured / secs;
     Row {
@@ -847,13 +852,7 @@ fn proxied_stream<D: Driver>(driver: &D, case: &Case) -> Row {
         elapsed
     });
     drop((rx_ctx, tx_ctx, proxy_ctx));
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let msgs_per_s = count.saturating_sub(1).max(1) as f64 / secs;
-    Row {
-        msgs_per_s,
-        mb_per_s: msgs_per_s * size as f64 / 1e6,
-        ..plain_row(case, size, count)
-    }
+    stream_row(case, size, count, elapsed)
 }
 
 /// Round trips, PAIR ↔ PAIR or REQ → REP (the echoing side binds): one side sends and waits for

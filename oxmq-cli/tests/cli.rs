@@ -26,6 +26,21 @@ fn wait(mut child: std::process::Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The standard output of a command that must have succeeded, and its lines as JSON objects.
+fn json_lines(out: Output) -> (String, Vec<serde_json::Value>) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (text, rows)
+}
+
 fn spawn_recv(endpoint: &str, count: &str) -> std::process::Child {
     oxmq()
         .args(["recv", "pull", "--bind", endpoint, "--count", count])
@@ -139,16 +154,7 @@ fn bench_json_has_the_contract_fields() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (text, rows) = json_lines(out);
     assert_eq!(rows.len(), 2, "one throughput and one latency row: {text}");
     for row in &rows {
         assert_eq!(row["transport"], "inproc");
@@ -193,16 +199,7 @@ fn bench_pub_sub_and_matching_rows() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (text, rows) = json_lines(out);
     assert_eq!(rows.len(), 2, "{text}");
     assert_eq!(rows[0]["pattern"], "pub-sub");
     assert_eq!(rows[0]["subscribers"], 3);
@@ -237,16 +234,7 @@ fn bench_proxy_rows_move_every_message_through_the_proxy() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (text, rows) = json_lines(out);
     let transports: Vec<&str> = rows
         .iter()
         .map(|r| r["transport"].as_str().unwrap())
@@ -1343,16 +1331,7 @@ fn monitor_prints_a_sockets_events_as_they_happen() {
     dealer.connect(&endpoint).unwrap();
     dealer.send("hello", 0).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (text, events) = json_lines(out);
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
