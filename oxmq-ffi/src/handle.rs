@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 const DEAD: u32 = 0xdead_10cc;
 
 /// A tagged slot that C code holds a pointer to.
+///
+/// `repr(C)` puts the tag first, so a check of a pointer to something that is not a handle
+/// (libzmq's tests pass the address of a NULL pointer variable) reads only its first 4 bytes.
+#[repr(C)]
 pub(crate) struct Handle<T> {
     tag: AtomicU32,
     value: UnsafeCell<Option<T>>,

@@ -55,9 +55,10 @@
 //!
 //! PLAIN, CURVE and ZAP (`zmq_has("curve")` is 0; the CURVE key utilities work), `User-Id` in
 //! `zmq_msg_gets` (it comes from ZAP), the options listed as `ENOTSUP` in
-//! `oxmq::Socket::set_option_raw` (TCP keepalive, CONNECT_TIMEOUT, ...), the draft API
-//! (the versioned monitor among it), and the transports other than tcp, ipc and inproc
-//! (`EPROTONOSUPPORT`).
+//! `oxmq::Socket::set_option_raw` (TCP keepalive, CONNECT_TIMEOUT, ...), most of the draft
+//! API (of it, `zmq_poller_*` and `zmq_msg_init_buffer` are here; the thread-safe socket
+//! types are not, so `zmq_poller_fd` is always `EINVAL`), and the transports other than tcp,
+//! ipc and inproc (`EPROTONOSUPPORT`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // The exported functions take raw pointers from C callers; each checks them for NULL and
@@ -72,6 +73,7 @@ mod handle;
 mod monitor;
 mod msg;
 mod poll;
+mod poller;
 mod proxy;
 mod socket;
 mod util;

@@ -14,10 +14,10 @@ use crate::socket::socket_state;
 use crate::{fail, guard};
 
 /// `ZMQ_POLLIN`, `ZMQ_POLLOUT`, `ZMQ_POLLERR`, `ZMQ_POLLPRI`.
-const POLLIN: c_short = 1;
-const POLLOUT: c_short = 2;
-const POLLERR: c_short = 4;
-const POLLPRI: c_short = 8;
+pub(crate) const POLLIN: c_short = 1;
+pub(crate) const POLLOUT: c_short = 2;
+pub(crate) const POLLERR: c_short = 4;
+pub(crate) const POLLPRI: c_short = 8;
 
 /// libzmq's `zmq_pollitem_t`: a socket, or (when `socket` is NULL) a file descriptor.
 #[allow(non_camel_case_types)]
@@ -43,13 +43,8 @@ pub unsafe extern "C" fn zmq_poll(
         let Ok(count) = usize::try_from(nitems) else {
             return fail(libc::EINVAL, -1);
         };
-        let deadline = u64::try_from(timeout)
-            .ok()
-            .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
         if count == 0 {
-            if let Some(deadline) = deadline {
-                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-            }
+            sleep_for(timeout);
             return 0;
         }
         if items.is_null() {
@@ -57,65 +52,84 @@ pub unsafe extern "C" fn zmq_poll(
         }
         // SAFETY: `nitems` items at `items`, by the caller's contract.
         let items = unsafe { std::slice::from_raw_parts_mut(items, count) };
-        let mut fds: Vec<libc::pollfd> = items
-            .iter()
-            .filter(|item| item.socket.is_null())
-            .map(|item| libc::pollfd {
-                fd: item.fd,
-                events: to_poll_events(item.events),
-                revents: 0,
-            })
-            .collect();
-        let raw = fds.len();
-        // The sockets' signal descriptors follow the raw ones, made on the first wait.
-        let mut signals_added = false;
-        loop {
-            let ready = match look(items, &mut fds[..raw]) {
-                Ok(ready) => ready,
-                Err(code) => return fail(code, -1),
-            };
-            if ready > 0 || timeout == 0 {
-                return ready;
-            }
-            let wait_ms = match deadline {
-                None => -1,
-                Some(deadline) => {
-                    if Instant::now() >= deadline {
-                        return 0;
-                    }
-                    millis_until(deadline)
-                }
-            };
-            if !signals_added {
-                signals_added = true;
-                for item in items.iter().filter(|item| !item.socket.is_null()) {
-                    // SAFETY: a pointer from `zmq_socket`, used by this thread, by the
-                    // caller's contract (`look` just checked it).
-                    let Some(state) = (unsafe { socket_state(item.socket) }) else {
-                        return fail(libc::ENOTSOCK, -1);
-                    };
-                    match state.socket.signal_fd() {
-                        Ok(fd) => fds.push(libc::pollfd {
-                            fd,
-                            events: libc::POLLIN,
-                            revents: 0,
-                        }),
-                        Err(error) => return crate::fail_with(error, -1),
-                    }
-                }
-                // A descriptor made just now reports itself ready once: look again.
-                continue;
-            }
-            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
-            if rc < 0 {
-                let errno = std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EINTR);
-                return fail(errno, -1);
-            }
+        match poll_items(items, timeout) {
+            Ok(ready) => ready,
+            Err(code) => fail(code, -1),
         }
     })
+}
+
+/// Sleeps for `timeout` milliseconds (negative: returns at once, as there is nothing that
+/// could end an endless wait).
+pub(crate) fn sleep_for(timeout: c_long) {
+    if let Ok(ms) = u64::try_from(timeout) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+/// `zmq_poll` over a non-empty `items`: waits until one is ready or `timeout` milliseconds
+/// passed (-1: no limit, 0: look once). Sets each item's `revents` and returns how many are
+/// ready, or an errno.
+pub(crate) fn poll_items(items: &mut [zmq_pollitem_t], timeout: c_long) -> Result<c_int, c_int> {
+    let deadline = u64::try_from(timeout)
+        .ok()
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    let mut fds: Vec<libc::pollfd> = items
+        .iter()
+        .filter(|item| item.socket.is_null())
+        .map(|item| libc::pollfd {
+            fd: item.fd,
+            events: to_poll_events(item.events),
+            revents: 0,
+        })
+        .collect();
+    let raw = fds.len();
+    // The sockets' signal descriptors follow the raw ones, made on the first wait.
+    let mut signals_added = false;
+    loop {
+        let ready = look(items, &mut fds[..raw])?;
+        if ready > 0 || timeout == 0 {
+            return Ok(ready);
+        }
+        let wait_ms = match deadline {
+            None => -1,
+            Some(deadline) => {
+                if Instant::now() >= deadline {
+                    return Ok(0);
+                }
+                millis_until(deadline)
+            }
+        };
+        if !signals_added {
+            signals_added = true;
+            for item in items.iter().filter(|item| !item.socket.is_null()) {
+                // SAFETY: a pointer from `zmq_socket`, used by this thread, by the caller's
+                // contract (`look` just checked it).
+                let Some(state) = (unsafe { socket_state(item.socket) }) else {
+                    return Err(libc::ENOTSOCK);
+                };
+                let fd = state.socket.signal_fd().map_err(|error| error.errno())?;
+                fds.push(libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            // A descriptor made just now reports itself ready once: look again.
+            continue;
+        }
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        if rc < 0 {
+            return Err(last_errno());
+        }
+    }
+}
+
+fn last_errno() -> c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINTR)
 }
 
 /// Looks at every item once (the raw descriptors through one `poll(2)` that does not wait);
@@ -125,10 +139,7 @@ fn look(items: &mut [zmq_pollitem_t], fds: &mut [libc::pollfd]) -> Result<c_int,
         // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
         if rc < 0 {
-            let errno = std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EINTR);
-            return Err(errno);
+            return Err(last_errno());
         }
     }
     let mut ready = 0;

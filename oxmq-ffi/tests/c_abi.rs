@@ -92,3 +92,10 @@ fn frames_and_messages() {
 fn proxy() {
     run_c("proxy");
 }
+
+/// The draft zmq_poller_* API: level-triggered sockets and descriptors, wait_all's order and
+/// room, timeouts, and a socket closed while in a poller.
+#[test]
+fn poller() {
+    run_c("poller");
+}
