@@ -35,6 +35,8 @@ pub(crate) struct SocketState {
     /// A STREAM socket: its messages are a routing id and one frame of data, and the data
     /// frame ends the message even when sent with `ZMQ_SNDMORE`, as in libzmq.
     stream: bool,
+    /// The version 2 monitor that asked for `ZMQ_EVENT_PIPES_STATS`, if one did.
+    pub(crate) monitor: Option<Arc<crate::monitor::EventSocket>>,
 }
 
 impl Drop for SocketState {
@@ -266,6 +268,7 @@ pub unsafe extern "C" fn zmq_socket(ctx: *mut c_void, type_: c_int) -> *mut c_vo
             incoming: Message::new(),
             reading: false,
             stream: socket_type == SocketType::Stream,
+            monitor: None,
         };
         if defaults.ipv6 {
             let _ = state.socket.set_ipv6(true);

@@ -148,7 +148,9 @@ pub use context::Context;
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
 pub use metadata::PeerMetadata;
-pub use monitor::{EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, SocketEvent};
+pub use monitor::{
+    EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, PeerStats, SocketEvent,
+};
 pub use options::{OptionValue, number as option_number};
 #[cfg(all(target_os = "linux", not(loom)))]
 pub use poller::{PollEvent, Poller, Readiness};

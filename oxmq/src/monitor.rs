@@ -31,11 +31,12 @@
 //! # Ok::<(), oxmq::Error>(())
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::{Duration, Instant};
 
 /// Events a [`Monitor`] holds before the newest are dropped.
 pub const MONITOR_CAPACITY: usize = 4096;
@@ -203,6 +204,50 @@ pub struct SocketEvent {
     /// connections it accepted, the connect address for a connecter; empty for
     /// [`EventKind::MonitorStopped`].
     pub endpoint: String,
+    /// This side's address, as libzmq's version 2 events give it: the bound address for a
+    /// listener's events, the connection's own address (`tcp://127.0.0.1:40312`, `ipc://` for
+    /// an unnamed ipc end) for a connection's; empty when it is not known (a connect that is
+    /// still under way) and for [`EventKind::MonitorStopped`].
+    pub local: String,
+    /// The other side's address: the connect address for a connecter's events, the peer's
+    /// address for an accepted connection's; empty for a listener's events.
+    pub remote: String,
+}
+
+/// One peer of a socket, as [`Socket::peer_stats`](crate::Socket::peer_stats) sees it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStats {
+    /// This side's address of the peer's connection, as [`SocketEvent::local`] gives it
+    /// (empty while unknown; the endpoint for an inproc peer of a bind).
+    pub local: String,
+    /// The peer's address, as [`SocketEvent::remote`] gives it.
+    pub remote: String,
+    /// Messages queued towards the peer that it has not taken yet (as far as its side has
+    /// told: credit comes back in batches, so this may lag by up to half the high-water mark).
+    pub queued_out: u64,
+    /// Messages from the peer waiting to be received.
+    pub queued_in: u64,
+}
+
+/// Where an event happened: what [`SocketEvent::endpoint`], [`SocketEvent::local`] and
+/// [`SocketEvent::remote`] say.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Place {
+    pub(crate) endpoint: String,
+    pub(crate) local: String,
+    pub(crate) remote: String,
+}
+
+impl From<String> for Place {
+    /// A listener's place: its endpoint is its local address and it has no remote one.
+    fn from(endpoint: String) -> Place {
+        Place {
+            local: endpoint.clone(),
+            endpoint,
+            remote: String::new(),
+        }
+    }
 }
 
 /// Where a socket's events go.
@@ -217,10 +262,39 @@ pub trait EventSink: Send + Sync {
 
 /// A socket's events, as a channel: returned by `Socket::monitor`.
 ///
+/// Read it blocking ([`recv`](Monitor::recv), [`recv_timeout`](Monitor::recv_timeout), as an
+/// [`Iterator`]) or from async code on any executor ([`recv_async`](Monitor::recv_async),
+/// [`poll_recv`](Monitor::poll_recv), and `futures_core::Stream` with the `futures` feature):
+/// the monitor wakes the task that waits on it, and runs no thread of its own.
+///
 /// Ends (`recv` returns `None`) after [`EventKind::MonitorStopped`], when the socket closes or
 /// another monitor replaces this one.
+///
+/// ```
+/// use oxmq::{Context, EventKind, EventMask, SocketType};
+///
+/// let ctx = Context::new();
+/// let pull = ctx.socket(SocketType::Pull)?;
+/// let events = pull.monitor(EventMask::ALL)?;
+/// pull.bind("tcp://127.0.0.1:*")?;
+/// // From async code, on any executor (here: polled to completion by hand).
+/// let event = futures_executor_like::block_on(events.recv_async()).expect("an event");
+/// assert_eq!(event.kind, EventKind::Listening);
+/// assert_eq!(event.local, pull.last_endpoint());
+/// # mod futures_executor_like {
+/// #     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #         let mut f = std::pin::pin!(f);
+/// #         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #         loop {
+/// #             if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+/// #             std::thread::yield_now();
+/// #         }
+/// #     }
+/// # }
+/// # Ok::<(), oxmq::Error>(())
+/// ```
 pub struct Monitor {
-    events: Receiver<SocketEvent>,
+    queue: Arc<EventQueue>,
 }
 
 impl fmt::Debug for Monitor {
@@ -229,36 +303,128 @@ impl fmt::Debug for Monitor {
     }
 }
 
+/// The events between a [`ChannelSink`] and its [`Monitor`].
+struct EventQueue {
+    state: Mutex<QueueState>,
+    /// Signalled when an event arrives or the sink goes.
+    arrived: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    events: VecDeque<SocketEvent>,
+    /// The sink is gone: no event will come after those queued.
+    closed: bool,
+    /// The monitor is gone: events are dropped.
+    unread: bool,
+    /// The task waiting for an event, if one is.
+    waker: Option<Waker>,
+}
+
+impl EventQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl Monitor {
     /// A monitor and the sink that feeds it.
     pub(crate) fn channel() -> (Monitor, Arc<dyn EventSink>) {
-        let (tx, rx) = mpsc::sync_channel(MONITOR_CAPACITY);
+        let queue = Arc::new(EventQueue {
+            state: Mutex::new(QueueState::default()),
+            arrived: Condvar::new(),
+        });
         (
-            Monitor { events: rx },
-            Arc::new(ChannelSink { tx: Mutex::new(tx) }),
+            Monitor {
+                queue: Arc::clone(&queue),
+            },
+            Arc::new(ChannelSink { queue }),
         )
     }
 
     /// The next event, waiting for it; `None` once monitoring stopped and every event was read.
     pub fn recv(&self) -> Option<SocketEvent> {
-        self.events.recv().ok()
+        let mut state = self.queue.lock();
+        loop {
+            if let Some(event) = state.events.pop_front() {
+                return Some(event);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self
+                .queue
+                .arrived
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// The next event if there is one now.
     pub fn try_recv(&self) -> Option<SocketEvent> {
-        self.events.try_recv().ok()
+        self.queue.lock().events.pop_front()
     }
 
-    /// The next event, waiting at most `timeout`.
+    /// The next event, waiting at most `timeout`; `None` when the time ran out or monitoring
+    /// stopped and every event was read.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<SocketEvent> {
-        self.events.recv_timeout(timeout).ok()
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = self.queue.lock();
+        loop {
+            if let Some(event) = state.events.pop_front() {
+                return Some(event);
+            }
+            if state.closed {
+                return None;
+            }
+            let left = match deadline {
+                Some(deadline) => deadline.checked_duration_since(Instant::now())?,
+                None => Duration::MAX,
+            };
+            state = self
+                .queue
+                .arrived
+                .wait_timeout(state, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
-}
 
-impl Monitor {
+    /// The next event for async code: `Ready(Some(event))`, `Ready(None)` once monitoring
+    /// stopped and every event was read, or `Pending` with `cx`'s waker kept (the last task
+    /// to poll is the one woken).
+    pub fn poll_recv(&self, cx: &mut TaskContext<'_>) -> Poll<Option<SocketEvent>> {
+        let mut state = self.queue.lock();
+        if let Some(event) = state.events.pop_front() {
+            return Poll::Ready(Some(event));
+        }
+        if state.closed {
+            return Poll::Ready(None);
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The next event, awaited: as [`recv`](Monitor::recv) for async code, on any executor.
+    /// Cancel-safe: dropped before it finishes, it has taken no event.
+    pub fn recv_async(&self) -> impl std::future::Future<Output = Option<SocketEvent>> + '_ {
+        std::future::poll_fn(|cx| self.poll_recv(cx))
+    }
+
     /// The events, each waited for, until monitoring stops.
     pub fn iter(&self) -> impl Iterator<Item = SocketEvent> + '_ {
         std::iter::from_fn(|| self.recv())
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let mut state = self.queue.lock();
+        state.unread = true;
+        state.events.clear();
     }
 }
 
@@ -269,19 +435,56 @@ impl Iterator for Monitor {
     }
 }
 
+#[cfg(feature = "futures")]
+impl futures_core::Stream for Monitor {
+    type Item = SocketEvent;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<SocketEvent>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+/// Feeds a [`Monitor`]: holds at most [`MONITOR_CAPACITY`] unread events.
 struct ChannelSink {
-    tx: Mutex<SyncSender<SocketEvent>>,
+    queue: Arc<EventQueue>,
+}
+
+impl ChannelSink {
+    /// Wakes whoever waits on the monitor, outside the queue's lock.
+    fn wake(&self, state: std::sync::MutexGuard<'_, QueueState>, waker: Option<Waker>) {
+        drop(state);
+        self.queue.arrived.notify_all();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 impl EventSink for ChannelSink {
     fn event(&self, event: &SocketEvent) {
-        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        match tx.try_send(event.clone()) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                tracing::debug!("oxmq: monitor full, {} event dropped", event.kind);
-            }
+        let mut state = self.queue.lock();
+        if state.unread {
+            return;
         }
+        if state.events.len() >= MONITOR_CAPACITY {
+            tracing::debug!("oxmq: monitor full, {} event dropped", event.kind);
+            return;
+        }
+        state.events.push_back(event.clone());
+        let waker = state.waker.take();
+        self.wake(state, waker);
+    }
+}
+
+impl Drop for ChannelSink {
+    fn drop(&mut self) {
+        let mut state = self.queue.lock();
+        state.closed = true;
+        let waker = state.waker.take();
+        self.wake(state, waker);
     }
 }
 
@@ -299,16 +502,25 @@ impl MonitorSlot {
         EventMask(self.mask.load(Ordering::Relaxed)).contains(kind)
     }
 
-    /// Raises an event (the endpoint is only built when someone listens).
-    pub(crate) fn emit(&self, kind: EventKind, value: u64, endpoint: impl FnOnce() -> String) {
+    /// Raises an event (its place is only built when someone listens).
+    pub(crate) fn emit<P: Into<Place>>(
+        &self,
+        kind: EventKind,
+        value: u64,
+        place: impl FnOnce() -> P,
+    ) {
         if self.wants(kind) {
-            self.emit_all(&[(kind, value)], endpoint);
+            self.emit_all(&[(kind, value)], place);
         }
     }
 
-    /// Raises several events of one endpoint back to back: no other event, and no stop, falls
+    /// Raises several events of one place back to back: no other event, and no stop, falls
     /// between them.
-    pub(crate) fn emit_all(&self, events: &[(EventKind, u64)], endpoint: impl FnOnce() -> String) {
+    pub(crate) fn emit_all<P: Into<Place>>(
+        &self,
+        events: &[(EventKind, u64)],
+        place: impl FnOnce() -> P,
+    ) {
         if !events.iter().any(|&(kind, _)| self.wants(kind)) {
             return;
         }
@@ -316,7 +528,7 @@ impl MonitorSlot {
         let Some((mask, sink)) = guard.as_ref() else {
             return;
         };
-        let endpoint = endpoint();
+        let place: Place = place().into();
         for &(kind, value) in events {
             if mask.contains(kind) {
                 deliver(
@@ -324,7 +536,9 @@ impl MonitorSlot {
                     &SocketEvent {
                         kind,
                         value,
-                        endpoint: endpoint.clone(),
+                        endpoint: place.endpoint.clone(),
+                        local: place.local.clone(),
+                        remote: place.remote.clone(),
                     },
                 );
             }
@@ -357,6 +571,8 @@ fn stop_locked(slot: &mut Option<(EventMask, Arc<dyn EventSink>)>) {
                     kind: EventKind::MonitorStopped,
                     value: 0,
                     endpoint: String::new(),
+                    local: String::new(),
+                    remote: String::new(),
                 },
             );
         }
@@ -402,13 +618,13 @@ mod tests {
             EventMask::from(EventKind::Accepted) | EventKind::MonitorStopped,
             sink,
         );
-        slot.emit(EventKind::Listening, 7, || "tcp://a".into());
+        slot.emit(EventKind::Listening, 7, || String::from("tcp://a"));
         slot.emit_all(
             &[(EventKind::Accepted, 8), (EventKind::Disconnected, 8)],
-            || "tcp://b".into(),
+            || String::from("tcp://b"),
         );
         slot.stop();
-        slot.emit(EventKind::Accepted, 9, || "tcp://c".into());
+        slot.emit(EventKind::Accepted, 9, || String::from("tcp://c"));
         let got: Vec<(EventKind, u64, String)> =
             monitor.map(|e| (e.kind, e.value, e.endpoint)).collect();
         assert_eq!(
@@ -427,7 +643,7 @@ mod tests {
         slot.start(EventMask::ALL, sink);
         let (second, sink) = Monitor::channel();
         slot.start(EventMask::from(EventKind::Listening), sink);
-        slot.emit(EventKind::Listening, 3, || "ipc://x".into());
+        slot.emit(EventKind::Listening, 3, || String::from("ipc://x"));
         assert_eq!(
             first.recv().map(|e| e.kind),
             Some(EventKind::MonitorStopped)

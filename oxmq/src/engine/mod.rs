@@ -129,6 +129,17 @@ pub(crate) struct Engine {
     raw: bool,
 }
 
+/// The connection is full and the engine waits for it: what it took from the pipe has left
+/// the pipe, so it says so now rather than at the next low-water mark, which may be long
+/// coming (the writer's high-water mark, and its count of what is queued, then hold what the
+/// pipe really holds: a peer that stops reading gets SNDHWM messages more, not up to a
+/// low-water mark fewer).
+fn settle_credit(outgoing: Option<&mut PipeReader>) {
+    if let Some(pipe) = outgoing {
+        pipe.settle_credit();
+    }
+}
+
 impl Engine {
     /// Starts the handshake on a connected stream.
     pub(crate) fn new(
@@ -643,6 +654,7 @@ impl Engine {
                 return Ok(());
             }
             if !self.writable {
+                settle_credit(outgoing);
                 return Ok(());
             }
             let before = self.out.pending();
@@ -650,6 +662,7 @@ impl Engine {
                 Ok(_) => moved += before - self.out.pending(),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     self.writable = false;
+                    settle_credit(outgoing);
                     return Ok(());
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

@@ -243,6 +243,7 @@ impl Endpoints {
             }
             peer.assigned_id.clone_from(&env.opts.connect_routing_id);
             let peer_id = peer.id;
+            let names = Arc::clone(&peer.names);
             env.link.post(PeerEvent::Attach(peer));
             Some(SessionPipes {
                 outgoing: from_socket,
@@ -250,6 +251,7 @@ impl Endpoints {
                 gate,
                 read_gate,
                 peer_id,
+                names,
             })
         };
         env.pool.get(io)?.send(IoCommand::Connect {

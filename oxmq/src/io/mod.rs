@@ -25,7 +25,7 @@ use crate::endpoint::{IpcEndpoint, TcpEndpoint};
 use crate::engine::{ReadGate, Sweeper, WriteGate};
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::pipe::{PeerId, PipeReader, PipeWriter};
+use crate::pipe::{PeerId, PeerNames, PipeReader, PipeWriter};
 use crate::signal::Wake;
 use crate::transport::Listener;
 use link::SocketLink;
@@ -78,6 +78,18 @@ impl IoShared {
 }
 
 /// The options a transport reads, from the socket's.
+/// An end of a connection as monitor events name it: `tcp://127.0.0.1:5555`,
+/// `tcp://[::1]:5555`, `ipc:///tmp/x` (`ipc://@name` for an abstract name, `ipc://` for an
+/// unnamed end); empty when the system did not say.
+pub(crate) fn end_name_string(name: Option<crate::transport::EndName>) -> String {
+    use crate::transport::EndName;
+    match name {
+        Some(EndName::Tcp(addr)) => crate::endpoint::tcp_endpoint_string(addr),
+        Some(EndName::Ipc(name)) => format!("ipc://{}", name.unwrap_or_default()),
+        None => String::new(),
+    }
+}
+
 pub(crate) fn transport_options(opts: &Options) -> crate::transport::TransportOptions {
     crate::transport::TransportOptions {
         sndbuf: opts.sndbuf,
@@ -111,6 +123,8 @@ pub(crate) struct SessionPipes {
     pub read_gate: Arc<ReadGate>,
     /// The socket's id for this peer.
     pub peer_id: PeerId,
+    /// The ends of the peer's connection, which the session names at each connect.
+    pub names: Arc<PeerNames>,
 }
 
 /// Control commands for an I/O thread.

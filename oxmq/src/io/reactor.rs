@@ -11,9 +11,9 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::link::SocketLink;
 use super::session::{Connecter, Role, Session};
-use super::{IoCommand, IoShared, WAKER_TOKEN, lock};
+use super::{IoCommand, IoShared, WAKER_TOKEN, end_name_string, lock};
 use crate::engine::SWEEP_EVERY;
-use crate::monitor::EventKind;
+use crate::monitor::{EventKind, Place};
 use crate::options::Options;
 use crate::transport::{Listener, Stream};
 
@@ -291,8 +291,10 @@ impl Reactor {
             let opts = Arc::clone(&entry.opts);
             socket
                 .monitor()
-                .emit(EventKind::Accepted, stream.fd() as u64, || {
-                    entry.endpoint.clone()
+                .emit(EventKind::Accepted, stream.fd() as u64, || Place {
+                    endpoint: entry.endpoint.clone(),
+                    local: end_name_string(stream.local_name()),
+                    remote: end_name_string(stream.peer_name()),
                 });
             let role = Role::Accepted {
                 endpoint_id: entry.endpoint_id,

@@ -30,15 +30,15 @@ use oxmq_proto::{HandshakeConfig, PeerInfo, SocketType};
 use super::endpoints::{lends_reads, wants_routing_id};
 use super::link::SocketLink;
 use super::reactor::{IoCtx, TimerKind};
-use super::{ConnectTarget, IoShared, SessionPipes, transport_options};
+use super::{ConnectTarget, IoShared, SessionPipes, end_name_string, transport_options};
 use crate::engine::{
     CloseReason, Engine, Lent, ReadGate, STREAM_TICK, SWEEP_EVERY, Tick, WriteGate,
 };
 use crate::message::{Kind, Message};
 use crate::metadata::PeerMetadata;
-use crate::monitor::EventKind;
+use crate::monitor::{EventKind, Place};
 use crate::options::Options;
-use crate::pipe::{Hwm, Peer, PeerEvent, PeerId, PipeReader, PipeWriter, pipe};
+use crate::pipe::{Hwm, Peer, PeerEvent, PeerId, PeerNames, PipeReader, PipeWriter, pipe};
 use crate::signal::Activation;
 use crate::transport::{Stream, ipc, tcp};
 
@@ -190,6 +190,10 @@ pub(crate) struct Session {
     connected_before: bool,
     generation: u64,
     input_blocked: bool,
+    /// The current (or last) connection's own address and its peer's, as monitor events
+    /// give them (see [`SocketEvent::local`](crate::SocketEvent::local)); shared with the
+    /// socket's peer.
+    names: Arc<PeerNames>,
     /// When the heartbeat timer armed for the current engine fires, if one is.
     heartbeat_at: Option<Instant>,
     /// The socket's close has been seen (and LINGER armed): its pipe ends being closed is no
@@ -222,6 +226,10 @@ impl Session {
         io: &Arc<IoShared>,
     ) -> Session {
         let mut session = Session::new(token, socket, opts, role, None, io);
+        session.names.set(
+            end_name_string(stream.local_name()),
+            end_name_string(stream.peer_name()),
+        );
         session.engine = Some(session.new_engine(stream));
         session
     }
@@ -247,19 +255,29 @@ impl Session {
         io: &Arc<IoShared>,
     ) -> Session {
         let act = Activation::scheduled(Arc::clone(io) as _, token);
-        let (outgoing, incoming, gate, read_gate, peer_id) = match pipes {
+        let (outgoing, incoming, gate, read_gate, peer_id, names) = match pipes {
             Some(p) => {
                 p.outgoing.set_activation(Arc::clone(&act));
                 p.incoming.set_activation(Arc::clone(&act));
-                let ids = (p.gate, p.read_gate, Some(p.peer_id));
-                (Some(p.outgoing), Some(p.incoming), ids.0, ids.1, ids.2)
+                let ids = (p.gate, p.read_gate, Some(p.peer_id), p.names);
+                (
+                    Some(p.outgoing),
+                    Some(p.incoming),
+                    ids.0,
+                    ids.1,
+                    ids.2,
+                    ids.3,
+                )
             }
             None => {
                 let gate = WriteGate::new();
                 let read_gate = ReadGate::new(Arc::clone(&gate));
-                (None, None, gate, read_gate, None)
+                (None, None, gate, read_gate, None, Arc::default())
             }
         };
+        if let Role::Connecter(c) = &role {
+            names.set(String::new(), c.endpoint.clone());
+        }
         gate.set_session(Arc::clone(&act));
         read_gate.set_session(
             Arc::clone(&act),
@@ -285,6 +303,7 @@ impl Session {
             generation: 0,
             input_blocked: false,
             heartbeat_at: None,
+            names,
             stream_tick: false,
             read_closed_while_lent: false,
             closing: false,
@@ -342,9 +361,14 @@ impl Session {
 
     /// Raises monitor events for this session's endpoint, back to back.
     fn emit(&self, events: &[(EventKind, u64)]) {
-        self.socket
-            .monitor()
-            .emit_all(events, || self.endpoint().to_owned());
+        self.socket.monitor().emit_all(events, || {
+            let (local, remote) = self.names.get();
+            Place {
+                endpoint: self.endpoint().to_owned(),
+                local,
+                remote,
+            }
+        });
     }
 
     /// Whether this session was accepted by the listener of `endpoint_id`.
@@ -761,6 +785,7 @@ impl Session {
                 Role::Connecter(c) => (c.endpoint_id, self.opts.connect_routing_id.clone()),
             };
             let mut new_peer = Peer::new(to_peer, from_peer, endpoint_id);
+            new_peer.names = Arc::clone(&self.names);
             new_peer.routing_id = Some(peer.identity);
             new_peer.assigned_id = assigned_id;
             if !self.engine.as_ref().is_some_and(Engine::is_raw) {
@@ -913,6 +938,8 @@ impl Session {
                     return true;
                 }
                 c.connecting = Some(stream);
+                // A new attempt: its own address is known once it connects.
+                self.names.clear_local();
                 if in_progress {
                     self.emit(&[(EventKind::ConnectDelayed, libc::EINPROGRESS as u64)]);
                 }
@@ -997,6 +1024,10 @@ impl Session {
     fn start_engine(&mut self, mut stream: Stream, io: &mut IoCtx<'_>) -> bool {
         let fd = stream.fd() as u64;
         let _ = io.registry.deregister(stream.source());
+        if let Role::Connecter(c) = &self.role {
+            self.names
+                .set(end_name_string(stream.local_name()), c.endpoint.clone());
+        }
         self.emit(&[(EventKind::Connected, fd)]);
         self.engine = Some(self.new_engine(stream));
         if !self.register_engine(io) {

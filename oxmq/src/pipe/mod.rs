@@ -17,8 +17,8 @@ mod peer;
 mod queue;
 
 pub(crate) use peer::{
-    DirectRead, DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId, ReadWait, SendMode,
-    WriteMode,
+    DirectRead, DirectWrite, FarEnd, Mailbox, Peer, PeerEvent, PeerId, PeerNames, ReadWait,
+    SendMode, WriteMode,
 };
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
@@ -243,6 +243,13 @@ pub(crate) struct PipeWriter {
 }
 
 impl PipeWriter {
+    /// Messages written that the reader has not taken yet, as far as it has told (it returns
+    /// credit in batches, as libzmq's pipes do, so this may lag by up to a low-water mark).
+    pub(crate) fn queued(&self) -> u64 {
+        let read = self.shared.read.load(Ordering::Acquire);
+        self.written.saturating_sub(read)
+    }
+
     /// Whether one more message fits under the high-water mark and the reader is still there.
     #[inline(always)]
     pub(crate) fn can_write(&mut self) -> bool {
@@ -527,6 +534,16 @@ impl PipeReader {
         let unreturned = self.queue.read_count() - self.uncounted - self.credited;
         if took && unreturned >= self.shared.lwm.load(Ordering::Relaxed) || !took && unreturned != 0
         {
+            self.return_credit();
+        }
+    }
+
+    /// Hands back all the credit not returned yet: for a reader that stops reading for now
+    /// with messages left (an engine whose connection is full), so that the writer's count of
+    /// what the pipe holds is exact while it waits (see [`PipeWriter::queued`]).
+    #[inline]
+    pub(crate) fn settle_credit(&mut self) {
+        if self.queue.read_count() - self.uncounted != self.credited {
             self.return_credit();
         }
     }

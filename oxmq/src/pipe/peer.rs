@@ -252,6 +252,29 @@ pub(crate) enum ReadWait {
 }
 
 /// One peer of a socket: a pipe to it and a pipe from it.
+/// The two ends of the connection a peer is served by now, as monitor events name them
+/// (`tcp://127.0.0.1:5555`, ...): this side's, then the other's. The session that serves the
+/// peer sets them at each connect; empty while unknown.
+#[derive(Default)]
+pub(crate) struct PeerNames(std::sync::Mutex<(String, String)>);
+
+impl PeerNames {
+    /// Names the ends.
+    pub(crate) fn set(&self, local: String, remote: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = (local, remote);
+    }
+
+    /// Forgets this side's name (a new connect is under way), keeping the other's.
+    pub(crate) fn clear_local(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.clear();
+    }
+
+    /// This side's name and the other's.
+    pub(crate) fn get(&self) -> (String, String) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 pub(crate) struct Peer {
     /// Unique among all peers of the process.
     pub id: PeerId,
@@ -279,6 +302,8 @@ pub(crate) struct Peer {
     /// An inproc peer: how to tell the socket at the far end that this side is gone (done when
     /// this peer is dropped).
     pub far_end: Option<Arc<FarEnd>>,
+    /// The ends of the peer's connection, shared with the session that serves it.
+    pub names: Arc<PeerNames>,
 }
 
 impl Peer {
@@ -296,6 +321,7 @@ impl Peer {
             source: None,
             mode: Arc::default(),
             far_end: None,
+            names: Arc::default(),
         }
     }
 

@@ -525,6 +525,46 @@ impl Socket {
         self.link.monitor().stop();
     }
 
+    /// Each peer the socket has now, in the order they came: the addresses of its connection
+    /// and the messages queued each way (what libzmq's `ZMQ_EVENT_PIPES_STATS` events report).
+    ///
+    /// ```
+    /// use oxmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.bind("inproc://peer-stats")?;
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// pull.connect("inproc://peer-stats")?;
+    /// push.send("queued")?;
+    /// let peers = push.peer_stats();
+    /// assert_eq!(peers.len(), 1);
+    /// assert_eq!(peers[0].local, "inproc://peer-stats");
+    /// assert_eq!(peers[0].queued_out, 1);
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn peer_stats(&self) -> Vec<crate::monitor::PeerStats> {
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        let mut peers = Vec::new();
+        core.pattern.for_each_peer(&mut |peer| {
+            let (local, remote) = peer.names.get();
+            // A connection's metadata at the front is taken first: it is no message.
+            let queued_in = if peer.reader.has_data() {
+                peer.reader.ready() as u64
+            } else {
+                0
+            };
+            peers.push(crate::monitor::PeerStats {
+                local,
+                remote,
+                queued_out: peer.writer.queued(),
+                queued_in,
+            });
+        });
+        peers
+    }
+
     /// The last endpoint bound or connected (ZMQ_LAST_ENDPOINT), with a wildcard port resolved.
     pub fn last_endpoint(&self) -> String {
         self.core().endpoints.last_endpoint().to_owned()

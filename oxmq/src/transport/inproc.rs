@@ -163,6 +163,9 @@ impl Registry {
         );
         let mut binder_peer = Peer::new(to_connecter, binder_reads, 0);
         let mut connecter_peer = Peer::new(to_binder, connecter_reads, endpoint_id);
+        let endpoint = format!("inproc://{name}");
+        binder_peer.names.set(endpoint.clone(), String::new());
+        connecter_peer.names.set(String::new(), endpoint);
         binder_peer.routing_id = Some(opts.routing_id.clone());
         binder_peer.far_end = Some(FarEnd::new(Some(Arc::clone(mailbox)), connecter_peer.id));
         match names.bound.get(name) {

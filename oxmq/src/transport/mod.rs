@@ -89,6 +89,29 @@ pub(crate) fn adopt_listener(fd: i32) -> io::Result<Option<socket2::Socket>> {
     Ok(Some(socket))
 }
 
+/// One end of a connection: a TCP address, or a Unix socket's name (`None` for an unnamed
+/// one, such as a connecting ipc socket's own end).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EndName {
+    Tcp(std::net::SocketAddr),
+    /// A path, or an abstract name starting with `@`.
+    Ipc(Option<String>),
+}
+
+fn unix_name(addr: &std::os::unix::net::SocketAddr) -> Option<String> {
+    if let Some(path) = addr.as_pathname() {
+        return Some(path.to_string_lossy().into_owned());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        if let Some(name) = addr.as_abstract_name() {
+            return Some(format!("@{}", String::from_utf8_lossy(name)));
+        }
+    }
+    None
+}
+
 /// A connected byte stream.
 pub(crate) enum Stream {
     Tcp(TcpStream),
@@ -196,6 +219,22 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.peer_addr().is_ok(),
             Stream::Ipc(s) => s.peer_addr().is_ok(),
+        }
+    }
+
+    /// This end's name (`getsockname`), if the system gives one.
+    pub(crate) fn local_name(&self) -> Option<EndName> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().ok().map(EndName::Tcp),
+            Stream::Ipc(s) => s.local_addr().ok().map(|a| EndName::Ipc(unix_name(&a))),
+        }
+    }
+
+    /// The other end's name (`getpeername`), if the system gives one.
+    pub(crate) fn peer_name(&self) -> Option<EndName> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok().map(EndName::Tcp),
+            Stream::Ipc(s) => s.peer_addr().ok().map(|a| EndName::Ipc(unix_name(&a))),
         }
     }
 
