@@ -822,10 +822,12 @@ fn run_monitor(args: MonitorArgs) -> Result<(), Failure> {
         last = std::time::Instant::now();
         let line = if json {
             format!(
-                "{{\"event\":\"{}\",\"value\":{},\"endpoint\":{}}}",
+                "{{\"event\":\"{}\",\"value\":{},\"endpoint\":{},\"local\":{},\"remote\":{}}}",
                 event.kind.name(),
                 event.value,
-                json_string(&event.endpoint)
+                json_string(&event.endpoint),
+                json_string(&event.local),
+                json_string(&event.remote)
             )
         } else {
             let mut endpoint = String::new();

@@ -1343,8 +1343,17 @@ fn monitor_prints_a_sockets_events_as_they_happen() {
     );
     for event in &events {
         assert_eq!(event["endpoint"], endpoint.as_str());
+        assert_eq!(event["local"], endpoint.as_str());
         assert!(event["value"].is_u64());
     }
+    // The listener has no remote end; the accepted connection's is the peer's own address.
+    assert_eq!(events[0]["remote"], "", "{text}");
+    let remote = events[1]["remote"].as_str().unwrap();
+    assert!(
+        remote.starts_with("tcp://127.0.0.1:") && remote != endpoint,
+        "{text}"
+    );
+    assert_eq!(events[2]["remote"], remote);
 }
 
 #[test]
