@@ -55,7 +55,7 @@
 //!
 //! PLAIN, CURVE and ZAP (`zmq_has("curve")` is 0; the CURVE key utilities work), `User-Id` in
 //! `zmq_msg_gets` (it comes from ZAP), the options listed as `ENOTSUP` in
-//! `oxmq::Socket::set_option_raw` (TCP keepalive, CONNECT_TIMEOUT, ...), most of the draft
+//! `oxmq::Socket::set_option_raw` (the multicast ones, ZAP_DOMAIN, ...), most of the draft
 //! API (of it, `zmq_poller_*`, `zmq_socket_monitor_versioned`,
 //! `zmq_socket_monitor_pipes_stats` and `zmq_msg_init_buffer` are here; the thread-safe
 //! socket types are not, so `zmq_poller_fd` is always `EINVAL`), and the transports other than tcp,

@@ -108,6 +108,16 @@ pub mod number {
     /// A draft option in libzmq 4.3.5 (not in the stable `zmq.h`).
     pub const SOCKS_PASSWORD: i32 = 100;
     pub const ONLY_FIRST_SUBSCRIBE: i32 = 108;
+    /// A draft option in libzmq 4.3.5: when to stop reconnecting ([`RECONNECT_STOP_CONN_REFUSED`]
+    /// and the other bits below).
+    pub const RECONNECT_STOP: i32 = 109;
+    /// [`RECONNECT_STOP`] bit: stop when a connect is refused (ECONNREFUSED).
+    pub const RECONNECT_STOP_CONN_REFUSED: i32 = 0x1;
+    /// [`RECONNECT_STOP`] bit: stop when a handshake fails.
+    pub const RECONNECT_STOP_HANDSHAKE_FAILED: i32 = 0x2;
+    /// [`RECONNECT_STOP`] bit: stop once `disconnect` was called (always so in oxmq, whose
+    /// disconnect ends the endpoint's connecter at once).
+    pub const RECONNECT_STOP_AFTER_DISCONNECT: i32 = 0x4;
     pub const TOPICS_COUNT: i32 = 116;
     /// Deprecated alias of `ROUTING_ID`.
     pub const IDENTITY: i32 = ROUTING_ID;
@@ -144,10 +154,6 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | RATE
             | RECOVERY_IVL
             | MULTICAST_HOPS
-            | TCP_KEEPALIVE
-            | TCP_KEEPALIVE_CNT
-            | TCP_KEEPALIVE_IDLE
-            | TCP_KEEPALIVE_INTVL
             | ROUTER_RAW
             | PLAIN_SERVER
             | PLAIN_USERNAME
@@ -157,8 +163,6 @@ pub(crate) fn not_yet_supported(option: i32) -> bool {
             | CURVE_SECRETKEY
             | CURVE_SERVERKEY
             | ZAP_DOMAIN
-            | CONNECT_TIMEOUT
-            | TCP_MAXRT
             | MULTICAST_MAXTPDU
             | ZAP_ENFORCE_DOMAIN
             | LOOPBACK_FASTPATH
@@ -183,10 +187,8 @@ pub(crate) fn unsupported_default(option: i32) -> Option<OptionValue> {
         RECOVERY_IVL => Int(10_000),
         MULTICAST_HOPS => Int(1),
         MULTICAST_MAXTPDU => Int(1500),
-        TCP_KEEPALIVE | TCP_KEEPALIVE_CNT | TCP_KEEPALIVE_IDLE | TCP_KEEPALIVE_INTVL => Int(-1),
         PLAIN_SERVER | CURVE_SERVER => Int(0),
         PLAIN_USERNAME | PLAIN_PASSWORD | ZAP_DOMAIN => Text(String::new()),
-        CONNECT_TIMEOUT | TCP_MAXRT => Int(0),
         _ => return None,
     })
 }
@@ -270,6 +272,19 @@ pub(crate) struct Options {
     pub socks_username: Vec<u8>,
     /// See `socks_username`.
     pub socks_password: Vec<u8>,
+    /// TCP_KEEPALIVE (SO_KEEPALIVE): -1 the kernel's, 0 off, 1 on; and its count, idle time
+    /// and interval in seconds (TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL; -1 the kernel's).
+    pub tcp_keepalive: i32,
+    pub tcp_keepalive_cnt: i32,
+    pub tcp_keepalive_idle: i32,
+    pub tcp_keepalive_intvl: i32,
+    /// TCP_MAXRT in milliseconds (TCP_USER_TIMEOUT; 0 the kernel's).
+    pub tcp_maxrt: i32,
+    /// CONNECT_TIMEOUT in milliseconds: a tcp connect not complete by then is given up and
+    /// tried again (0: the kernel's own timeout).
+    pub connect_timeout: i32,
+    /// RECONNECT_STOP: the `RECONNECT_STOP_*` bits.
+    pub reconnect_stop: i32,
 }
 
 impl Default for Options {
@@ -303,6 +318,13 @@ impl Default for Options {
             socks_proxy: String::new(),
             socks_username: Vec::new(),
             socks_password: Vec::new(),
+            tcp_keepalive: -1,
+            tcp_keepalive_cnt: -1,
+            tcp_keepalive_idle: -1,
+            tcp_keepalive_intvl: -1,
+            tcp_maxrt: 0,
+            connect_timeout: 0,
+            reconnect_stop: 0,
         }
     }
 }
@@ -382,6 +404,15 @@ pub(crate) fn check_heartbeat_ttl(value: i32) -> Result<i32> {
 }
 
 /// Checks an option that must not be negative.
+/// TCP_KEEPALIVE: -1, 0 or 1.
+pub(crate) fn check_keepalive(value: i32) -> Result<i32> {
+    if (-1..=1).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::Invalid)
+    }
+}
+
 pub(crate) fn check_non_negative(value: i32) -> Result<i32> {
     if value < 0 {
         Err(Error::Invalid)

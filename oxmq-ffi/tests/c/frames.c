@@ -314,12 +314,23 @@ static void options (void *ctx)
        default, and setting the default changes nothing. */
     value = 1;
     CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_CURVE_SERVER, &value, sizeof value));
-    value = 100;
-    CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, sizeof value));
+    value = 1000;
+    CHECK_ERRNO (ENOTSUP, zmq_setsockopt (s, ZMQ_RATE, &value, sizeof value));
     value = -7;
     len = sizeof value;
-    CHECK (zmq_getsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, &len) == 0 && value == 0);
+    CHECK (zmq_getsockopt (s, ZMQ_RATE, &value, &len) == 0 && value == 100);
+    CHECK (zmq_setsockopt (s, ZMQ_RATE, &value, sizeof value) == 0);
+    /* The tcp options are set and read back (their effect: oxmq/tests/tcp_options.rs). */
+    value = 250;
     CHECK (zmq_setsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, sizeof value) == 0);
+    value = 1;
+    CHECK (zmq_setsockopt (s, ZMQ_TCP_KEEPALIVE, &value, sizeof value) == 0);
+    value = 2;
+    CHECK_ERRNO (EINVAL, zmq_setsockopt (s, ZMQ_TCP_KEEPALIVE, &value, sizeof value));
+    len = sizeof value;
+    CHECK (zmq_getsockopt (s, ZMQ_CONNECT_TIMEOUT, &value, &len) == 0 && value == 250);
+    CHECK (zmq_getsockopt (s, ZMQ_TCP_KEEPALIVE, &value, &len) == 0 && value == 1);
+    CHECK (zmq_getsockopt (s, ZMQ_TCP_MAXRT, &value, &len) == 0 && value == 0);
     CHECK (zmq_getsockopt (s, ZMQ_CURVE_SERVER, &value, &len) == 0 && value == 0);
     char domain[8] = "x";
     len = sizeof domain;

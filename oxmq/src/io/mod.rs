@@ -97,6 +97,11 @@ pub(crate) fn transport_options(opts: &Options) -> crate::transport::TransportOp
         backlog: opts.backlog,
         tos: opts.tos,
         bind_device: opts.bindtodevice.clone(),
+        keepalive: opts.tcp_keepalive,
+        keepalive_cnt: opts.tcp_keepalive_cnt,
+        keepalive_idle: opts.tcp_keepalive_idle,
+        keepalive_intvl: opts.tcp_keepalive_intvl,
+        maxrt: opts.tcp_maxrt,
         use_fd: opts.use_fd,
     }
 }

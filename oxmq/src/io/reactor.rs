@@ -24,6 +24,8 @@ pub(crate) enum TimerKind {
     Handshake(u64),
     /// Time to try connecting again (for this generation).
     Reconnect(u64),
+    /// CONNECT_TIMEOUT passed for the connect attempt of this generation.
+    ConnectTimeout(u64),
     /// LINGER expired after the socket closed.
     Linger,
     /// Time to check whether the peer of a closing connection (of this generation) has taken

@@ -828,12 +828,14 @@ impl Session {
         self.gate.set_stream(None);
         self.read_gate.release_socket(&self.socket.activation());
         let mut events = Vec::new();
+        let mut handshake_failed = false;
         if let Some(engine) = self.engine.take() {
             let fd = engine.stream().fd();
             let _ = io.registry.deregister(&mut SourceFd(&fd));
             // A socket closing its connections has nothing to report about them.
             if !self.socket.is_closed() && !io.stopping {
                 if engine.is_handshaking() && !engine.is_raw() {
+                    handshake_failed = true;
                     events.push(handshake_failure(&reason));
                 }
                 events.push((EventKind::Disconnected, fd as u64));
@@ -852,13 +854,11 @@ impl Session {
                 if self.socket.is_closed() || io.stopping {
                     return false;
                 }
-                if self.opts.reconnect_ivl < 0 {
-                    // No reconnecting: as in libzmq, the connection's peer leaves the socket
-                    // with it (what it queued is dropped), so a later connect to the same
-                    // endpoint starts afresh (a PAIR can take the new peer).
-                    self.emit(&events);
-                    self.drop_pipes();
-                    return false;
+                let stop_bit = crate::options::number::RECONNECT_STOP_HANDSHAKE_FAILED;
+                if self.opts.reconnect_ivl < 0
+                    || handshake_failed && self.opts.reconnect_stop & stop_bit != 0
+                {
+                    return self.stop_reconnecting(&events);
                 }
                 self.schedule_retry(io, &events);
                 true
@@ -942,11 +942,21 @@ impl Session {
                 self.names.clear_local();
                 if in_progress {
                     self.emit(&[(EventKind::ConnectDelayed, libc::EINPROGRESS as u64)]);
+                    if let Ok(ms @ 1..) = u64::try_from(self.opts.connect_timeout) {
+                        io.sched.timer(
+                            self.token,
+                            Duration::from_millis(ms),
+                            TimerKind::ConnectTimeout(self.generation),
+                        );
+                    }
                 }
                 self.finish_dial(io)
             }
             Err(err) => {
                 tracing::debug!("oxmq: connect failed: {err}");
+                if self.stops_on_refusal(&err) {
+                    return self.stop_reconnecting(&[]);
+                }
                 self.schedule_retry(io, &[]);
                 true
             }
@@ -969,6 +979,12 @@ impl Session {
         let stream = c.connecting.take().expect("checked above");
         if let Some(err) = failed {
             tracing::debug!("oxmq: connect failed: {err}");
+            if self.stops_on_refusal(&err) {
+                let fd = stream.fd() as u64;
+                let mut stream = stream;
+                let _ = io.registry.deregister(stream.source());
+                return self.stop_reconnecting(&[(EventKind::Closed, fd)]);
+            }
             self.redial_after(stream, io);
             return true;
         }
@@ -1011,6 +1027,23 @@ impl Session {
             return true;
         }
         self.start_engine(dial.stream, io)
+    }
+
+    /// Whether a connect that failed with `err` ends this connecter (RECONNECT_STOP's
+    /// CONN_REFUSED bit).
+    fn stops_on_refusal(&self, err: &io::Error) -> bool {
+        self.opts.reconnect_stop & crate::options::number::RECONNECT_STOP_CONN_REFUSED != 0
+            && err.kind() == io::ErrorKind::ConnectionRefused
+    }
+
+    /// Ends a connecter that is not to reconnect (RECONNECT_IVL -1, or RECONNECT_STOP): raises
+    /// `events`, and the peer leaves the socket with what it queued, as in libzmq, so that a
+    /// later connect to the same endpoint starts afresh (a PAIR can take the new peer).
+    /// Returns `false`: the session is to be removed.
+    fn stop_reconnecting(&mut self, events: &[(EventKind, u64)]) -> bool {
+        self.emit(events);
+        self.drop_pipes();
+        false
     }
 
     /// Closes a connection that failed before its engine started, and dials again later.
@@ -1084,6 +1117,18 @@ impl Session {
                     if let Some(dial) = c.socks.take() {
                         tracing::debug!("oxmq: the SOCKS proxy did not answer in time");
                         self.redial_after(dial.stream, io);
+                    }
+                }
+                true
+            }
+            TimerKind::ConnectTimeout(generation) => {
+                if generation != self.generation {
+                    return true;
+                }
+                if let Role::Connecter(c) = &mut self.role {
+                    if let Some(stream) = c.connecting.take() {
+                        tracing::debug!("oxmq: connect not complete within CONNECT_TIMEOUT");
+                        self.redial_after(stream, io);
                     }
                 }
                 true

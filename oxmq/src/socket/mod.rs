@@ -1097,6 +1097,13 @@ impl Socket {
             HEARTBEAT_IVL => self.set_heartbeat_ivl(int()?),
             HEARTBEAT_TTL => self.set_heartbeat_ttl(int()?),
             HEARTBEAT_TIMEOUT => self.set_heartbeat_timeout(int()?),
+            TCP_KEEPALIVE => self.set_tcp_keepalive(int()?),
+            TCP_KEEPALIVE_CNT => self.set_tcp_keepalive_cnt(int()?),
+            TCP_KEEPALIVE_IDLE => self.set_tcp_keepalive_idle(int()?),
+            TCP_KEEPALIVE_INTVL => self.set_tcp_keepalive_intvl(int()?),
+            TCP_MAXRT => self.set_tcp_maxrt(int()?),
+            CONNECT_TIMEOUT => self.set_connect_timeout(int()?),
+            RECONNECT_STOP => self.set_reconnect_stop(int()?),
             TYPE | RCVMORE | FD | EVENTS | LAST_ENDPOINT | MECHANISM | THREAD_SAFE
             | TOPICS_COUNT => Err(Error::Invalid),
             _ if options::not_yet_supported(option) => match options::unsupported_default(option) {
@@ -1114,7 +1121,7 @@ impl Socket {
     /// Reads an option by its libzmq number, as `zmq_getsockopt` would write it (see
     /// [`Socket::set_option_raw`]). RCVMORE, FD and EVENTS belong to the C ABI's frame-by-frame
     /// view and give [`Error::Invalid`] here. An option oxmq does not honour yet reads as
-    /// libzmq's default (TCP_KEEPALIVE -1, ZAP_DOMAIN empty, ...), which is what it does.
+    /// libzmq's default (ZAP_DOMAIN empty, RATE 100, ...), which is what it does.
     ///
     /// ```
     /// use oxmq::{option_number, Context, OptionValue, SocketType};
@@ -1159,6 +1166,13 @@ impl Socket {
             HEARTBEAT_IVL => Int(opts.heartbeat_ivl),
             HEARTBEAT_TTL => Int(opts.heartbeat_ttl),
             HEARTBEAT_TIMEOUT => Int(opts.heartbeat_timeout),
+            TCP_KEEPALIVE => Int(opts.tcp_keepalive),
+            TCP_KEEPALIVE_CNT => Int(opts.tcp_keepalive_cnt),
+            TCP_KEEPALIVE_IDLE => Int(opts.tcp_keepalive_idle),
+            TCP_KEEPALIVE_INTVL => Int(opts.tcp_keepalive_intvl),
+            TCP_MAXRT => Int(opts.tcp_maxrt),
+            CONNECT_TIMEOUT => Int(opts.connect_timeout),
+            RECONNECT_STOP => Int(opts.reconnect_stop),
             BINDTODEVICE => OptionValue::Text(String::from_utf8_lossy(&opts.bindtodevice).into()),
             SOCKS_PROXY => OptionValue::Text(opts.socks_proxy.clone()),
             SOCKS_USERNAME => {
@@ -1397,6 +1411,48 @@ impl Socket {
         /// ZMQ_TOS: the IP type of service (DSCP and ECN bits) of later tcp binds and
         /// connects (default 0: the kernel's).
         set_tos, tos, tos: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_TCP_KEEPALIVE: TCP keepalive probes on later tcp connections (SO_KEEPALIVE):
+        /// -1 the kernel's default (off on Linux), 0 off, 1 on.
+        set_tcp_keepalive, tcp_keepalive, tcp_keepalive: i32, options::check_keepalive
+    );
+    option!(
+        /// ZMQ_TCP_KEEPALIVE_CNT: unanswered probes before a connection is dropped
+        /// (TCP_KEEPCNT; -1 the kernel's default).
+        set_tcp_keepalive_cnt, tcp_keepalive_cnt, tcp_keepalive_cnt: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_TCP_KEEPALIVE_IDLE: seconds of silence before the first probe (TCP_KEEPIDLE; -1
+        /// the kernel's default).
+        set_tcp_keepalive_idle, tcp_keepalive_idle, tcp_keepalive_idle: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_TCP_KEEPALIVE_INTVL: seconds between probes (TCP_KEEPINTVL; -1 the kernel's
+        /// default).
+        set_tcp_keepalive_intvl, tcp_keepalive_intvl, tcp_keepalive_intvl: i32, options::check_min_minus_one
+    );
+    option!(
+        /// ZMQ_TCP_MAXRT: milliseconds unacknowledged data may wait before a later tcp
+        /// connection is dropped (TCP_USER_TIMEOUT; default 0: the kernel's).
+        set_tcp_maxrt, tcp_maxrt, tcp_maxrt: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_CONNECT_TIMEOUT: milliseconds a tcp connect may take before it is given up
+        /// (CLOSED) and tried again after the reconnect interval (default 0: the kernel's own
+        /// timeout, minutes).
+        set_connect_timeout, connect_timeout, connect_timeout: i32, options::check_non_negative
+    );
+    option!(
+        /// ZMQ_RECONNECT_STOP (draft in libzmq 4.3.5): when a connecter stops reconnecting, as
+        /// a mask of [`option_number::RECONNECT_STOP_CONN_REFUSED`](crate::option_number::RECONNECT_STOP_CONN_REFUSED)
+        /// (a refused connect),
+        /// [`RECONNECT_STOP_HANDSHAKE_FAILED`](crate::option_number::RECONNECT_STOP_HANDSHAKE_FAILED)
+        /// (a failed handshake) and
+        /// [`RECONNECT_STOP_AFTER_DISCONNECT`](crate::option_number::RECONNECT_STOP_AFTER_DISCONNECT)
+        /// (default 0: always reconnect). A stopped connecter's peer leaves the socket, as with
+        /// RECONNECT_IVL -1.
+        set_reconnect_stop, reconnect_stop, reconnect_stop: i32, Ok
     );
     option!(
         /// ZMQ_IPV6: bind `*` dual-stack and resolve names to IPv6 too (default false).

@@ -50,6 +50,14 @@ pub(crate) struct TransportOptions {
     /// ZMQ_USE_FD: a listening socket the application made, for the next bind to adopt
     /// instead of making one (-1: none).
     pub use_fd: i32,
+    /// SO_KEEPALIVE of tcp connections: -1 the kernel's, 0 off, 1 on; TCP_KEEPCNT,
+    /// TCP_KEEPIDLE and TCP_KEEPINTVL (seconds; -1 the kernel's).
+    pub keepalive: i32,
+    pub keepalive_cnt: i32,
+    pub keepalive_idle: i32,
+    pub keepalive_intvl: i32,
+    /// TCP_USER_TIMEOUT of tcp connections in milliseconds (0: the kernel's).
+    pub maxrt: i32,
 }
 
 /// The application's listening socket for a bind (ZMQ_USE_FD), checked to be a stream socket

@@ -84,6 +84,37 @@ fn set_ip_options(socket: &Socket, addr: SocketAddr, opts: &TransportOptions) ->
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         return Err(io::Error::from(io::ErrorKind::Unsupported));
     }
+    set_liveness(socket, opts)
+}
+
+/// ZMQ_TCP_KEEPALIVE (with its count, idle time and interval) and ZMQ_TCP_MAXRT, on a
+/// listener (Linux hands them to the connections it accepts) or a connecting socket. A value
+/// of -1 (0 for MAXRT) leaves the kernel's.
+fn set_liveness(socket: &Socket, opts: &TransportOptions) -> io::Result<()> {
+    if opts.keepalive >= 0 {
+        socket.set_keepalive(opts.keepalive == 1)?;
+    }
+    if opts.keepalive == 1 {
+        let mut params = socket2::TcpKeepalive::new();
+        if opts.keepalive_idle > 0 {
+            params = params.with_time(std::time::Duration::from_secs(opts.keepalive_idle as u64));
+        }
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos"))]
+        {
+            if opts.keepalive_intvl > 0 {
+                params = params
+                    .with_interval(std::time::Duration::from_secs(opts.keepalive_intvl as u64));
+            }
+            if opts.keepalive_cnt > 0 {
+                params = params.with_retries(opts.keepalive_cnt as u32);
+            }
+        }
+        socket.set_tcp_keepalive(&params)?;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if opts.maxrt > 0 {
+        socket.set_tcp_user_timeout(Some(std::time::Duration::from_millis(opts.maxrt as u64)))?;
+    }
     Ok(())
 }
 
