@@ -107,6 +107,13 @@ pub mod number {
     pub const SOCKS_USERNAME: i32 = 99;
     /// A draft option in libzmq 4.3.5 (not in the stable `zmq.h`).
     pub const SOCKS_PASSWORD: i32 = 100;
+    /// A draft option: ROUTER delivers `[routing id, ""]` when a peer connects
+    /// ([`NOTIFY_CONNECT`]) or disconnects ([`NOTIFY_DISCONNECT`]).
+    pub const ROUTER_NOTIFY: i32 = 97;
+    /// [`ROUTER_NOTIFY`] bit.
+    pub const NOTIFY_CONNECT: i32 = 1;
+    /// [`ROUTER_NOTIFY`] bit.
+    pub const NOTIFY_DISCONNECT: i32 = 2;
     pub const ONLY_FIRST_SUBSCRIBE: i32 = 108;
     /// A draft option in libzmq 4.3.5: when to stop reconnecting ([`RECONNECT_STOP_CONN_REFUSED`]
     /// and the other bits below).
@@ -118,6 +125,16 @@ pub mod number {
     /// [`RECONNECT_STOP`] bit: stop once `disconnect` was called (always so in oxmq, whose
     /// disconnect ends the endpoint's connecter at once).
     pub const RECONNECT_STOP_AFTER_DISCONNECT: i32 = 0x4;
+    /// A draft option: a message a ROUTER or DEALER sends each new peer first.
+    pub const HELLO_MSG: i32 = 110;
+    /// A draft option: a message a ROUTER receives from a peer whose connection it accepted
+    /// when that connection ends.
+    pub const DISCONNECT_MSG: i32 = 111;
+    /// A draft option: a message a DEALER receives from a peer whose connection (one it
+    /// connected) broke, before it reconnects.
+    pub const HICCUP_MSG: i32 = 114;
+    /// A draft option: SO_PRIORITY of tcp connections.
+    pub const PRIORITY: i32 = 112;
     pub const TOPICS_COUNT: i32 = 116;
     /// Deprecated alias of `ROUTING_ID`.
     pub const IDENTITY: i32 = ROUTING_ID;
@@ -285,6 +302,14 @@ pub(crate) struct Options {
     pub connect_timeout: i32,
     /// RECONNECT_STOP: the `RECONNECT_STOP_*` bits.
     pub reconnect_stop: i32,
+    /// HELLO_MSG, DISCONNECT_MSG, HICCUP_MSG (None: not set).
+    pub hello_msg: Option<Bytes>,
+    pub disconnect_msg: Option<Bytes>,
+    pub hiccup_msg: Option<Bytes>,
+    /// ROUTER_NOTIFY bits (ROUTER only).
+    pub router_notify: i32,
+    /// PRIORITY: SO_PRIORITY of later tcp binds and connects (0: the kernel's).
+    pub priority: i32,
 }
 
 impl Default for Options {
@@ -325,11 +350,45 @@ impl Default for Options {
             tcp_maxrt: 0,
             connect_timeout: 0,
             reconnect_stop: 0,
+            hello_msg: None,
+            disconnect_msg: None,
+            hiccup_msg: None,
+            router_notify: 0,
+            priority: 0,
         }
     }
 }
 
 impl Options {
+    /// The HELLO_MSG a socket of `socket_type` sends each new peer: ROUTER and DEALER send
+    /// one (libzmq's CLIENT, SERVER and PEER too, which oxmq has not yet).
+    pub(crate) fn hello_for(&self, socket_type: SocketType) -> Option<&Bytes> {
+        matches!(socket_type, SocketType::Router | SocketType::Dealer)
+            .then_some(self.hello_msg.as_ref())
+            .flatten()
+    }
+
+    /// The DISCONNECT_MSG a socket of `socket_type` receives when an accepted connection
+    /// ends: ROUTER's.
+    pub(crate) fn disconnect_msg_for(&self, socket_type: SocketType) -> Option<&Bytes> {
+        (socket_type == SocketType::Router)
+            .then_some(self.disconnect_msg.as_ref())
+            .flatten()
+    }
+
+    /// The HICCUP_MSG a socket of `socket_type` receives when a connection it made breaks:
+    /// DEALER's.
+    pub(crate) fn hiccup_msg_for(&self, socket_type: SocketType) -> Option<&Bytes> {
+        (socket_type == SocketType::Dealer)
+            .then_some(self.hiccup_msg.as_ref())
+            .flatten()
+    }
+
+    /// Whether a ROUTER_NOTIFY `bit` is set (only a ROUTER has any).
+    pub(crate) fn router_notifies(&self, bit: i32) -> bool {
+        self.router_notify & bit != 0
+    }
+
     /// A timeout option in milliseconds as a duration; `None` means forever.
     pub(crate) fn timeout(ms: i32) -> Option<Duration> {
         u64::try_from(ms).ok().map(Duration::from_millis)

@@ -1,5 +1,5 @@
 //! The tcp connection options, checked on the connections themselves: TCP_KEEPALIVE and its
-//! count, idle time and interval, TCP_MAXRT (read back from the kernel with `getsockopt` on the
+//! count, idle time and interval, TCP_MAXRT, PRIORITY (read back from the kernel with `getsockopt` on the
 //! descriptors the monitor reports), CONNECT_TIMEOUT (a connect to a listener whose queue is
 //! full never completes) and RECONNECT_STOP (a refused connect, a failed handshake).
 
@@ -53,6 +53,7 @@ fn keepalive_and_maxrt_reach_both_ends_of_a_connection() {
         socket.set_tcp_keepalive_idle(7).unwrap();
         socket.set_tcp_keepalive_intvl(2).unwrap();
         socket.set_tcp_maxrt(1500).unwrap();
+        socket.set_priority(3).unwrap();
     }
     let accepted = pull.monitor(EventMask::from(EventKind::Accepted)).unwrap();
     let connected = push.monitor(EventMask::from(EventKind::Connected)).unwrap();

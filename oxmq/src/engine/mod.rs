@@ -378,6 +378,13 @@ impl Engine {
             && self.next_timeout().is_none()
     }
 
+    /// Queues `msg` to go out ahead of everything the socket sends (HELLO_MSG): called as the
+    /// handshake completes, before the socket may write to the connection directly.
+    pub(crate) fn send_first(&mut self, msg: &Message, gate: &WriteGate) {
+        self.claim(gate);
+        self.encode(msg);
+    }
+
     /// Takes the connection back from direct writes before producing output (see `direct`).
     #[inline]
     fn claim(&mut self, gate: &WriteGate) {

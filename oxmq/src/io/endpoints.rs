@@ -67,6 +67,11 @@ impl Env<'_> {
             wants_routing_id: wants_routing_id(self.link.socket_type()),
             conflate_in: self.opts.conflate_incoming(self.link.socket_type()),
             conflate_out: self.opts.conflate_outgoing(self.link.socket_type()),
+            hello: self.opts.hello_for(self.link.socket_type()).cloned(),
+            farewell: self
+                .opts
+                .disconnect_msg_for(self.link.socket_type())
+                .cloned(),
         }
     }
 }

@@ -102,6 +102,7 @@ pub(crate) fn transport_options(opts: &Options) -> crate::transport::TransportOp
         keepalive_idle: opts.tcp_keepalive_idle,
         keepalive_intvl: opts.tcp_keepalive_intvl,
         maxrt: opts.tcp_maxrt,
+        priority: opts.priority,
         use_fd: opts.use_fd,
     }
 }

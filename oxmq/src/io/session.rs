@@ -748,6 +748,13 @@ impl Session {
         if let Role::Connecter(c) = &mut self.role {
             c.current_ivl = self.opts.reconnect_ivl;
         }
+        let socket_type = self.socket.socket_type();
+        if let (Some(hello), Some(engine)) =
+            (self.opts.hello_for(socket_type), self.engine.as_mut())
+        {
+            // First on the wire, before the socket may write to the connection itself.
+            engine.send_first(&Message::from(hello.clone()), &self.gate);
+        }
         if let Some(engine) = self.engine.as_ref() {
             self.gate.set_stream(Some(Arc::clone(engine.stream())));
         }
@@ -806,9 +813,51 @@ impl Session {
             let fd = self.engine.as_ref().map(|engine| engine.stream().fd());
             let meta = PeerMetadata::new(&metadata, address.as_deref(), fd);
             incoming.send_uncounted(Message::control(Kind::Metadata, meta.encode()));
+            // ROUTER_NOTIFY: `[routing id, ""]` once the peer is known (a full pipe, which a
+            // new connection's is not, would drop it, as in libzmq).
+            if self
+                .opts
+                .router_notifies(crate::options::number::NOTIFY_CONNECT)
+            {
+                let _ = incoming.send(Message::new());
+            }
         }
         self.notify_stream();
         true
+    }
+
+    /// What the socket receives, as from the peer, when an established connection ends:
+    /// ROUTER_NOTIFY's disconnect notice, DISCONNECT_MSG (an accepted connection) and
+    /// HICCUP_MSG (one this side made, whose pipes wait for the next). Sent even into a full
+    /// pipe, one message over its high-water mark at most each.
+    fn farewells(&mut self) {
+        let socket_type = self.socket.socket_type();
+        let accepted = matches!(self.role, Role::Accepted { .. });
+        let mut notes = Vec::new();
+        if self
+            .opts
+            .router_notifies(crate::options::number::NOTIFY_DISCONNECT)
+        {
+            notes.push(Message::new());
+        }
+        if let Some(msg) = self
+            .opts
+            .disconnect_msg_for(socket_type)
+            .filter(|_| accepted)
+        {
+            notes.push(Message::from(msg.clone()));
+        }
+        if let Some(msg) = self.opts.hiccup_msg_for(socket_type).filter(|_| !accepted) {
+            if !self.opts.immediate && self.opts.reconnect_ivl >= 0 {
+                notes.push(Message::from(msg.clone()));
+            }
+        }
+        if let Some(incoming) = self.incoming.as_mut() {
+            for note in notes {
+                incoming.write(note);
+            }
+            incoming.flush();
+        }
     }
 
     /// The connection ended. Accepted sessions end with it; connecters dial again, unless
@@ -832,6 +881,9 @@ impl Session {
         if let Some(engine) = self.engine.take() {
             let fd = engine.stream().fd();
             let _ = io.registry.deregister(&mut SourceFd(&fd));
+            if !engine.is_handshaking() && !engine.is_raw() && !self.socket.is_closed() {
+                self.farewells();
+            }
             // A socket closing its connections has nothing to report about them.
             if !self.socket.is_closed() && !io.stopping {
                 if engine.is_handshaking() && !engine.is_raw() {

@@ -304,6 +304,9 @@ pub(crate) struct Peer {
     pub far_end: Option<Arc<FarEnd>>,
     /// The ends of the peer's connection, shared with the session that serves it.
     pub names: Arc<PeerNames>,
+    /// An inproc peer of a connect: the message the socket at the far end receives when this
+    /// side goes (its DISCONNECT_MSG), written as this peer is dropped.
+    pub farewell: Option<Message>,
 }
 
 impl Peer {
@@ -322,6 +325,7 @@ impl Peer {
             mode: Arc::default(),
             far_end: None,
             names: Arc::default(),
+            farewell: None,
         }
     }
 
@@ -414,6 +418,13 @@ impl Peer {
 
 impl Drop for Peer {
     fn drop(&mut self) {
+        if let Some(farewell) = self.farewell.take() {
+            if !self.writer.is_closed() {
+                // Over the high-water mark if need be: one message, the last.
+                self.writer.write(farewell);
+                self.writer.flush();
+            }
+        }
         if let Some(far) = self.far_end.take() {
             far.detach();
         }

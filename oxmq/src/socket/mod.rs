@@ -1104,6 +1104,11 @@ impl Socket {
             TCP_MAXRT => self.set_tcp_maxrt(int()?),
             CONNECT_TIMEOUT => self.set_connect_timeout(int()?),
             RECONNECT_STOP => self.set_reconnect_stop(int()?),
+            HELLO_MSG => self.set_hello_msg(value),
+            DISCONNECT_MSG => self.set_disconnect_msg(value),
+            HICCUP_MSG => self.set_hiccup_msg(value),
+            ROUTER_NOTIFY => self.set_router_notify(int()?),
+            PRIORITY => self.set_priority(int()?),
             TYPE | RCVMORE | FD | EVENTS | LAST_ENDPOINT | MECHANISM | THREAD_SAFE
             | TOPICS_COUNT => Err(Error::Invalid),
             _ if options::not_yet_supported(option) => match options::unsupported_default(option) {
@@ -1173,6 +1178,8 @@ impl Socket {
             TCP_MAXRT => Int(opts.tcp_maxrt),
             CONNECT_TIMEOUT => Int(opts.connect_timeout),
             RECONNECT_STOP => Int(opts.reconnect_stop),
+            ROUTER_NOTIFY => Int(opts.router_notify),
+            PRIORITY => Int(opts.priority),
             BINDTODEVICE => OptionValue::Text(String::from_utf8_lossy(&opts.bindtodevice).into()),
             SOCKS_PROXY => OptionValue::Text(opts.socks_proxy.clone()),
             SOCKS_USERNAME => {
@@ -1453,6 +1460,56 @@ impl Socket {
         /// (default 0: always reconnect). A stopped connecter's peer leaves the socket, as with
         /// RECONNECT_IVL -1.
         set_reconnect_stop, reconnect_stop, reconnect_stop: i32, Ok
+    );
+    /// ZMQ_HELLO_MSG (draft in libzmq): a message a ROUTER or DEALER sends each new peer
+    /// before anything else, on every connection (again after a reconnect); empty clears it.
+    /// Other socket types keep it and send nothing, as libzmq does.
+    pub fn set_hello_msg(&self, msg: &[u8]) -> Result<()> {
+        self.core().opts.hello_msg = (!msg.is_empty()).then(|| Bytes::copy_from_slice(msg));
+        Ok(())
+    }
+
+    /// ZMQ_DISCONNECT_MSG (draft in libzmq): a message a ROUTER receives, as from the peer,
+    /// when a connection it accepted ends (tcp and ipc) or an inproc peer that connected to it
+    /// goes; empty clears it.
+    pub fn set_disconnect_msg(&self, msg: &[u8]) -> Result<()> {
+        self.core().opts.disconnect_msg = (!msg.is_empty()).then(|| Bytes::copy_from_slice(msg));
+        Ok(())
+    }
+
+    /// ZMQ_HICCUP_MSG (draft in libzmq 4.3.5): a message a DEALER receives, as from the
+    /// peer, when a connection it made breaks and is to be made again; empty clears it.
+    pub fn set_hiccup_msg(&self, msg: &[u8]) -> Result<()> {
+        self.core().opts.hiccup_msg = (!msg.is_empty()).then(|| Bytes::copy_from_slice(msg));
+        Ok(())
+    }
+
+    /// ZMQ_ROUTER_NOTIFY (draft in libzmq): a ROUTER receives `[routing id, ""]` when a tcp or
+    /// ipc peer completes its handshake
+    /// ([`NOTIFY_CONNECT`](crate::option_number::NOTIFY_CONNECT)) and when its connection ends
+    /// ([`NOTIFY_DISCONNECT`](crate::option_number::NOTIFY_DISCONNECT)); a message cut short
+    /// by the disconnect is never delivered. [`Error::Invalid`] for other socket types or
+    /// other bits.
+    pub fn set_router_notify(&self, bits: i32) -> Result<()> {
+        use options::number::{NOTIFY_CONNECT, NOTIFY_DISCONNECT};
+        if self.socket_type() != SocketType::Router
+            || !(0..=(NOTIFY_CONNECT | NOTIFY_DISCONNECT)).contains(&bits)
+        {
+            return Err(Error::Invalid);
+        }
+        self.core().opts.router_notify = bits;
+        Ok(())
+    }
+
+    /// The value [`Socket::set_router_notify`] sets (0 for other socket types).
+    pub fn router_notify(&self) -> i32 {
+        self.core().opts.router_notify
+    }
+
+    option!(
+        /// ZMQ_PRIORITY (draft in libzmq): the SO_PRIORITY of later tcp binds and connects, the
+        /// queueing priority Linux gives their packets (default 0: the kernel's).
+        set_priority, priority, priority: i32, options::check_non_negative
     );
     option!(
         /// ZMQ_IPV6: bind `*` dual-stack and resolve names to IPv6 too (default false).

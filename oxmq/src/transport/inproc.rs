@@ -33,6 +33,10 @@ pub(crate) struct InprocOptions {
     pub conflate_in: bool,
     /// CONFLATE for what the socket sends.
     pub conflate_out: bool,
+    /// HELLO_MSG: sent to each new peer first.
+    pub hello: Option<Bytes>,
+    /// DISCONNECT_MSG: received from a peer that connected to this socket when it goes.
+    pub farewell: Option<Bytes>,
 }
 
 struct Binding {
@@ -112,6 +116,9 @@ impl Registry {
                 let id = Message::control(Kind::RoutingId, opts.routing_id.clone());
                 let _ = waiting.peer.writer.send(id);
             }
+            if let Some(hello) = &opts.hello {
+                let _ = waiting.peer.writer.send(Message::from(hello.clone()));
+            }
             // The peer first, so that a Detach for it (its connecter may be closed already)
             // comes after it.
             mailbox.post(PeerEvent::Attach(waiting.peer));
@@ -168,8 +175,15 @@ impl Registry {
         connecter_peer.names.set(String::new(), endpoint);
         binder_peer.routing_id = Some(opts.routing_id.clone());
         binder_peer.far_end = Some(FarEnd::new(Some(Arc::clone(mailbox)), connecter_peer.id));
+        if let Some(hello) = &opts.hello {
+            let _ = connecter_peer.writer.send(Message::from(hello.clone()));
+        }
         match names.bound.get(name) {
             Some(binding) => {
+                if let Some(hello) = &binding.opts.hello {
+                    let _ = binder_peer.writer.send(Message::from(hello.clone()));
+                }
+                connecter_peer.farewell = binding.opts.farewell.clone().map(Message::from);
                 binder_peer.endpoint_id = binding.endpoint_id;
                 connecter_peer.routing_id = Some(binding.opts.routing_id.clone());
                 connecter_peer.far_end = Some(FarEnd::new(

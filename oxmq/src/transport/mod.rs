@@ -58,6 +58,8 @@ pub(crate) struct TransportOptions {
     pub keepalive_intvl: i32,
     /// TCP_USER_TIMEOUT of tcp connections in milliseconds (0: the kernel's).
     pub maxrt: i32,
+    /// SO_PRIORITY of tcp sockets (0: the kernel's).
+    pub priority: i32,
 }
 
 /// The application's listening socket for a bind (ZMQ_USE_FD), checked to be a stream socket

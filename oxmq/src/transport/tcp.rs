@@ -112,6 +112,10 @@ fn set_liveness(socket: &Socket, opts: &TransportOptions) -> io::Result<()> {
         socket.set_tcp_keepalive(&params)?;
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
+    if opts.priority > 0 {
+        socket.set_priority(opts.priority as u32)?;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     if opts.maxrt > 0 {
         socket.set_tcp_user_timeout(Some(std::time::Duration::from_millis(opts.maxrt as u64)))?;
     }
