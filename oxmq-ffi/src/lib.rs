@@ -80,6 +80,12 @@ mod socket;
 mod util;
 
 /// Sets the calling thread's `errno`, which `zmq_errno` and C callers read.
+/// The calling thread's `errno`.
+pub(crate) fn errno_now() -> c_int {
+    // SAFETY: as in `set_errno`.
+    unsafe { *libc::__errno_location() }
+}
+
 pub(crate) fn set_errno(code: c_int) {
     // SAFETY: `__errno_location` returns the calling thread's errno slot, valid for the
     // thread's life.

@@ -145,6 +145,14 @@ pub struct ConnectionConfig {
     /// Largest accepted frame body (`ZMQ_MAXMSGSIZE`, which libzmq applies
     /// per frame, commands included); `None`: no limit.
     pub max_frame_size: Option<u64>,
+    /// Most frames one message may have; a peer that sends more fails the
+    /// connection with [`FrameError::TooManyFrames`]. `None`: no limit.
+    pub max_message_frames: Option<usize>,
+    /// Largest message, all its frames together; a peer that sends a larger
+    /// one fails the connection with [`FrameError::MessageTooLarge`] (or
+    /// [`FrameError::TooLarge`] for a single frame over it). `None`: no
+    /// limit.
+    pub max_message_size: Option<u64>,
     /// Send a PING this often (`ZMQ_HEARTBEAT_IVL`); `None` or zero: never.
     pub heartbeat_ivl: Option<Duration>,
     /// TTL announced in our PINGs (`ZMQ_HEARTBEAT_TTL`): how long the peer
@@ -165,6 +173,8 @@ impl ConnectionConfig {
         ConnectionConfig {
             peer_minor,
             max_frame_size: None,
+            max_message_frames: None,
+            max_message_size: None,
             heartbeat_ivl: None,
             heartbeat_ttl: None,
             heartbeat_timeout: None,
@@ -261,6 +271,12 @@ pub struct Connection {
     /// The last data frame returned had MORE: the next one continues its
     /// message.
     in_message: bool,
+    /// The caps on a multi-frame message: most frames, most bytes.
+    max_message_frames: Option<usize>,
+    max_message_size: Option<u64>,
+    /// Frames and bytes of the multi-frame message being received.
+    message_frames: usize,
+    message_bytes: u64,
     /// Input length expected at the next `poll_input` if no bytes arrive in
     /// between (what was left after the last call, minus the Data frame the
     /// caller removes). A longer input means bytes arrived.
@@ -292,9 +308,18 @@ impl Connection {
             .heartbeat_timeout
             .or(heartbeat_ivl)
             .filter(|timeout| !timeout.is_zero());
+        // A frame larger than a whole message may be is refused as a frame.
+        let max_frame = match (config.max_frame_size, config.max_message_size) {
+            (Some(frame), Some(message)) => Some(frame.min(message)),
+            (frame, message) => frame.or(message),
+        };
         Connection {
             peer_minor: config.peer_minor,
-            decoder: FrameDecoder::new(config.max_frame_size),
+            decoder: FrameDecoder::new(max_frame),
+            max_message_frames: config.max_message_frames,
+            max_message_size: config.max_message_size,
+            message_frames: 0,
+            message_bytes: 0,
             heartbeat_ivl,
             heartbeat_timeout,
             ping_ttl: config.ping_ttl(),
@@ -323,6 +348,33 @@ impl Connection {
     /// decide *before* calling [`Connection::poll_input`].
     pub fn in_message(&self) -> bool {
         self.in_message
+    }
+
+    /// Counts a frame of a multi-frame message against the caps on frames and bytes per
+    /// message (a single-frame message is bounded by the frame size limit alone).
+    #[inline(never)]
+    fn count_part(&mut self, first: bool, size: usize) -> Result<(), ConnectionError> {
+        if first {
+            self.message_frames = 0;
+            self.message_bytes = 0;
+        }
+        self.message_frames += 1;
+        self.message_bytes = self.message_bytes.saturating_add(size as u64);
+        if let Some(max) = self.max_message_frames {
+            if self.message_frames > max {
+                return Err(FrameError::TooManyFrames { max }.into());
+            }
+        }
+        if let Some(max) = self.max_message_size {
+            if self.message_bytes > max {
+                return Err(FrameError::MessageTooLarge {
+                    size: self.message_bytes,
+                    max,
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// The error the connection failed with, if it did.
@@ -385,6 +437,12 @@ impl Connection {
                 }
                 let more = flags & FLAG_MORE != 0;
                 let first = !self.in_message;
+                if more || !first {
+                    if let Err(err) = self.count_part(first, size) {
+                        self.failed = Some(err.clone());
+                        return Err(err);
+                    }
+                }
                 self.in_message = more;
                 self.expected_len = input.len() - total;
                 return Ok(Input::Data {
@@ -445,6 +503,9 @@ impl Connection {
             }
             if !header.command {
                 let first = !self.in_message;
+                if header.more || !first {
+                    self.count_part(first, size)?;
+                }
                 self.in_message = header.more;
                 return Ok(Input::Data {
                     first,
@@ -1439,6 +1500,74 @@ mod tests {
             Err(ConnectionError::Frame(FrameError::TooLarge {
                 size: 23,
                 ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn frames_per_message_and_bytes_per_message_are_capped() {
+        let t0 = Instant::now();
+        let config = ConnectionConfig {
+            max_message_frames: Some(3),
+            max_message_size: Some(300),
+            ..ConnectionConfig::new(1)
+        };
+        // Three frames fit, again and again: the count starts over with each message.
+        let mut conn = Connection::new(config.clone(), t0);
+        let mut input = BytesMut::new();
+        for _ in 0..2 {
+            input.extend(frame(true, b"a"));
+            input.extend(frame(true, b"b"));
+            input.extend(frame(false, b"c"));
+        }
+        assert_eq!(drain_items(&mut conn, &mut input, t0).len(), 6);
+        // A fourth frame fails the connection, short frames (the fast path) or long ones.
+        for body in [&b"d"[..], &[7u8; 260][..]] {
+            let mut conn = Connection::new(config.clone(), t0);
+            let mut input = BytesMut::new();
+            for _ in 0..3 {
+                input.extend(frame(true, &body[..1]));
+            }
+            input.extend(frame(false, body));
+            let err = loop {
+                match conn.poll_input(&mut input, t0) {
+                    Ok(Input::Data {
+                        header_len, size, ..
+                    }) => input.advance(header_len + size),
+                    Ok(other) => panic!("unexpected {other:?}"),
+                    Err(err) => break err,
+                }
+            };
+            assert_eq!(
+                err,
+                ConnectionError::Frame(FrameError::TooManyFrames { max: 3 })
+            );
+            // Final: the same error again.
+            assert_eq!(conn.poll_input(&mut input, t0), Err(err));
+        }
+        // Bytes across frames: 200 + 101 > 300, though each frame is under it.
+        let mut conn = Connection::new(config.clone(), t0);
+        let mut input = BytesMut::new();
+        input.extend(frame(true, &[1u8; 200]));
+        input.extend(frame(false, &[2u8; 101]));
+        let first = conn.poll_input(&mut input, t0).unwrap();
+        assert!(matches!(first, Input::Data { size: 200, .. }));
+        input.advance(input.len() - frame(false, &[2u8; 101]).len());
+        assert_eq!(
+            conn.poll_input(&mut input, t0),
+            Err(ConnectionError::Frame(FrameError::MessageTooLarge {
+                size: 301,
+                max: 300
+            }))
+        );
+        // A single frame over the message size is refused as a frame.
+        let mut conn = Connection::new(config, t0);
+        let mut input = BytesMut::from(&frame(false, &[0u8; 301])[..]);
+        assert!(matches!(
+            conn.poll_input(&mut input, t0),
+            Err(ConnectionError::Frame(FrameError::TooLarge {
+                size: 301,
+                max: 300
             }))
         ));
     }

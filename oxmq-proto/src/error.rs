@@ -86,6 +86,20 @@ pub enum FrameError {
     /// single frames.
     #[error("peer sent a command frame with the MORE flag set")]
     CommandWithMore,
+    /// A message went on past the most frames one message may have.
+    #[error("peer sent a message of more than {max} frames")]
+    TooManyFrames {
+        /// Limit in force.
+        max: usize,
+    },
+    /// A message's frames together went past the largest message size.
+    #[error("peer sent a message of at least {size} bytes, larger than the {max}-byte limit")]
+    MessageTooLarge {
+        /// Bytes received for the message so far.
+        size: u64,
+        /// Limit in force.
+        max: u64,
+    },
 }
 
 /// A malformed metadata (property list) block, as found in READY.

@@ -144,7 +144,7 @@ mod transport;
 
 #[cfg(not(loom))]
 pub use async_socket::{AsyncSocket, RecvFuture, SendFuture};
-pub use context::Context;
+pub use context::{Context, ContextBuilder};
 pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
 pub use metadata::PeerMetadata;

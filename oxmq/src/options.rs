@@ -236,6 +236,10 @@ pub(crate) fn strict_bool_value(value: &[u8]) -> Result<bool> {
     }
 }
 
+/// The most frames a received message may have unless set otherwise: far more than any
+/// envelope stack needs, and few enough that a peer cannot grow one message without bound.
+pub(crate) const DEFAULT_MAX_MESSAGE_FRAMES: i32 = 65_536;
+
 /// The options of one socket.
 #[derive(Clone, Debug)]
 pub(crate) struct Options {
@@ -310,6 +314,10 @@ pub(crate) struct Options {
     pub router_notify: i32,
     /// PRIORITY: SO_PRIORITY of later tcp binds and connects (0: the kernel's).
     pub priority: i32,
+    /// Most frames a received message may have (-1: no limit).
+    pub max_message_frames: i32,
+    /// Largest received message, all frames together (-1: no limit).
+    pub max_message_size: i64,
 }
 
 impl Default for Options {
@@ -355,6 +363,8 @@ impl Default for Options {
             hiccup_msg: None,
             router_notify: 0,
             priority: 0,
+            max_message_frames: DEFAULT_MAX_MESSAGE_FRAMES,
+            max_message_size: -1,
         }
     }
 }
@@ -405,6 +415,8 @@ impl Options {
         };
         let mut config = ConnectionConfig::new(0);
         config.max_frame_size = self.max_frame_size();
+        config.max_message_frames = usize::try_from(self.max_message_frames).ok();
+        config.max_message_size = u64::try_from(self.max_message_size).ok();
         config.heartbeat_ivl = positive(self.heartbeat_ivl);
         config.heartbeat_ttl = positive(self.heartbeat_ttl);
         // -1 follows the interval; 0 never times out.

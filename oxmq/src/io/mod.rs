@@ -173,9 +173,66 @@ pub(crate) struct IoThread {
     handle: Option<JoinHandle<()>>,
 }
 
+/// How a context's I/O threads are made: how many, their names' prefix and the CPUs they
+/// may run on (ZMQ_IO_THREADS, ZMQ_THREAD_NAME_PREFIX, ZMQ_THREAD_AFFINITY_CPU_ADD).
+#[derive(Clone, Debug)]
+pub(crate) struct ThreadSettings {
+    pub count: usize,
+    /// Put in front of each thread's name, `PREFIX/oxmq-io-N` (empty: `oxmq-io-N`).
+    pub name_prefix: String,
+    /// The CPUs the threads may run on (empty: any).
+    pub affinity: Vec<usize>,
+}
+
+impl ThreadSettings {
+    /// `count` threads, named `oxmq-io-N`, on any CPU.
+    pub(crate) fn new(count: usize) -> ThreadSettings {
+        ThreadSettings {
+            count,
+            name_prefix: String::new(),
+            affinity: Vec::new(),
+        }
+    }
+
+    fn name(&self, index: usize) -> String {
+        if self.name_prefix.is_empty() {
+            format!("oxmq-io-{index}")
+        } else {
+            format!("{}/oxmq-io-{index}", self.name_prefix)
+        }
+    }
+}
+
+/// Pins the calling thread to `cpus` (nothing when empty). A CPU the machine does not have
+/// is left out; when none is left, the thread stays where it may run.
+fn pin_to(cpus: &[usize]) {
+    if cpus.is_empty() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `set` is a plain bit set, zeroed and then filled with CPU_SET, within its
+        // size (CPU_SET ignores numbers past CPU_SETSIZE); sched_setaffinity reads it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &cpu in cpus {
+                if cpu < libc::CPU_SETSIZE as usize {
+                    libc::CPU_SET(cpu, &mut set);
+                }
+            }
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                tracing::warn!(
+                    "oxmq: cannot pin an I/O thread to CPUs {cpus:?}: {}",
+                    io::Error::last_os_error()
+                );
+            }
+        }
+    }
+}
+
 impl IoThread {
     /// Starts an I/O thread.
-    pub(crate) fn spawn(index: usize) -> io::Result<IoThread> {
+    pub(crate) fn spawn(index: usize, settings: &ThreadSettings) -> io::Result<IoThread> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
         let shared = Arc::new(IoShared {
@@ -187,9 +244,13 @@ impl IoThread {
             sweeps: Mutex::new(Vec::new()),
         });
         let thread_shared = Arc::clone(&shared);
+        let affinity = settings.affinity.clone();
         let handle = std::thread::Builder::new()
-            .name(format!("oxmq-io-{index}"))
-            .spawn(move || reactor::Reactor::new(poll, thread_shared).run())?;
+            .name(settings.name(index))
+            .spawn(move || {
+                pin_to(&affinity);
+                reactor::Reactor::new(poll, thread_shared).run()
+            })?;
         Ok(IoThread {
             shared,
             handle: Some(handle),
@@ -207,16 +268,17 @@ impl IoThread {
 
 /// A context's I/O threads, started on first use.
 pub(crate) struct IoPool {
-    count: usize,
+    settings: ThreadSettings,
     threads: OnceLock<std::result::Result<Vec<IoThread>, Error>>,
     next: AtomicUsize,
 }
 
 impl IoPool {
-    /// A pool of `count` threads (at least one), none started yet.
-    pub(crate) fn new(count: usize) -> IoPool {
+    /// A pool of `settings.count` threads (at least one), none started yet.
+    pub(crate) fn new(mut settings: ThreadSettings) -> IoPool {
+        settings.count = settings.count.max(1);
         IoPool {
-            count: count.max(1),
+            settings,
             threads: OnceLock::new(),
             next: AtomicUsize::new(0),
         }
@@ -224,14 +286,14 @@ impl IoPool {
 
     /// The number of threads.
     pub(crate) fn count(&self) -> usize {
-        self.count
+        self.settings.count
     }
 
     fn threads(&self) -> Result<&Vec<IoThread>> {
         self.threads
             .get_or_init(|| {
-                (0..self.count)
-                    .map(|index| IoThread::spawn(index).map_err(Error::from))
+                (0..self.settings.count)
+                    .map(|index| IoThread::spawn(index, &self.settings).map_err(Error::from))
                     .collect()
             })
             .as_ref()

@@ -8,13 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::link::SocketLink;
-use super::{IoCommand, IoPool, lock};
+use super::{IoCommand, IoPool, ThreadSettings, lock};
 use crate::error::{Error, Result};
 use crate::transport::inproc::Registry;
 
 /// The context's state, shared by its handles and sockets.
 pub(crate) struct Runtime {
     io: IoPool,
+    /// The most sockets open at once (ZMQ_MAX_SOCKETS).
+    max_sockets: usize,
+    /// The largest message a socket of the context sends or accepts, all frames together
+    /// (ZMQ_MAX_MSGSZ; `None`: no limit).
+    max_msgsz: Option<usize>,
     terminated: AtomicBool,
     sockets: Mutex<HashMap<u64, Arc<SocketLink>>>,
     sockets_closed: Condvar,
@@ -22,10 +27,16 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime with `io_threads` I/O threads (started on first use).
-    pub(crate) fn new(io_threads: usize) -> Runtime {
+    /// A runtime with the I/O threads `threads` describes (started on first use).
+    pub(crate) fn new(
+        threads: ThreadSettings,
+        max_sockets: usize,
+        max_msgsz: Option<usize>,
+    ) -> Runtime {
         Runtime {
-            io: IoPool::new(io_threads),
+            io: IoPool::new(threads),
+            max_sockets,
+            max_msgsz,
             terminated: AtomicBool::new(false),
             sockets: Mutex::new(HashMap::new()),
             sockets_closed: Condvar::new(),
@@ -70,8 +81,17 @@ impl Runtime {
         if self.is_terminated() {
             return Err(Error::Terminated);
         }
-        lock(&self.sockets).insert(socket.id(), Arc::clone(socket));
+        let mut sockets = lock(&self.sockets);
+        if sockets.len() >= self.max_sockets {
+            return Err(Error::TooManyOpenFiles);
+        }
+        sockets.insert(socket.id(), Arc::clone(socket));
         Ok(())
+    }
+
+    /// ZMQ_MAX_MSGSZ: the largest message, all frames together.
+    pub(crate) fn max_msgsz(&self) -> Option<usize> {
+        self.max_msgsz
     }
 
     /// A socket was dropped.

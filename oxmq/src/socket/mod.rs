@@ -370,6 +370,9 @@ impl Socket {
             // As libzmq: closing a subscriber does not wait for its queued subscriptions.
             opts.linger = 0;
         }
+        if let Some(max) = ctx.max_msgsz() {
+            opts.max_message_size = i64::try_from(max).unwrap_or(i64::MAX);
+        }
         let link = SocketLink::new(next_id(), socket_type, opts.linger);
         // Made now, as libzmq makes its mailbox's: out of descriptors, the socket is not made
         // (`EMFILE`), and `AsFd` can always lend it.
@@ -1506,6 +1509,21 @@ impl Socket {
         self.core().opts.router_notify
     }
 
+    option!(
+        /// The most frames one received message may have (an oxmq option; default 65536, -1
+        /// for no limit). A peer that sends more is disconnected and its message is never
+        /// delivered, so that a peer cannot grow one multi-part message without bound, which
+        /// libzmq lets it do.
+        set_max_message_frames, max_message_frames, max_message_frames: i32, |n| if n == -1 || n >= 1 { Ok(n) } else { Err(Error::Invalid) }
+    );
+    option!(
+        /// The largest received message, all its frames together, in bytes (an oxmq option;
+        /// default -1, no limit, or the context's
+        /// [`max_msgsz`](crate::ContextBuilder::max_msgsz)). A peer that sends a larger one is
+        /// disconnected and the message never delivered. MAXMSGSIZE, as in libzmq, bounds each
+        /// frame alone.
+        set_max_message_size, max_message_size, max_message_size: i64, |n| if n >= -1 { Ok(n) } else { Err(Error::Invalid) }
+    );
     option!(
         /// ZMQ_PRIORITY (draft in libzmq): the SO_PRIORITY of later tcp binds and connects, the
         /// queueing priority Linux gives their packets (default 0: the kernel's).
