@@ -139,9 +139,15 @@ struct MonitorArgs {
     #[command(flatten)]
     socket: SocketArgs,
     /// Print one JSON object a line: `event` (libzmq's name, without ZMQ_EVENT_), `value`
-    /// (a descriptor, an errno, an interval or a protocol error code) and `endpoint`.
+    /// (a descriptor, an errno, an interval or a protocol error code), `endpoint`, and the
+    /// connection's `local` and `remote` ends.
     #[arg(long)]
     json: bool,
+    /// Every MS milliseconds, also print the socket's counters: a `STATS` line (messages
+    /// sent, received, queued each way, and dropped by reason: `hwm`, `no_route`,
+    /// `too_large`, `unroutable`), with `--json` an object that lists each peer's too.
+    #[arg(long, value_name = "MS", value_parser = parse_millis)]
+    stats: Option<i32>,
 }
 
 #[derive(Args)]
@@ -781,7 +787,13 @@ const DEFAULT_PUB_DELAY_MS: i32 = 200;
 /// `oxmq monitor`: the socket's events, one a line, until --count events or --timeout without
 /// one.
 fn run_monitor(args: MonitorArgs) -> Result<(), Failure> {
-    let MonitorArgs { socket: args, json } = args;
+    let MonitorArgs {
+        socket: args,
+        json,
+        stats,
+    } = args;
+    let stats_every = stats.map(|ms| std::time::Duration::from_millis(ms.max(1) as u64));
+    let mut next_stats = stats_every.map(|every| std::time::Instant::now() + every);
     let socket_type: SocketType = args
         .socket_type
         .parse()
@@ -810,6 +822,14 @@ fn run_monitor(args: MonitorArgs) -> Result<(), Failure> {
     while args.count.is_none_or(|n| printed < n) {
         // Messages are not what is watched: drop them so that peers are not held back.
         while receives && socket.try_recv().is_ok() {}
+        if let (Some(at), Some(every)) = (next_stats, stats_every) {
+            if std::time::Instant::now() >= at {
+                next_stats = Some(at + every);
+                if print_line(&stats_line(&socket, json)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
         let Some(event) = monitor.recv_timeout(std::time::Duration::from_millis(50)) else {
             if limit.is_some_and(|limit| last.elapsed() >= limit) {
                 return Err(Failure::runtime(format!(
@@ -834,14 +854,66 @@ fn run_monitor(args: MonitorArgs) -> Result<(), Failure> {
             text::escape_into(&mut endpoint, event.endpoint.as_bytes());
             format!("{}\t{}\t{endpoint}", event.kind.name(), event.value)
         };
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        if print_line(&line).is_err() {
             return Ok(());
         }
         printed += 1;
     }
     Ok(())
+}
+
+/// Prints one line on standard output, at once.
+fn print_line(line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush())
+}
+
+/// The `STATS` line of `oxmq monitor --stats`.
+fn stats_line(socket: &oxmq::Socket, json: bool) -> String {
+    let stats = socket.stats();
+    let d = stats.dropped;
+    if !json {
+        return format!(
+            "STATS\tsent {} received {} queued_out {} queued_in {} dropped hwm {} no_route {} too_large {} unroutable {}",
+            stats.sent,
+            stats.received,
+            stats.queued_out,
+            stats.queued_in,
+            d.high_water_mark,
+            d.no_route,
+            d.too_large,
+            d.unroutable
+        );
+    }
+    let peers: Vec<String> = socket
+        .peer_stats()
+        .iter()
+        .map(|p| {
+            format!(
+                "{{\"local\":{},\"remote\":{},\"sent\":{},\"received\":{},\"queued_out\":{},\"queued_in\":{},\"dropped\":{}}}",
+                json_string(&p.local),
+                json_string(&p.remote),
+                p.sent,
+                p.received,
+                p.queued_out,
+                p.queued_in,
+                p.dropped
+            )
+        })
+        .collect();
+    format!(
+        "{{\"event\":\"STATS\",\"sent\":{},\"received\":{},\"queued_out\":{},\"queued_in\":{},\"dropped\":{{\"hwm\":{},\"no_route\":{},\"too_large\":{},\"unroutable\":{}}},\"peers\":[{}]}}",
+        stats.sent,
+        stats.received,
+        stats.queued_out,
+        stats.queued_in,
+        d.high_water_mark,
+        d.no_route,
+        d.too_large,
+        d.unroutable,
+        peers.join(",")
+    )
 }
 
 /// `text` as a JSON string literal.

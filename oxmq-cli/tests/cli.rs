@@ -1357,6 +1357,55 @@ fn monitor_prints_a_sockets_events_as_they_happen() {
 }
 
 #[test]
+fn monitor_stats_count_what_the_socket_received() {
+    let endpoint = free_endpoint();
+    let child = oxmq()
+        .args(["monitor", "pull", "--bind", &endpoint, "--json"])
+        .args(["--stats", "50", "--count", "4", "--timeout", "10000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A libzmq peer connects, sends five messages, stays a while, and goes.
+    let ctx = zmq::Context::new();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.connect(&endpoint).unwrap();
+    for i in 0..5 {
+        push.send(format!("m{i}").as_bytes(), 0).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    drop(push);
+    let (text, rows) = json_lines(wait(child));
+    let events: Vec<&str> = rows
+        .iter()
+        .map(|row| row["event"].as_str().unwrap())
+        .filter(|&event| event != "STATS")
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "LISTENING",
+            "ACCEPTED",
+            "HANDSHAKE_SUCCEEDED",
+            "DISCONNECTED"
+        ],
+        "{text}"
+    );
+    let stats: Vec<&serde_json::Value> =
+        rows.iter().filter(|row| row["event"] == "STATS").collect();
+    assert!(stats.len() >= 3, "one every 50 ms: {text}");
+    // While the peer was there: five received, one peer that sent them.
+    let full = stats
+        .iter()
+        .find(|row| row["received"] == 5 && row["peers"].as_array().is_some_and(|p| p.len() == 1))
+        .unwrap_or_else(|| panic!("a STATS line with the five messages and the peer: {text}"));
+    assert_eq!(full["peers"][0]["received"], 5, "{text}");
+    assert_eq!(full["peers"][0]["local"], endpoint.as_str());
+    assert_eq!(full["dropped"]["too_large"], 0);
+    assert_eq!(full["sent"], 0);
+}
+
+#[test]
 fn monitor_gives_up_after_its_timeout_and_prints_tab_separated_lines() {
     // Nothing ever answers at this endpoint: CONNECT_DELAYED / CONNECT_RETRIED, then silence
     // once --count is not reached within the timeout after the last event.

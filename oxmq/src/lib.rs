@@ -149,7 +149,8 @@ pub use error::{Error, Result};
 pub use message::{Frame, Frames, Message};
 pub use metadata::PeerMetadata;
 pub use monitor::{
-    EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, PeerStats, SocketEvent,
+    Drops, EventKind, EventMask, EventSink, MONITOR_CAPACITY, Monitor, PeerStats, SocketEvent,
+    SocketStats,
 };
 pub use options::{OptionValue, number as option_number};
 #[cfg(all(target_os = "linux", not(loom)))]

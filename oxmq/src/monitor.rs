@@ -228,6 +228,54 @@ pub struct PeerStats {
     pub queued_out: u64,
     /// Messages from the peer waiting to be received.
     pub queued_in: u64,
+    /// Messages sent to the peer so far (queued or written to its connection; a SUB's
+    /// subscriptions count too).
+    pub sent: u64,
+    /// Messages received from the peer so far (not counted on a CONFLATE socket).
+    pub received: u64,
+    /// Messages for the peer dropped because its queue was at its high-water mark.
+    pub dropped: u64,
+}
+
+/// Messages a socket dropped, by reason: what libzmq drops without a word.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drops {
+    /// The peer's queue was at its high-water mark (PUB and XPUB fan-out, ROUTER without
+    /// ROUTER_MANDATORY).
+    pub high_water_mark: u64,
+    /// No peer has the routing id the message named (ROUTER without ROUTER_MANDATORY, a
+    /// REP reply whose requester is gone).
+    pub no_route: u64,
+    /// A peer's message was over MAXMSGSIZE, the frames-per-message cap or the message-size
+    /// cap: never delivered, and its connection closed.
+    pub too_large: u64,
+    /// The message named no peer at all (a ROUTER message without a body).
+    pub unroutable: u64,
+}
+
+impl Drops {
+    /// All drops, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.high_water_mark + self.no_route + self.too_large + self.unroutable
+    }
+}
+
+/// A socket's traffic since it was made: [`Socket::stats`](crate::Socket::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketStats {
+    /// Messages the application sent (each taken by the socket; a PUB message counts once
+    /// however many subscribers got it).
+    pub sent: u64,
+    /// Messages the application received.
+    pub received: u64,
+    /// Messages queued towards the peers now (see [`PeerStats::queued_out`]).
+    pub queued_out: u64,
+    /// Messages from the peers waiting to be received now.
+    pub queued_in: u64,
+    /// Messages dropped, by reason.
+    pub dropped: Drops,
 }
 
 /// Where an event happened: what [`SocketEvent::endpoint`], [`SocketEvent::local`] and

@@ -54,6 +54,9 @@ fn too_many_frames_drop_the_peer_not_the_socket() {
     assert_eq!(msg.len(), 100);
     pull.set_rcvtimeo(100).unwrap();
     assert!(pull.recv().is_err(), "nothing else was delivered");
+    let stats = pull.stats();
+    assert_eq!(stats.dropped.too_large, 1, "{stats:?}");
+    assert_eq!(stats.received, 1);
     assert!(pull.set_max_message_frames(0).is_err());
 }
 
@@ -83,6 +86,7 @@ fn the_context_max_msgsz_caps_bytes_across_frames() {
     assert_eq!(msg[1].len() + msg[2].len(), 800);
     router.set_rcvtimeo(100).unwrap();
     assert!(router.recv().is_err());
+    assert_eq!(router.stats().dropped.too_large, 1);
 }
 
 #[test]

@@ -67,6 +67,22 @@ pub(crate) enum CloseReason {
     HandshakeTimeout,
 }
 
+impl CloseReason {
+    /// Whether the peer was cut off for a message too large (MAXMSGSIZE, or the caps on
+    /// frames and bytes per message): that message is dropped.
+    pub(crate) fn is_too_large(&self) -> bool {
+        use oxmq_proto::error::FrameError;
+        matches!(
+            self,
+            CloseReason::Protocol(ConnectionError::Frame(
+                FrameError::TooLarge { .. }
+                    | FrameError::TooManyFrames { .. }
+                    | FrameError::MessageTooLarge { .. }
+            ))
+        )
+    }
+}
+
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -20,6 +20,9 @@ pub(crate) struct SocketLink {
     mailbox: Arc<Mailbox>,
     linger: AtomicI32,
     monitor: MonitorSlot,
+    /// Messages from peers dropped as too large (their connections closed), counted by the
+    /// I/O threads.
+    too_large: std::sync::atomic::AtomicU64,
 }
 
 impl SocketLink {
@@ -31,7 +34,20 @@ impl SocketLink {
             mailbox: Mailbox::new(Activation::for_thread()),
             linger: AtomicI32::new(linger),
             monitor: MonitorSlot::default(),
+            too_large: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// A peer's message was dropped as too large (MAXMSGSIZE, or a cap on frames or bytes
+    /// per message).
+    pub(crate) fn note_too_large(&self) {
+        self.too_large
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many messages [`note_too_large`](Self::note_too_large) counted.
+    pub(crate) fn too_large(&self) -> u64 {
+        self.too_large.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The socket's process-unique id.

@@ -873,6 +873,9 @@ impl Session {
             CloseReason::Io(_) => tracing::info!("oxmq: {peer}: {reason}"),
             _ => tracing::warn!("oxmq: closing connection to {peer}: {reason}"),
         }
+        if reason.is_too_large() {
+            self.socket.note_too_large();
+        }
         self.notify_stream();
         self.gate.set_stream(None);
         self.read_gate.release_socket(&self.socket.activation());

@@ -208,6 +208,7 @@ pub(crate) fn pipe(
             credited: 0,
             uncounted: 0,
             metadata: None,
+            controls: 0,
         },
     )
 }
@@ -243,6 +244,12 @@ pub(crate) struct PipeWriter {
 }
 
 impl PipeWriter {
+    /// Messages written into the pipe so far (not CONFLATE's overwrites, nor the control
+    /// messages of [`send_uncounted`](Self::send_uncounted)).
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Messages written that the reader has not taken yet, as far as it has told (it returns
     /// credit in batches, as libzmq's pipes do, so this may lag by up to a low-water mark).
     pub(crate) fn queued(&self) -> u64 {
@@ -445,9 +452,16 @@ pub(crate) struct PipeReader {
     uncounted: u64,
     /// The metadata of the connection the messages read now come from (see `metadata`).
     metadata: Option<Arc<PeerMetadata>>,
+    /// Control messages read (routing ids, metadata, subscriptions): not data.
+    controls: u64,
 }
 
 impl PipeReader {
+    /// Data messages read so far (a CONFLATE pipe's are not counted).
+    pub(crate) fn delivered(&self) -> u64 {
+        self.queue.read_count().saturating_sub(self.controls)
+    }
+
     /// The next message, if one was published.
     #[inline(always)]
     pub(crate) fn recv(&mut self) -> Option<Message> {
@@ -471,6 +485,7 @@ impl PipeReader {
     /// the message itself, as every control message it does not use.
     #[cold]
     fn note_control(&mut self, msg: &Message) {
+        self.controls += 1;
         if msg.kind() == Kind::Metadata {
             self.metadata = PeerMetadata::decode(msg.first()).map(Arc::new);
             if !self.shared.conflates() {

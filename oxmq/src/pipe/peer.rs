@@ -307,6 +307,10 @@ pub(crate) struct Peer {
     /// An inproc peer of a connect: the message the socket at the far end receives when this
     /// side goes (its DISCONNECT_MSG), written as this peer is dropped.
     pub farewell: Option<Message>,
+    /// Messages written to the connection directly (not through the pipe).
+    pub direct_sent: u64,
+    /// Messages for this peer dropped because its queue was full (PUB, XPUB, ROUTER).
+    pub dropped: u64,
 }
 
 impl Peer {
@@ -326,6 +330,8 @@ impl Peer {
             far_end: None,
             names: Arc::default(),
             farewell: None,
+            direct_sent: 0,
+            dropped: 0,
         }
     }
 
@@ -395,6 +401,7 @@ impl Peer {
         if offer {
             self.rate.offered(wrote);
         }
+        self.direct_sent += u64::from(wrote);
         wrote
     }
 
@@ -408,6 +415,11 @@ impl Peer {
         } else {
             Err(msg)
         }
+    }
+
+    /// Messages sent to this peer: through the pipe or written directly.
+    pub(crate) fn sent(&self) -> u64 {
+        self.writer.written() + self.direct_sent
     }
 
     /// Whether the peer is gone for good: it closed its end and everything it sent was read.

@@ -162,6 +162,9 @@ struct Core {
     reading: Option<Arc<dyn DirectRead>>,
     /// How many peers have detached so far (see [`Socket::peers_detached`]).
     detached: u64,
+    /// Messages the application sent and received (see [`Socket::stats`]).
+    sent: u64,
+    received: u64,
 }
 
 impl Core {
@@ -395,6 +398,8 @@ impl Socket {
                 sinks: Vec::new(),
                 reading: None,
                 detached: 0,
+                sent: 0,
+                received: 0,
             }),
             spent: RefCell::new((Vec::new(), 0)),
         })
@@ -563,9 +568,42 @@ impl Socket {
                 remote,
                 queued_out: peer.writer.queued(),
                 queued_in,
+                sent: peer.sent(),
+                received: peer.reader.delivered(),
+                dropped: peer.dropped,
             });
         });
         peers
+    }
+
+    /// The socket's traffic since it was made: messages sent and received, queued now, and
+    /// dropped by reason. What libzmq drops silently is counted here.
+    ///
+    /// ```
+    /// use oxmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let router = ctx.socket(SocketType::Router)?;
+    /// router.bind("inproc://stats")?;
+    /// // No peer is named "nobody": ROUTER drops the message, and counts it.
+    /// router.send(oxmq::Message::from_frames(["nobody", "hello"]))?;
+    /// let stats = router.stats();
+    /// assert_eq!(stats.sent, 1);
+    /// assert_eq!(stats.dropped.no_route, 1);
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn stats(&self) -> crate::monitor::SocketStats {
+        let mut stats = crate::monitor::SocketStats::default();
+        for peer in self.peer_stats() {
+            stats.queued_out += peer.queued_out;
+            stats.queued_in += peer.queued_in;
+        }
+        let core = self.core();
+        stats.sent = core.sent;
+        stats.received = core.received;
+        stats.dropped = core.pattern.drops();
+        stats.dropped.too_large = self.link.too_large();
+        stats
     }
 
     /// The last endpoint bound or connected (ZMQ_LAST_ENDPOINT), with a wildcard port resolved.
@@ -648,7 +686,10 @@ impl Socket {
     fn send_msg(&self, mut msg: Message, dont_wait: bool) -> std::result::Result<(), SendError> {
         let sent = match self.start_send(dont_wait) {
             Ok(mut core) => match core.pattern.send_from(&mut msg) {
-                Ok(true) => return Ok(()),
+                Ok(true) => {
+                    core.sent += 1;
+                    return Ok(());
+                }
                 Ok(false) => self.send_blocking(&mut core, dont_wait, |p| p.send_from(&mut msg)),
                 Err(error) => Err(error),
             },
@@ -666,7 +707,10 @@ impl Socket {
     fn send_copy(&self, data: &[u8], dont_wait: bool) -> Result<()> {
         let mut core = self.start_send(dont_wait)?;
         match core.pattern.send_bytes(data)? {
-            true => Ok(()),
+            true => {
+                core.sent += 1;
+                Ok(())
+            }
             false => self.send_blocking(&mut core, dont_wait, |p| p.send_bytes(data)),
         }
     }
@@ -708,7 +752,10 @@ impl Socket {
             activation.arm();
             core.process_mail(&self.link);
             return match attempt(core.pattern.as_mut()) {
-                Ok(true) => Ok(()),
+                Ok(true) => {
+                    core.sent += 1;
+                    Ok(())
+                }
                 Ok(false) => Err(Error::WouldBlock),
                 Err(error) => Err(error),
             };
@@ -720,6 +767,7 @@ impl Socket {
             match attempt(core.pattern.as_mut()) {
                 Ok(true) => {
                     activation.cancel_wait();
+                    core.sent += 1;
                     return Ok(());
                 }
                 Ok(false) => {}
@@ -832,9 +880,12 @@ impl Socket {
         core.pattern.check_recv()?;
         if core.pattern.recv_into(msg) {
             core.replying = true;
+            core.received += 1;
             return Ok(());
         }
-        self.recv_blocking(&mut core, msg, dont_wait)
+        let received = self.recv_blocking(&mut core, msg, dont_wait);
+        core.received += u64::from(received.is_ok());
+        received
     }
 
     /// The first attempt of a receive, inlined into `recv` and `try_recv`.

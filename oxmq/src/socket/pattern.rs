@@ -34,6 +34,14 @@ pub(crate) trait Pattern: Send {
     /// Forgets the peers that came through `endpoint_id` (unbind, disconnect).
     fn detach_endpoint(&mut self, endpoint_id: u64);
 
+    /// The messages this socket type dropped so far, by reason (see [`Drops`]); the socket
+    /// adds those dropped as too large.
+    ///
+    /// [`Drops`]: crate::monitor::Drops
+    fn drops(&self) -> crate::monitor::Drops {
+        crate::monitor::Drops::default()
+    }
+
     /// Calls `f` with every peer (SNDHWM and RCVHWM apply to the peers the socket has).
     fn for_each_peer(&mut self, f: &mut dyn FnMut(&mut Peer));
 

@@ -26,6 +26,10 @@ impl Pattern for Router {
         self.table.detach(id);
     }
 
+    fn drops(&self) -> crate::monitor::Drops {
+        self.table.drops()
+    }
+
     fn detach_endpoint(&mut self, endpoint_id: u64) {
         self.table.detach_endpoint(endpoint_id);
     }

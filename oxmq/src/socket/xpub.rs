@@ -213,6 +213,13 @@ impl Pattern for XPub {
         self.detach_peer(id);
     }
 
+    fn drops(&self) -> crate::monitor::Drops {
+        crate::monitor::Drops {
+            high_water_mark: self.dist.dropped,
+            ..Default::default()
+        }
+    }
+
     fn detach_endpoint(&mut self, endpoint_id: u64) {
         for id in self.dist.peers_of_endpoint(endpoint_id) {
             self.detach_peer(id);

@@ -146,6 +146,13 @@ impl Pattern for XSub {
         }
     }
 
+    fn drops(&self) -> crate::monitor::Drops {
+        crate::monitor::Drops {
+            high_water_mark: self.peers.dropped,
+            ..Default::default()
+        }
+    }
+
     fn detach_endpoint(&mut self, endpoint_id: u64) {
         for id in self.peers.peers_of_endpoint(endpoint_id) {
             self.peers.detach(id);

@@ -21,6 +21,8 @@ pub(crate) struct Distributor {
     round: u64,
     /// Positions matched this round, in marking order.
     matched: Vec<usize>,
+    /// Copies dropped because their peer was at its high-water mark.
+    pub(crate) dropped: u64,
 }
 
 /// The outcome of a distribution.
@@ -128,9 +130,9 @@ impl Distributor {
             return sent;
         };
         for &position in rest {
-            Self::write(&mut self.peers[position], msg.clone(), &mut sent);
+            self.dropped += Self::write(&mut self.peers[position], msg.clone(), &mut sent);
         }
-        Self::write(&mut self.peers[last], msg, &mut sent);
+        self.dropped += Self::write(&mut self.peers[last], msg, &mut sent);
         for id in &sent.closed {
             self.detach(*id);
         }
@@ -143,12 +145,17 @@ impl Distributor {
         self.send_to_matched(msg)
     }
 
+    /// Writes `msg` to `peer`; returns 1 when it was dropped at the peer's high-water mark.
     #[inline]
-    fn write(peer: &mut Peer, msg: Message, sent: &mut Sent) {
+    fn write(peer: &mut Peer, msg: Message, sent: &mut Sent) -> u64 {
         if peer.writer.is_closed() {
             sent.closed.push(peer.id);
         } else if peer.writer.send(msg).is_ok() {
             sent.delivered += 1;
+        } else {
+            peer.dropped += 1;
+            return 1;
         }
+        0
     }
 }

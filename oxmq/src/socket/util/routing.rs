@@ -106,6 +106,10 @@ pub(crate) struct RoutingTable {
     pub mandatory: bool,
     /// PROBE_ROUTER: greet each new peer with an empty message.
     pub probe_router: bool,
+    /// Messages dropped, by reason (see `monitor::Drops`).
+    pub dropped_hwm: u64,
+    pub no_route: u64,
+    pub unroutable: u64,
 }
 
 impl RoutingTable {
@@ -181,6 +185,16 @@ impl RoutingTable {
         }
     }
 
+    /// The messages dropped so far, by reason.
+    pub(crate) fn drops(&self) -> crate::monitor::Drops {
+        crate::monitor::Drops {
+            high_water_mark: self.dropped_hwm,
+            no_route: self.no_route,
+            unroutable: self.unroutable,
+            ..Default::default()
+        }
+    }
+
     /// Whether an attached peer is named `routing_id`.
     pub(crate) fn contains(&mut self, routing_id: &[u8]) -> bool {
         self.lookup(routing_id).is_some()
@@ -192,6 +206,7 @@ impl RoutingTable {
     pub(crate) fn send(&mut self, mut msg: Message) -> Result<(), Refused> {
         let mandatory = self.mandatory;
         let Some(routing_id) = msg.pop_front() else {
+            self.unroutable += 1;
             return Ok(());
         };
         let Some(id) = self.lookup(&routing_id) else {
@@ -199,6 +214,7 @@ impl RoutingTable {
                 msg.push_front(routing_id);
                 Err(Refused::Failed(Error::HostUnreachable, msg))
             } else {
+                self.no_route += 1;
                 Ok(())
             };
         };
@@ -214,7 +230,15 @@ impl RoutingTable {
                     Err(Refused::Full(back))
                 }
             }
-            Err(_) => Ok(()),
+            Err(_) if entry.peer.writer.is_closed() => {
+                self.no_route += 1;
+                Ok(())
+            }
+            Err(_) => {
+                entry.peer.dropped += 1;
+                self.dropped_hwm += 1;
+                Ok(())
+            }
         }
     }
 
