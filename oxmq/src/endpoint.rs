@@ -185,6 +185,48 @@ impl TcpEndpoint {
         })
     }
 
+    /// The address to connect to when the host is an address literal (no name to resolve):
+    /// `Some(Err)` for a connect endpoint without a port or with the `*` host, `None` for a
+    /// host name.
+    pub(crate) fn literal_connect_addr(&self) -> Option<Result<SocketAddr>> {
+        let Some(port) = self.port else {
+            return Some(Err(Error::Invalid));
+        };
+        if self.host == "*" {
+            return Some(Err(Error::Invalid));
+        }
+        self.host
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| Ok(SocketAddr::new(ip, port)))
+    }
+
+    /// Every address the host name resolves to, in the resolver's order; IPv4 ones only
+    /// unless `ipv6` (then all), falling back to all when there is no IPv4 one. Blocks on the
+    /// system's resolver: call it off the I/O threads.
+    pub(crate) fn resolve_all(&self, ipv6: bool) -> Result<Vec<SocketAddr>> {
+        let port = self.port.ok_or(Error::Invalid)?;
+        let all: Vec<SocketAddr> = (self.host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|_| Error::Invalid)?
+            .collect();
+        let mut chosen: Vec<SocketAddr> = all
+            .iter()
+            .copied()
+            .filter(|addr| ipv6 || addr.is_ipv4())
+            .collect();
+        if chosen.is_empty() {
+            chosen = all;
+        }
+        // One attempt per address, even when the resolver lists one several times.
+        let mut seen = std::collections::HashSet::new();
+        chosen.retain(|addr| seen.insert(*addr));
+        if chosen.is_empty() {
+            return Err(Error::Invalid);
+        }
+        Ok(chosen)
+    }
+
     /// The address to connect to (resolving a host name); the port must be given.
     pub(crate) fn connect_addr(&self, ipv6: bool) -> Result<SocketAddr> {
         let port = self.port.ok_or(Error::Invalid)?;

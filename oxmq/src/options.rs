@@ -318,6 +318,9 @@ pub(crate) struct Options {
     pub max_message_frames: i32,
     /// Largest received message, all frames together (-1: no limit).
     pub max_message_size: i64,
+    /// SNDHWM_BYTES and RCVHWM_BYTES: bytes queued per peer each way (0: no byte bound).
+    pub sndhwm_bytes: u64,
+    pub rcvhwm_bytes: u64,
 }
 
 impl Default for Options {
@@ -365,6 +368,8 @@ impl Default for Options {
             priority: 0,
             max_message_frames: DEFAULT_MAX_MESSAGE_FRAMES,
             max_message_size: -1,
+            sndhwm_bytes: 0,
+            rcvhwm_bytes: 0,
         }
     }
 }

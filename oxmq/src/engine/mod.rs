@@ -533,7 +533,7 @@ impl Engine {
                     if first && !more && size <= Frame::INLINE_CAPACITY && self.partial.is_none() {
                         // The common case, a small one-frame message: built in the pipe.
                         let body = &self.rbuf[header_len..total];
-                        incoming.write_then(Message::new(), |msg| msg.set_bytes(body));
+                        incoming.write_then(Message::new(), body.len(), |msg| msg.set_bytes(body));
                         self.rbuf.advance(total);
                         continue;
                     }

@@ -63,6 +63,8 @@ impl Env<'_> {
         InprocOptions {
             sndhwm: self.opts.sndhwm,
             rcvhwm: self.opts.rcvhwm,
+            sndhwm_bytes: self.opts.sndhwm_bytes,
+            rcvhwm_bytes: self.opts.rcvhwm_bytes,
             routing_id: self.opts.routing_id.clone(),
             wants_routing_id: wants_routing_id(self.link.socket_type()),
             conflate_in: self.opts.conflate_incoming(self.link.socket_type()),
@@ -225,13 +227,13 @@ impl Endpoints {
             let act = env.link.activation();
             let socket_type = env.link.socket_type();
             let (to_peer, from_socket) = pipe(
-                Hwm::send(env.opts.sndhwm),
+                Hwm::send(env.opts.sndhwm).bytes(env.opts.sndhwm_bytes, 0),
                 env.opts.conflate_outgoing(socket_type),
                 None,
                 Some(Arc::clone(&act)),
             );
             let (to_socket, from_peer) = pipe(
-                Hwm::recv(env.opts.rcvhwm),
+                Hwm::recv(env.opts.rcvhwm).bytes(0, env.opts.rcvhwm_bytes),
                 env.opts.conflate_incoming(socket_type),
                 Some(act),
                 None,

@@ -134,6 +134,9 @@ pub(crate) struct SessionPipes {
 }
 
 /// Control commands for an I/O thread.
+// Commands are few (one per bind, connect or close), and boxing a connect's pipes would cost
+// an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum IoCommand {
     /// Start accepting on a bound listener.
     Listen {

@@ -133,7 +133,17 @@ pub(crate) struct Connecter {
     /// The next reconnect interval, in milliseconds (grows with backoff).
     current_ivl: i32,
     retry_pending: bool,
+    /// The addresses of this round of attempts not tried yet: a host name is resolved again
+    /// at the start of each round (each reconnect), and every address it gives is tried in
+    /// turn before the round counts as failed.
+    addrs: std::collections::VecDeque<std::net::SocketAddr>,
+    /// A resolution under way on a helper thread (the system's resolver blocks): its result
+    /// lands here, and the session is woken to dial.
+    resolving: Option<ResolveSlot>,
 }
+
+/// Where a helper thread leaves the addresses a host name resolved to.
+type ResolveSlot = Arc<std::sync::Mutex<Option<crate::error::Result<Vec<std::net::SocketAddr>>>>>;
 
 impl Connecter {
     /// Whether a connection is being made (to the peer, or through the proxy).
@@ -156,6 +166,8 @@ impl Connecter {
             socks: None,
             current_ivl: opts.reconnect_ivl,
             retry_pending: false,
+            addrs: std::collections::VecDeque::new(),
+            resolving: None,
         }
     }
 }
@@ -521,6 +533,9 @@ impl Session {
                 if c.socks.is_some() {
                     return self.drive_socks(io);
                 }
+                if c.resolving.is_some() && self.engine.is_none() {
+                    return self.dial(io);
+                }
             }
             let Some(engine) = self.engine.as_mut() else {
                 return true;
@@ -772,13 +787,13 @@ impl Session {
         if self.outgoing.is_none() {
             let socket_type = self.socket.socket_type();
             let (to_peer, from_socket) = pipe(
-                Hwm::send(self.opts.sndhwm),
+                Hwm::send(self.opts.sndhwm).bytes(self.opts.sndhwm_bytes, 0),
                 self.opts.conflate_outgoing(socket_type),
                 Some(Arc::clone(&self.act)),
                 Some(self.socket.activation()),
             );
             let (to_socket, from_peer) = pipe(
-                Hwm::recv(self.opts.rcvhwm),
+                Hwm::recv(self.opts.rcvhwm).bytes(0, self.opts.rcvhwm_bytes),
                 self.opts.conflate_incoming(socket_type),
                 Some(self.socket.activation()),
                 Some(Arc::clone(&self.act)),
@@ -968,13 +983,36 @@ impl Session {
                         tcp::connect(addr, source, &transport_options(&self.opts))
                     })
             }
-            ConnectTarget::Tcp(endpoint) => endpoint
-                .connect_addr(self.opts.ipv6)
-                .and_then(|addr| Ok((addr, endpoint.source_addr(self.opts.ipv6)?)))
-                .map_err(io::Error::from)
-                .and_then(|(addr, source)| {
-                    tcp::connect(addr, source, &transport_options(&self.opts))
-                }),
+            ConnectTarget::Tcp(endpoint) => {
+                if c.addrs.is_empty() {
+                    match endpoint.literal_connect_addr() {
+                        Some(Ok(addr)) => c.addrs.push_back(addr),
+                        Some(Err(_)) => {}
+                        None => {
+                            match resolution(&mut c.resolving, endpoint, self.opts.ipv6, &self.act)
+                            {
+                                // Under way: the session is woken with the answer.
+                                None => return true,
+                                Some(Ok(addrs)) => c.addrs.extend(addrs),
+                                Some(Err(err)) => {
+                                    tracing::debug!("oxmq: cannot resolve {}: {err}", c.endpoint);
+                                    self.schedule_retry(io, &[]);
+                                    return true;
+                                }
+                            }
+                        }
+                    }
+                }
+                match c.addrs.pop_front() {
+                    Some(addr) => endpoint
+                        .source_addr(self.opts.ipv6)
+                        .map_err(io::Error::from)
+                        .and_then(|source| {
+                            tcp::connect(addr, source, &transport_options(&self.opts))
+                        }),
+                    None => Err(io::Error::from(crate::error::Error::Invalid)),
+                }
+            }
             ConnectTarget::Ipc(endpoint) => endpoint
                 .socket_addr()
                 .map_err(io::Error::from)
@@ -1012,6 +1050,10 @@ impl Session {
                 if self.stops_on_refusal(&err) {
                     return self.stop_reconnecting(&[]);
                 }
+                if matches!(&self.role, Role::Connecter(c) if !c.addrs.is_empty()) {
+                    // The host name gave another address: try it now.
+                    return self.dial(io);
+                }
                 self.schedule_retry(io, &[]);
                 true
             }
@@ -1040,8 +1082,7 @@ impl Session {
                 let _ = io.registry.deregister(stream.source());
                 return self.stop_reconnecting(&[(EventKind::Closed, fd)]);
             }
-            self.redial_after(stream, io);
-            return true;
+            return self.redial_after(stream, io);
         }
         if !self.opts.socks_proxy.is_empty() {
             if let ConnectTarget::Tcp(target) = &c.target {
@@ -1078,8 +1119,7 @@ impl Session {
         let dial = c.socks.take().expect("checked above");
         if let Err(err) = result {
             tracing::debug!("oxmq: connect through the SOCKS proxy failed: {err}");
-            self.redial_after(dial.stream, io);
-            return true;
+            return self.redial_after(dial.stream, io);
         }
         self.start_engine(dial.stream, io)
     }
@@ -1087,8 +1127,10 @@ impl Session {
     /// Whether a connect that failed with `err` ends this connecter (RECONNECT_STOP's
     /// CONN_REFUSED bit).
     fn stops_on_refusal(&self, err: &io::Error) -> bool {
+        let addresses_left = matches!(&self.role, Role::Connecter(c) if !c.addrs.is_empty());
         self.opts.reconnect_stop & crate::options::number::RECONNECT_STOP_CONN_REFUSED != 0
             && err.kind() == io::ErrorKind::ConnectionRefused
+            && !addresses_left
     }
 
     /// Ends a connecter that is not to reconnect (RECONNECT_IVL -1, or RECONNECT_STOP): raises
@@ -1101,17 +1143,29 @@ impl Session {
         false
     }
 
-    /// Closes a connection that failed before its engine started, and dials again later.
-    fn redial_after(&mut self, mut stream: Stream, io: &mut IoCtx<'_>) {
+    /// Closes a connection that failed before its engine started, and dials again: at once
+    /// when the host name gave another address to try, else after the reconnect interval.
+    fn redial_after(&mut self, mut stream: Stream, io: &mut IoCtx<'_>) -> bool {
         let fd = stream.fd() as u64;
         let _ = io.registry.deregister(stream.source());
+        if let Role::Connecter(c) = &self.role {
+            if !c.addrs.is_empty() {
+                self.emit(&[(EventKind::Closed, fd)]);
+                return self.dial(io);
+            }
+        }
         self.schedule_retry(io, &[(EventKind::Closed, fd)]);
+        true
     }
 
     /// Starts the engine on a connected stream (still registered from the dial).
     fn start_engine(&mut self, mut stream: Stream, io: &mut IoCtx<'_>) -> bool {
         let fd = stream.fd() as u64;
         let _ = io.registry.deregister(stream.source());
+        if let Role::Connecter(c) = &mut self.role {
+            // Connected: the next round (a reconnect) resolves the name again.
+            c.addrs.clear();
+        }
         if let Role::Connecter(c) = &self.role {
             self.names
                 .set(end_name_string(stream.local_name()), c.endpoint.clone());
@@ -1171,7 +1225,7 @@ impl Session {
                 if let Role::Connecter(c) = &mut self.role {
                     if let Some(dial) = c.socks.take() {
                         tracing::debug!("oxmq: the SOCKS proxy did not answer in time");
-                        self.redial_after(dial.stream, io);
+                        return self.redial_after(dial.stream, io);
                     }
                 }
                 true
@@ -1183,7 +1237,7 @@ impl Session {
                 if let Role::Connecter(c) = &mut self.role {
                     if let Some(stream) = c.connecting.take() {
                         tracing::debug!("oxmq: connect not complete within CONNECT_TIMEOUT");
-                        self.redial_after(stream, io);
+                        return self.redial_after(stream, io);
                     }
                 }
                 true
@@ -1251,6 +1305,39 @@ impl Session {
                 let _ = registry.deregister(dial.stream.source());
             }
         }
+    }
+}
+
+/// The addresses `endpoint`'s host name resolves to, by a helper thread, so that a slow
+/// resolver never holds up the I/O thread: `None` while the answer is awaited (the session
+/// behind `act` is woken when it comes), then the answer, once.
+fn resolution(
+    resolving: &mut Option<ResolveSlot>,
+    endpoint: &crate::endpoint::TcpEndpoint,
+    ipv6: bool,
+    act: &Arc<Activation>,
+) -> Option<crate::error::Result<Vec<std::net::SocketAddr>>> {
+    if let Some(slot) = resolving {
+        let answer = slot.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        *resolving = None;
+        return Some(answer);
+    }
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    let (answer, target, act) = (Arc::clone(&slot), endpoint.clone(), Arc::clone(act));
+    let spawned = std::thread::Builder::new()
+        .name("oxmq-resolve".into())
+        .spawn(move || {
+            let addrs = target.resolve_all(ipv6);
+            *answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(addrs);
+            act.wake();
+        });
+    match spawned {
+        Ok(_) => {
+            *resolving = Some(slot);
+            None
+        }
+        // No thread to spare: resolve here rather than not at all.
+        Err(_) => Some(endpoint.resolve_all(ipv6)),
     }
 }
 

@@ -39,6 +39,9 @@ use crate::signal::Activation;
 pub(crate) struct Hwm {
     pub send: Option<i32>,
     pub recv: Option<i32>,
+    /// SNDHWM_BYTES of the writing socket and RCVHWM_BYTES of the reading one (0: none).
+    pub send_bytes: u64,
+    pub recv_bytes: u64,
 }
 
 impl Hwm {
@@ -47,6 +50,7 @@ impl Hwm {
         Hwm {
             send: Some(sndhwm),
             recv: None,
+            ..Hwm::default()
         }
     }
 
@@ -55,6 +59,7 @@ impl Hwm {
         Hwm {
             send: None,
             recv: Some(rcvhwm),
+            ..Hwm::default()
         }
     }
 
@@ -63,7 +68,22 @@ impl Hwm {
         Hwm {
             send: Some(sndhwm),
             recv: Some(rcvhwm),
+            ..Hwm::default()
         }
+    }
+
+    /// With byte bounds: the writing socket's SNDHWM_BYTES and the reading one's
+    /// RCVHWM_BYTES (0: none).
+    pub(crate) fn bytes(mut self, send: u64, recv: u64) -> Hwm {
+        self.send_bytes = send;
+        self.recv_bytes = recv;
+        self
+    }
+
+    /// The bound on unread bytes: what each end allows, added (0: unbounded). Unlike the
+    /// message bound, one end's limit holds whatever the other sets.
+    fn bound_bytes(self) -> u64 {
+        self.send_bytes.saturating_add(self.recv_bytes)
     }
 
     /// The bound on unread messages; 0 is unbounded.
@@ -86,10 +106,14 @@ struct Shared {
     lwm: AtomicU64,
     /// What `hwm` is made of. Each end sets its own part, under the lock.
     limits: Mutex<Hwm>,
-    /// Messages the reader has consumed, published in batches. On its own cache line: the
+    /// Bound on unread bytes (SNDHWM_BYTES, RCVHWM_BYTES); 0 is unbounded.
+    hwm_bytes: AtomicU64,
+    /// Byte credit batch size (follows `hwm_bytes`).
+    lwm_bytes: AtomicU64,
+    /// What the reader has consumed, published in batches. On its own cache line: the
     /// writer reads the fields around it on every send, and must not lose that line each time
     /// the reader returns credit.
-    read: CacheLine<AtomicU64>,
+    read: CacheLine<Credit>,
     /// The writer found the pipe full and waits for credit: only then does returning credit wake
     /// it.
     writer_blocked: AtomicBool,
@@ -114,8 +138,14 @@ impl Shared {
             let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
             change(&mut limits);
             let hwm = limits.bound();
-            self.lwm.store(low_water_mark(hwm), Ordering::Relaxed);
-            self.hwm.store(hwm, Ordering::Relaxed);
+            let hwm_bytes = limits.bound_bytes();
+            let flag = byte_bound_flag(hwm_bytes);
+            self.lwm
+                .store(low_water_mark(hwm) | flag, Ordering::Relaxed);
+            self.hwm.store(hwm | flag, Ordering::Relaxed);
+            self.lwm_bytes
+                .store(hwm_bytes.div_ceil(2), Ordering::Relaxed);
+            self.hwm_bytes.store(hwm_bytes, Ordering::Relaxed);
         }
         fence(Ordering::SeqCst);
         if self.writer_blocked.load(Ordering::Relaxed)
@@ -158,6 +188,13 @@ impl Shared {
     }
 }
 
+/// The reader's credit: messages and bytes consumed.
+#[derive(Default)]
+struct Credit {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+}
+
 /// A value alone on its cache line.
 #[repr(align(64))]
 struct CacheLine<T>(T);
@@ -181,11 +218,15 @@ pub(crate) fn pipe(
     writer_act: Option<Arc<Activation>>,
 ) -> (PipeWriter, PipeReader) {
     let hwm = if conflate { 0 } else { limits.bound() };
+    let hwm_bytes = if conflate { 0 } else { limits.bound_bytes() };
+    let flag = byte_bound_flag(hwm_bytes);
     let shared = Arc::new(Shared {
-        hwm: AtomicU64::new(hwm),
-        lwm: AtomicU64::new(low_water_mark(hwm)),
+        hwm: AtomicU64::new(hwm | flag),
+        lwm: AtomicU64::new(low_water_mark(hwm) | flag),
         limits: Mutex::new(limits),
-        read: CacheLine(AtomicU64::new(0)),
+        hwm_bytes: AtomicU64::new(hwm_bytes),
+        lwm_bytes: AtomicU64::new(hwm_bytes.div_ceil(2)),
+        read: CacheLine(Credit::default()),
         writer_blocked: AtomicBool::new(false),
         writer_closed: AtomicBool::new(false),
         reader_closed: AtomicBool::new(false),
@@ -200,6 +241,9 @@ pub(crate) fn pipe(
             shared: Arc::clone(&shared),
             written: 0,
             peer_read: 0,
+            written_bytes: 0,
+            peer_read_bytes: 0,
+            counting: flag != 0,
             slot_written: false,
         },
         PipeReader {
@@ -209,12 +253,23 @@ pub(crate) fn pipe(
             uncounted: 0,
             metadata: None,
             controls: 0,
+            read_bytes: 0,
+            credited_bytes: 0,
+            counting: flag != 0,
         },
     )
 }
 
 /// libzmq hands credit back when half the high-water mark was consumed; batches are capped so a huge
 /// HWM still returns credit regularly.
+/// Set in `hwm` and `lwm` while a byte bound is too: the ends learn it from the word they
+/// load for each message anyway, and count bytes only then.
+const BYTE_BOUND: u64 = 1 << 63;
+
+fn byte_bound_flag(hwm_bytes: u64) -> u64 {
+    if hwm_bytes != 0 { BYTE_BOUND } else { 0 }
+}
+
 fn low_water_mark(hwm: u64) -> u64 {
     if hwm == 0 {
         256
@@ -239,6 +294,11 @@ pub(crate) struct PipeWriter {
     written: u64,
     /// Last credit seen from the reader.
     peer_read: u64,
+    /// Bytes written so far, and the last byte credit seen from the reader.
+    written_bytes: u64,
+    peer_read_bytes: u64,
+    /// A byte bound was set at the last look at `hwm`: bytes are counted.
+    counting: bool,
     /// CONFLATE: the slot was written since the last flush.
     slot_written: bool,
 }
@@ -253,28 +313,60 @@ impl PipeWriter {
     /// Messages written that the reader has not taken yet, as far as it has told (it returns
     /// credit in batches, as libzmq's pipes do, so this may lag by up to a low-water mark).
     pub(crate) fn queued(&self) -> u64 {
-        let read = self.shared.read.load(Ordering::Acquire);
+        let read = self.shared.read.messages.load(Ordering::Acquire);
         self.written.saturating_sub(read)
     }
 
     /// Whether one more message fits under the high-water mark and the reader is still there.
     #[inline(always)]
     pub(crate) fn can_write(&mut self) -> bool {
-        let hwm = self.shared.hwm.load(Ordering::Relaxed);
-        if hwm == 0 || self.written - self.peer_read < hwm {
+        if self.has_room() {
             return !self.is_closed();
         }
-        self.peer_read = self.shared.read.load(Ordering::Acquire);
-        if self.written - self.peer_read < hwm {
+        self.peer_read = self.shared.read.messages.load(Ordering::Acquire);
+        self.peer_read_bytes = self.shared.read.bytes.load(Ordering::Acquire);
+        if self.has_room() {
             return !self.is_closed();
         }
         // Full: ask for a wake-up with the next credit (or a higher HWM), then look once more
         // (the reader may have returned credit before it could see the request).
         self.shared.writer_blocked.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        self.peer_read = self.shared.read.load(Ordering::Acquire);
-        let hwm = self.shared.hwm.load(Ordering::Relaxed);
-        (hwm == 0 || self.written - self.peer_read < hwm) && !self.is_closed()
+        self.peer_read = self.shared.read.messages.load(Ordering::Acquire);
+        self.peer_read_bytes = self.shared.read.bytes.load(Ordering::Acquire);
+        self.has_room() && !self.is_closed()
+    }
+
+    /// Whether the last credit seen leaves room under both bounds: messages (HWM) and bytes
+    /// (HWM_BYTES; a pipe with nothing unread always takes one message, however large).
+    ///
+    /// Bytes are counted only while a byte bound is set (see [`BYTE_BOUND`]), so the two
+    /// ends' counts may disagree by what crossed the pipe while one was set and not the other:
+    /// the bound is then looser or tighter by that much, and an empty pipe always has room.
+    #[inline(always)]
+    fn has_room(&mut self) -> bool {
+        let word = self.shared.hwm.load(Ordering::Relaxed);
+        let unread = self.written - self.peer_read;
+        // Without a byte bound (the flag clear) this is the message bound alone. `counting`
+        // is only ever turned on here: a bound removed later leaves bytes counted, unused.
+        if word & BYTE_BOUND == 0 {
+            return word == 0 || unread < word;
+        }
+        self.has_room_bounded(word, unread)
+    }
+
+    /// [`has_room`](Self::has_room) with a byte bound set.
+    #[inline(never)]
+    fn has_room_bounded(&mut self, word: u64, unread: u64) -> bool {
+        self.counting = true;
+        let hwm = word & !BYTE_BOUND;
+        if hwm != 0 && unread >= hwm {
+            return false;
+        }
+        let hwm_bytes = self.shared.hwm_bytes.load(Ordering::Relaxed);
+        unread == 0
+            || hwm_bytes == 0
+            || self.written_bytes.saturating_sub(self.peer_read_bytes) < hwm_bytes
     }
 
     /// Withdraws a request for a wake-up with the next credit (see
@@ -289,11 +381,19 @@ impl PipeWriter {
         self.shared.set_limits(|limits| limits.send = Some(sndhwm));
     }
 
+    /// The writing socket's SNDHWM_BYTES (0: none).
+    pub(crate) fn set_sndhwm_bytes(&self, bytes: u64) {
+        self.shared.set_limits(|limits| limits.send_bytes = bytes);
+    }
+
     /// Queues a message without publishing it; the caller checked [`can_write`](Self::can_write).
     #[inline(always)]
     pub(crate) fn write(&mut self, msg: Message) {
         if self.shared.conflates() {
             return self.overwrite(msg);
+        }
+        if self.counting {
+            self.written_bytes += msg.byte_len() as u64;
         }
         self.queue.push(msg);
         self.written += 1;
@@ -301,8 +401,9 @@ impl PipeWriter {
 
     /// Like [`write`](Self::write), with `fill` finishing the message where it is queued
     /// (see `queue::Producer::push_then`): for messages made from bytes on the hot path.
+    /// `len` is the size the message has once filled.
     #[inline(always)]
-    pub(crate) fn write_then(&mut self, msg: Message, fill: impl FnOnce(&mut Message)) {
+    pub(crate) fn write_then(&mut self, msg: Message, len: usize, fill: impl FnOnce(&mut Message)) {
         if self.shared.conflates() {
             let mut msg = msg;
             fill(&mut msg);
@@ -310,6 +411,9 @@ impl PipeWriter {
         }
         self.queue.push_then(msg, fill);
         self.written += 1;
+        if self.counting {
+            self.written_bytes += len as u64;
+        }
     }
 
     /// CONFLATE: replaces the message in the slot.
@@ -373,7 +477,9 @@ impl PipeWriter {
             // A small message usually was just built, its bytes written at the inline
             // buffer's offset: copying those bytes the same way reads back what was stored,
             // where copying the whole message would stall until those stores land.
-            Some(bytes) => self.write_then(Message::new(), |queued| queued.set_bytes(bytes)),
+            Some(bytes) => self.write_then(Message::new(), bytes.len(), |queued| {
+                queued.set_bytes(bytes)
+            }),
             None => self.write(std::mem::take(msg)),
         }
         self.flush();
@@ -389,7 +495,7 @@ impl PipeWriter {
         if !self.can_write() {
             return false;
         }
-        self.write_then(Message::new(), |queued| queued.set_bytes(data));
+        self.write_then(Message::new(), data.len(), |queued| queued.set_bytes(data));
         self.flush();
         true
     }
@@ -411,7 +517,7 @@ impl PipeWriter {
         if self.shared.conflates() {
             return self.shared.slot().is_none();
         }
-        self.shared.read.load(Ordering::Acquire) == self.written
+        self.shared.read.messages.load(Ordering::Acquire) == self.written
     }
 
     /// Whether the reader has gone away.
@@ -454,6 +560,11 @@ pub(crate) struct PipeReader {
     metadata: Option<Arc<PeerMetadata>>,
     /// Control messages read (routing ids, metadata, subscriptions): not data.
     controls: u64,
+    /// Bytes read (metadata not counted), and those handed back as credit.
+    read_bytes: u64,
+    credited_bytes: u64,
+    /// A byte bound was set at the last look at `lwm`: bytes are counted.
+    counting: bool,
 }
 
 impl PipeReader {
@@ -471,6 +582,7 @@ impl PipeReader {
             self.queue.pop()
         };
         if let Some(msg) = &msg {
+            self.count_read(msg);
             if msg.kind() != Kind::Data {
                 self.note_control(msg);
             }
@@ -490,6 +602,10 @@ impl PipeReader {
             self.metadata = PeerMetadata::decode(msg.first()).map(Arc::new);
             if !self.shared.conflates() {
                 self.uncounted += 1;
+                // Written uncounted: its bytes are not the writer's either.
+                if self.counting {
+                    self.read_bytes = self.read_bytes.saturating_sub(msg.byte_len() as u64);
+                }
             }
         }
     }
@@ -519,9 +635,12 @@ impl PipeReader {
             };
         }
         let took = self.queue.pop_into(out);
-        if took && out.kind() != Kind::Data {
-            // Before the credit: metadata does not count (see `send_uncounted`).
-            self.note_control(out);
+        if took {
+            self.count_read(out);
+            if out.kind() != Kind::Data {
+                // Before the credit: metadata does not count (see `send_uncounted`).
+                self.note_control(out);
+            }
         }
         self.credit_after(took);
         took
@@ -537,7 +656,17 @@ impl PipeReader {
         if self.shared.conflates() {
             return self.shared.slot().take().map(|msg| f(&msg));
         }
-        let result = self.queue.pop_seen_with(f)?;
+        let result = if self.counting {
+            let mut len = 0;
+            let result = self.queue.pop_seen_with(|msg| {
+                len = msg.byte_len();
+                f(msg)
+            })?;
+            self.read_bytes += len as u64;
+            result
+        } else {
+            self.queue.pop_seen_with(f)?
+        };
         self.credit_after(true);
         Some(result)
     }
@@ -547,10 +676,38 @@ impl PipeReader {
     #[inline(always)]
     fn credit_after(&mut self, took: bool) {
         let unreturned = self.queue.read_count() - self.uncounted - self.credited;
-        if took && unreturned >= self.shared.lwm.load(Ordering::Relaxed) || !took && unreturned != 0
-        {
+        let due = if took {
+            let word = self.shared.lwm.load(Ordering::Relaxed);
+            if word & BYTE_BOUND == 0 {
+                unreturned >= word
+            } else {
+                self.bytes_due(word, unreturned)
+            }
+        } else {
+            unreturned != 0
+        };
+        if due {
             self.return_credit();
         }
+    }
+
+    /// Counts the bytes of a message read, while a byte bound is set.
+    #[inline(always)]
+    fn count_read(&mut self, msg: &Message) {
+        if self.counting {
+            self.read_bytes += msg.byte_len() as u64;
+        }
+    }
+
+    /// Whether credit is due with a byte bound set (`word` is `lwm` with its flag): a
+    /// low-water mark's worth of messages, or half the byte bound's worth of bytes, read since
+    /// the last credit.
+    #[inline(never)]
+    fn bytes_due(&mut self, word: u64, unreturned: u64) -> bool {
+        self.counting = true;
+        let lwm_bytes = self.shared.lwm_bytes.load(Ordering::Relaxed);
+        unreturned >= word & !BYTE_BOUND
+            || lwm_bytes != 0 && self.read_bytes.saturating_sub(self.credited_bytes) >= lwm_bytes
     }
 
     /// Hands back all the credit not returned yet: for a reader that stops reading for now
@@ -565,7 +722,15 @@ impl PipeReader {
 
     fn return_credit(&mut self) {
         self.credited = self.queue.read_count() - self.uncounted;
-        self.shared.read.store(self.credited, Ordering::Release);
+        self.credited_bytes = self.read_bytes;
+        self.shared
+            .read
+            .bytes
+            .store(self.credited_bytes, Ordering::Release);
+        self.shared
+            .read
+            .messages
+            .store(self.credited, Ordering::Release);
         fence(Ordering::SeqCst);
         if self.shared.writer_blocked.load(Ordering::Relaxed)
             && self.shared.writer_blocked.swap(false, Ordering::AcqRel)
@@ -632,6 +797,11 @@ impl PipeReader {
     pub(crate) fn set_activation(&self, act: Arc<Activation>) {
         let _ = self.shared.reader_act.set(act);
         fence(Ordering::SeqCst);
+    }
+
+    /// The reading socket's RCVHWM_BYTES (0: none).
+    pub(crate) fn set_rcvhwm_bytes(&self, bytes: u64) {
+        self.shared.set_limits(|limits| limits.recv_bytes = bytes);
     }
 
     /// The reading socket's RCVHWM changed (or, for an inproc connect that came before the
@@ -781,7 +951,7 @@ mod tests {
             w.send_from(&mut msg),
             "credit came back once the pipe was found empty"
         );
-        w.write_then(Message::new(), |m| m.set_bytes(b"filled in place"));
+        w.write_then(Message::new(), 15, |m| m.set_bytes(b"filled in place"));
         w.flush();
         assert!(r.has_message());
         assert_eq!(r.recv_seen_with(|m| m.clone()), Some(Message::from("c")));

@@ -1335,6 +1335,56 @@ impl Socket {
         Ok(())
     }
 
+    /// SNDHWM_BYTES (an oxmq option): most bytes queued per peer for sending, besides
+    /// SNDHWM's count of messages (default 0: no byte bound). A queue with nothing in it always
+    /// takes one message, however large; an inproc queue holds the sender's SNDHWM_BYTES plus
+    /// the receiver's RCVHWM_BYTES. Applies as [`Socket::set_sndhwm`] does.
+    ///
+    /// ```
+    /// use oxmq::{Context, SocketType};
+    ///
+    /// let ctx = Context::new();
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.set_sndhwm_bytes(1 << 20)?; // at most 1 MiB waiting per peer
+    /// push.bind("inproc://bytes")?;
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// pull.connect("inproc://bytes")?;
+    /// let big = vec![0u8; 700 << 10];
+    /// push.try_send(big.clone())?;
+    /// push.try_send(big.clone())?; // the second goes in: 700 KiB were below the bound
+    /// assert!(push.try_send(big).is_err()); // 1.4 MiB waiting: full
+    /// # Ok::<(), oxmq::Error>(())
+    /// ```
+    pub fn set_sndhwm_bytes(&self, bytes: u64) -> Result<()> {
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.opts.sndhwm_bytes = bytes;
+        core.pattern
+            .for_each_peer(&mut |peer| peer.writer.set_sndhwm_bytes(bytes));
+        Ok(())
+    }
+
+    /// The value [`Socket::set_sndhwm_bytes`] sets.
+    pub fn sndhwm_bytes(&self) -> u64 {
+        self.core().opts.sndhwm_bytes
+    }
+
+    /// RCVHWM_BYTES (an oxmq option): most bytes queued per peer for receiving, besides
+    /// RCVHWM's count (default 0: no byte bound). Applies as [`Socket::set_sndhwm`] does.
+    pub fn set_rcvhwm_bytes(&self, bytes: u64) -> Result<()> {
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.opts.rcvhwm_bytes = bytes;
+        core.pattern
+            .for_each_peer(&mut |peer| peer.reader.set_rcvhwm_bytes(bytes));
+        Ok(())
+    }
+
+    /// The value [`Socket::set_rcvhwm_bytes`] sets.
+    pub fn rcvhwm_bytes(&self) -> u64 {
+        self.core().opts.rcvhwm_bytes
+    }
+
     /// The value [`Socket::set_sndhwm`] sets.
     pub fn sndhwm(&self) -> i32 {
         self.core().opts.sndhwm

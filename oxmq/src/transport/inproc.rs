@@ -24,6 +24,9 @@ use crate::pipe::{FarEnd, Hwm, Mailbox, Peer, PeerEvent, pipe};
 pub(crate) struct InprocOptions {
     pub sndhwm: i32,
     pub rcvhwm: i32,
+    /// SNDHWM_BYTES, RCVHWM_BYTES (0: none).
+    pub sndhwm_bytes: u64,
+    pub rcvhwm_bytes: u64,
     /// ROUTING_ID (empty: none).
     pub routing_id: Bytes,
     /// The socket learns peers' routing ids (ROUTER): give it the binder's in-band when the
@@ -110,6 +113,8 @@ impl Registry {
             // The binder's HWMs join the connecter's.
             waiting.peer.writer.set_sndhwm(opts.sndhwm);
             waiting.peer.reader.set_rcvhwm(opts.rcvhwm);
+            waiting.peer.writer.set_sndhwm_bytes(opts.sndhwm_bytes);
+            waiting.peer.reader.set_rcvhwm_bytes(opts.rcvhwm_bytes);
             waiting.peer.endpoint_id = endpoint_id;
             if waiting.connecter_wants_id {
                 // Ahead of anything the binder sends: the pipe is empty until the peer attaches.
@@ -142,16 +147,18 @@ impl Registry {
         let (to_binder_hwm, to_connecter_hwm, to_binder_conflates, to_connecter_conflates) =
             match binding {
                 Some(b) => (
-                    Hwm::both(opts.sndhwm, b.opts.rcvhwm),
-                    Hwm::both(b.opts.sndhwm, opts.rcvhwm),
+                    Hwm::both(opts.sndhwm, b.opts.rcvhwm)
+                        .bytes(opts.sndhwm_bytes, b.opts.rcvhwm_bytes),
+                    Hwm::both(b.opts.sndhwm, opts.rcvhwm)
+                        .bytes(b.opts.sndhwm_bytes, opts.rcvhwm_bytes),
                     opts.conflate_out || b.opts.conflate_in,
                     b.opts.conflate_out || opts.conflate_in,
                 ),
                 // Unknown until the bind: the connecter's own options (the binder adds its
                 // HWMs when it binds, as libzmq does).
                 None => (
-                    Hwm::send(opts.sndhwm),
-                    Hwm::recv(opts.rcvhwm),
+                    Hwm::send(opts.sndhwm).bytes(opts.sndhwm_bytes, 0),
+                    Hwm::recv(opts.rcvhwm).bytes(0, opts.rcvhwm_bytes),
                     opts.conflate_out,
                     opts.conflate_in,
                 ),
