@@ -42,6 +42,44 @@ pub(crate) enum TimerKind {
     StreamTick,
 }
 
+/// Runs one session's work (returning whether the session lives on). A panic in it — a bug,
+/// or application code that runs here, such as the drop of a message body the application
+/// made — ends that session, which is then closed, and is logged; the I/O thread goes on
+/// serving every other connection, where an unwinding thread would leave its sockets waiting
+/// forever.
+fn guarded(work: impl FnOnce() -> bool) -> bool {
+    run_guarded(work).unwrap_or(false)
+}
+
+/// [`guarded`], telling a panic (`None`) from a session that ended.
+fn run_guarded(work: impl FnOnce() -> bool) -> Option<bool> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(alive) => Some(alive),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("oxmq: a connection's work panicked ({what}): connection closed");
+            None
+        }
+    }
+}
+
+/// A session's turn (`work`), and after a panic in it the end of its connection: a connecter
+/// dials again (its pipes, and what they hold, survive), an accepted session ends.
+fn session_turn(
+    session: &mut Session,
+    ctx: &mut IoCtx<'_>,
+    work: impl FnOnce(&mut Session, &mut IoCtx<'_>) -> bool,
+) -> bool {
+    match run_guarded(|| work(session, ctx)) {
+        Some(alive) => alive,
+        None => guarded(|| session.abandon_connection(ctx)),
+    }
+}
+
 /// Timers and deferred turns that sessions schedule.
 pub(crate) struct Scheduler {
     timers: BinaryHeap<Reverse<(Instant, usize, TimerKind)>>,
@@ -219,10 +257,10 @@ impl Reactor {
         let alive = {
             let (mut ctx, entries) = self.ctx();
             match entries.get_mut(token) {
-                Some(Some(Entry::Session(session))) => {
-                    session.on_ready(readable, writable, read_closed);
-                    session.drive(&mut ctx)
-                }
+                Some(Some(Entry::Session(session))) => session_turn(session, &mut ctx, |s, ctx| {
+                    s.on_ready(readable, writable, read_closed);
+                    s.drive(ctx)
+                }),
                 Some(Some(Entry::Listener(_))) => {
                     self.accept(token);
                     return;
@@ -237,7 +275,14 @@ impl Reactor {
 
     fn close_session(&mut self, token: usize) {
         if let Some(Entry::Session(mut session)) = self.remove(token) {
-            session.close(self.poll.registry());
+            let registry = self.poll.registry();
+            // Closing runs the drops of what the connection still held (message bodies among
+            // them): a panic there loses that connection's leftovers, not the thread.
+            guarded(move || {
+                session.close(registry);
+                drop(session);
+                false
+            });
         }
     }
 
@@ -308,7 +353,7 @@ impl Reactor {
             debug_assert_eq!(inserted, new_token);
             let (mut ctx, entries) = self.ctx();
             if let Some(Some(Entry::Session(session))) = entries.get_mut(new_token) {
-                if !session.start(&mut ctx) {
+                if !guarded(|| session.start(&mut ctx)) {
                     self.close_session(new_token);
                 }
             }
@@ -363,7 +408,7 @@ impl Reactor {
                 self.insert(Entry::Session(Box::new(session)));
                 let (mut ctx, entries) = self.ctx();
                 if let Some(Some(Entry::Session(session))) = entries.get_mut(token) {
-                    if !session.start(&mut ctx) {
+                    if !guarded(|| session.start(&mut ctx)) {
                         self.close_session(token);
                     }
                 }
@@ -437,7 +482,9 @@ impl Reactor {
             let alive = {
                 let (mut ctx, entries) = self.ctx();
                 match entries.get_mut(token) {
-                    Some(Some(Entry::Session(session))) => session.on_timer(kind, &mut ctx),
+                    Some(Some(Entry::Session(session))) => {
+                        session_turn(session, &mut ctx, |s, ctx| s.on_timer(kind, ctx))
+                    }
                     _ => continue,
                 }
             };

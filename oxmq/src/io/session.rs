@@ -875,6 +875,13 @@ impl Session {
         }
     }
 
+    /// Gives up the connection after a panic in this session's work: as a connection that
+    /// failed (DISCONNECTED; a connecter dials again). Returns whether the session lives on.
+    pub(crate) fn abandon_connection(&mut self, io: &mut IoCtx<'_>) -> bool {
+        let reason = io::Error::other("a panic in the connection's work");
+        self.on_engine_closed(CloseReason::Io(reason), io)
+    }
+
     /// The connection ended. Accepted sessions end with it; connecters dial again, unless
     /// RECONNECT_IVL is -1, when they end too.
     fn on_engine_closed(&mut self, reason: CloseReason, io: &mut IoCtx<'_>) -> bool {
