@@ -869,49 +869,62 @@ fn print_line(line: &str) -> std::io::Result<()> {
     writeln!(out, "{line}").and_then(|()| out.flush())
 }
 
-/// The `STATS` line of `oxmq monitor --stats`.
+/// The `STATS` line of `oxmq monitor --stats`: `STATS<TAB>sent N received N ... dropped hwm N
+/// ...`, or with `json` one object that lists each peer's counters too.
 fn stats_line(socket: &oxmq::Socket, json: bool) -> String {
     let stats = socket.stats();
     let d = stats.dropped;
+    let counts = [
+        ("sent", stats.sent),
+        ("received", stats.received),
+        ("queued_out", stats.queued_out),
+        ("queued_in", stats.queued_in),
+    ];
+    let drops = [
+        ("hwm", d.high_water_mark),
+        ("no_route", d.no_route),
+        ("too_large", d.too_large),
+        ("unroutable", d.unroutable),
+    ];
+    let join = |pairs: &[(&str, u64)], pair: &dyn Fn(&str, u64) -> String, sep: &str| {
+        pairs
+            .iter()
+            .map(|&(name, value)| pair(name, value))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
     if !json {
+        let text = |name: &str, value: u64| format!("{name} {value}");
         return format!(
-            "STATS\tsent {} received {} queued_out {} queued_in {} dropped hwm {} no_route {} too_large {} unroutable {}",
-            stats.sent,
-            stats.received,
-            stats.queued_out,
-            stats.queued_in,
-            d.high_water_mark,
-            d.no_route,
-            d.too_large,
-            d.unroutable
+            "STATS\t{} dropped {}",
+            join(&counts, &text, " "),
+            join(&drops, &text, " ")
         );
     }
+    let field = |name: &str, value: u64| format!("\"{name}\":{value}");
     let peers: Vec<String> = socket
         .peer_stats()
         .iter()
         .map(|p| {
+            let peer_counts = [
+                ("sent", p.sent),
+                ("received", p.received),
+                ("queued_out", p.queued_out),
+                ("queued_in", p.queued_in),
+                ("dropped", p.dropped),
+            ];
             format!(
-                "{{\"local\":{},\"remote\":{},\"sent\":{},\"received\":{},\"queued_out\":{},\"queued_in\":{},\"dropped\":{}}}",
+                "{{\"local\":{},\"remote\":{},{}}}",
                 json_string(&p.local),
                 json_string(&p.remote),
-                p.sent,
-                p.received,
-                p.queued_out,
-                p.queued_in,
-                p.dropped
+                join(&peer_counts, &field, ",")
             )
         })
         .collect();
     format!(
-        "{{\"event\":\"STATS\",\"sent\":{},\"received\":{},\"queued_out\":{},\"queued_in\":{},\"dropped\":{{\"hwm\":{},\"no_route\":{},\"too_large\":{},\"unroutable\":{}}},\"peers\":[{}]}}",
-        stats.sent,
-        stats.received,
-        stats.queued_out,
-        stats.queued_in,
-        d.high_water_mark,
-        d.no_route,
-        d.too_large,
-        d.unroutable,
+        "{{\"event\":\"STATS\",{},\"dropped\":{{{}}},\"peers\":[{}]}}",
+        join(&counts, &field, ","),
+        join(&drops, &field, ","),
         peers.join(",")
     )
 }

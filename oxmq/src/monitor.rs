@@ -392,20 +392,7 @@ impl Monitor {
 
     /// The next event, waiting for it; `None` once monitoring stopped and every event was read.
     pub fn recv(&self) -> Option<SocketEvent> {
-        let mut state = self.queue.lock();
-        loop {
-            if let Some(event) = state.events.pop_front() {
-                return Some(event);
-            }
-            if state.closed {
-                return None;
-            }
-            state = self
-                .queue
-                .arrived
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
-        }
+        self.wait_until(None)
     }
 
     /// The next event if there is one now.
@@ -416,7 +403,12 @@ impl Monitor {
     /// The next event, waiting at most `timeout`; `None` when the time ran out or monitoring
     /// stopped and every event was read.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<SocketEvent> {
-        let deadline = Instant::now().checked_add(timeout);
+        // A timeout past what `Instant` holds is no limit.
+        self.wait_until(Instant::now().checked_add(timeout))
+    }
+
+    /// The next event, waiting until `deadline` (`None`: as long as it takes).
+    fn wait_until(&self, deadline: Option<Instant>) -> Option<SocketEvent> {
         let mut state = self.queue.lock();
         loop {
             if let Some(event) = state.events.pop_front() {
@@ -425,16 +417,21 @@ impl Monitor {
             if state.closed {
                 return None;
             }
-            let left = match deadline {
-                Some(deadline) => deadline.checked_duration_since(Instant::now())?,
-                None => Duration::MAX,
+            state = match deadline {
+                None => self
+                    .queue
+                    .arrived
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.checked_duration_since(Instant::now())?;
+                    self.queue
+                        .arrived
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
             };
-            state = self
-                .queue
-                .arrived
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
         }
     }
 
