@@ -89,7 +89,19 @@
 //! [`AsyncSocket`] gives `send(msg).await` and `recv().await` for any executor, with wakers
 //! only; [`proxy`] and [`proxy_steerable`] are libzmq's built-in proxy.
 //!
+//! Watching sockets: [`Socket::monitor`] gives libzmq's events (with both ends of each
+//! connection) as a channel, an iterator or a stream; [`Socket::stats`] and
+//! [`Socket::peer_stats`] count what was sent, received, queued and dropped, by reason.
+//!
 //! # Differences from libzmq
+//!
+//! - A host name is resolved again at every reconnect, on a helper thread, and each address it
+//!   gives is tried in turn (libzmq resolves once and tries one address).
+//! - A received message has at most 65,536 frames by default, and
+//!   [`ContextBuilder::max_msgsz`] caps its bytes across frames (libzmq bounds neither: a peer
+//!   can grow one message without bound). SNDHWM_BYTES and RCVHWM_BYTES bound queues in bytes.
+//! - Messages libzmq drops silently are counted ([`Socket::stats`]).
+//! - A panic on an I/O thread closes one connection, not the thread.
 //!
 //! - A peer that announces a huge frame cannot make oxmq allocate it: buffers grow with the bytes
 //!   that actually arrive (libzmq allocates the announced size up front).
