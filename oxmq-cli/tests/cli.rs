@@ -1316,15 +1316,17 @@ fn help_documents_what_each_socket_type_does() {
 #[test]
 fn monitor_prints_a_sockets_events_as_they_happen() {
     let endpoint = free_endpoint();
-    let child = oxmq()
-        .args([
-            "monitor", "router", "--bind", &endpoint, "--count", "3", "--json",
-        ])
-        .args(["--timeout", "10000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&[
+        "monitor",
+        "router",
+        "--bind",
+        &endpoint,
+        "--count",
+        "3",
+        "--json",
+        "--timeout",
+        "10000",
+    ]);
     // A libzmq peer connects: the monitored ROUTER accepts it and completes the handshake.
     let ctx = zmq::Context::new();
     let dealer = ctx.socket(zmq::DEALER).unwrap();
@@ -1359,13 +1361,19 @@ fn monitor_prints_a_sockets_events_as_they_happen() {
 #[test]
 fn monitor_stats_count_what_the_socket_received() {
     let endpoint = free_endpoint();
-    let child = oxmq()
-        .args(["monitor", "pull", "--bind", &endpoint, "--json"])
-        .args(["--stats", "50", "--count", "4", "--timeout", "10000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&[
+        "monitor",
+        "pull",
+        "--bind",
+        &endpoint,
+        "--json",
+        "--stats",
+        "50",
+        "--count",
+        "4",
+        "--timeout",
+        "10000",
+    ]);
     // A libzmq peer connects, sends five messages, stays a while, and goes.
     let ctx = zmq::Context::new();
     let push = ctx.socket(zmq::PUSH).unwrap();
@@ -1450,13 +1458,17 @@ fn monitor_gives_up_after_its_timeout_and_prints_tab_separated_lines() {
 #[test]
 fn proxy_moves_messages_and_answers_its_control_socket() {
     let (front, back, control) = (free_endpoint(), free_endpoint(), free_endpoint());
-    let mut child = oxmq()
-        .args(["proxy", "pull", "push", "--frontend-bind", &front])
-        .args(["--backend-bind", &back, "--control-bind", &control])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&[
+        "proxy",
+        "pull",
+        "push",
+        "--frontend-bind",
+        &front,
+        "--backend-bind",
+        &back,
+        "--control-bind",
+        &control,
+    ]);
     // libzmq at both ends: PUSH -> [oxmq proxy] -> PULL.
     let ctx = zmq::Context::new();
     let push = ctx.socket(zmq::PUSH).unwrap();

@@ -417,6 +417,16 @@ impl Peer {
         }
     }
 
+    /// Messages from this peer waiting to be received. A connection's metadata at the front
+    /// is taken first: it is no message.
+    pub(crate) fn queued_in(&mut self) -> u64 {
+        if self.reader.has_data() {
+            self.reader.ready() as u64
+        } else {
+            0
+        }
+    }
+
     /// Messages sent to this peer: through the pipe or written directly.
     pub(crate) fn sent(&self) -> u64 {
         self.writer.written() + self.direct_sent

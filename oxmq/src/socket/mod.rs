@@ -557,17 +557,11 @@ impl Socket {
         let mut peers = Vec::new();
         core.pattern.for_each_peer(&mut |peer| {
             let (local, remote) = peer.names.get();
-            // A connection's metadata at the front is taken first: it is no message.
-            let queued_in = if peer.reader.has_data() {
-                peer.reader.ready() as u64
-            } else {
-                0
-            };
             peers.push(crate::monitor::PeerStats {
                 local,
                 remote,
                 queued_out: peer.writer.queued(),
-                queued_in,
+                queued_in: peer.queued_in(),
                 sent: peer.sent(),
                 received: peer.reader.delivered(),
                 dropped: peer.dropped,
@@ -594,11 +588,12 @@ impl Socket {
     /// ```
     pub fn stats(&self) -> crate::monitor::SocketStats {
         let mut stats = crate::monitor::SocketStats::default();
-        for peer in self.peer_stats() {
-            stats.queued_out += peer.queued_out;
-            stats.queued_in += peer.queued_in;
-        }
-        let core = self.core();
+        let mut core = self.core();
+        core.process_mail(&self.link);
+        core.pattern.for_each_peer(&mut |peer| {
+            stats.queued_out += peer.writer.queued();
+            stats.queued_in += peer.queued_in();
+        });
         stats.sent = core.sent;
         stats.received = core.received;
         stats.dropped = core.pattern.drops();
